@@ -1,0 +1,278 @@
+"""The decision core: (operation, params, posture) -> Decision. Pure and total.
+
+No I/O, no client, no logging: it returns the amended request and every
+violation at once. The caller's objects are never mutated: containers on the
+path of a change are copied, everything else is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from secure_comprehend._errors import Violation
+from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
+from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name
+from secure_comprehend._posture import EffectivePosture, Posture
+
+_ABSENT: Any = object()
+# VpcConfig members: (name, API maximum, pattern, what it must look like)
+_VPC_LISTS = (
+    ("Subnets", 16, SUBNET_RE, "subnet- and 8 or 17 hex digits"),
+    ("SecurityGroupIds", 5, SECURITY_GROUP_RE, "sg- and 8 or 17 hex digits"),
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the posture makes of one request.
+
+    Attributes:
+        operation: the operation name.
+        params: the request as it would be sent (the caller's, amended).
+        injected: member paths filled in from the posture.
+        rewritten: member paths whose value was normalised (a bare key ID to its ARN).
+        violations: every way the request breaks the posture.
+    """
+
+    operation: str
+    params: dict[str, Any]
+    injected: tuple[str, ...] = ()
+    rewritten: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        """No violations, whatever the mode."""
+        return not self.violations
+
+
+@dataclass
+class _Draft:
+    """A copy-on-write view of a request while a decision is made."""
+
+    spec: OperationSpec
+    params: Mapping[str, Any]
+    root: dict[str, Any] | None = None
+    copied: set[tuple[str, ...]] = field(default_factory=set)
+    injected: list[str] = field(default_factory=list)
+    rewritten: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+    def get(self, path: tuple[str, ...]) -> Any:
+        node: Any = self.root if self.root is not None else self.params
+        for name in path:
+            if not isinstance(node, Mapping):
+                return _ABSENT
+            node = node.get(name, _ABSENT)
+            if node is _ABSENT:
+                return _ABSENT
+        return node
+
+    def can_set(self, member: Member) -> bool:
+        """Whether every container on the path exists as a mapping or may be built."""
+        for depth in range(1, len(member.path)):
+            node = self.get(member.path[:depth])
+            if node is _ABSENT:
+                return member.buildable
+            if not isinstance(node, Mapping):
+                self.refuse(".".join(member.path[:depth]), node, "must be a structure")
+                return False
+        return True
+
+    def set(self, path: tuple[str, ...], value: Any) -> None:
+        if self.root is None:
+            self.root = dict(self.params)
+        node = self.root
+        for depth, name in enumerate(path[:-1], start=1):
+            prefix = path[:depth]
+            child = node.get(name, _ABSENT)
+            if prefix not in self.copied:
+                child = {} if child is _ABSENT else dict(child)
+                node[name] = child
+                self.copied.add(prefix)
+            node = child
+        node[path[-1]] = value
+
+    def refuse(self, path: str, value: Any, reason: str, allowed: tuple[str, ...] = ()) -> None:
+        self.violations.append(Violation(self.spec.name, path, value, reason, allowed))
+
+
+def decide(spec: OperationSpec, params: Mapping[str, Any], posture: EffectivePosture) -> Decision:
+    """Apply the posture to one request of a covered operation."""
+    draft = _Draft(spec, params)
+    for path in spec.unknown:
+        draft.refuse(
+            path,
+            draft.get(tuple(path.split("."))) if "[" not in path else None,
+            "security-relevant member this version of secure_comprehend does not understand; "
+            "the operation is refused until secure_comprehend is upgraded",
+        )
+    for member in spec.members:
+        if member.kind == "vpc":
+            _vpc(draft, member, posture)
+        elif member.kind == "role":
+            _role(draft, member, posture)
+        else:
+            _kms(draft, member, posture)
+    return Decision(
+        spec.name,
+        draft.root if draft.root is not None else dict(params),
+        tuple(draft.injected),
+        tuple(draft.rewritten),
+        tuple(draft.violations),
+    )
+
+
+def _inject(draft: _Draft, member: Member, value: Any) -> None:
+    if not draft.spec.is_update and draft.can_set(member):
+        draft.set(member.path, value)
+        draft.injected.append(member.dotted)
+
+
+def _vpc(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
+    vpc = posture.vpc
+    if vpc is None:
+        return
+    value = draft.get(member.path)
+    if value is _ABSENT:
+        _inject(
+            draft,
+            member,
+            {"Subnets": list(vpc.subnets), "SecurityGroupIds": list(vpc.security_group_ids)},
+        )
+        return
+    if not isinstance(value, Mapping):
+        draft.refuse(member.dotted, value, "must be a structure with Subnets and SecurityGroupIds")
+        return
+    completed = dict(value)
+    approved_by_part = {
+        "Subnets": (posture.subnets, vpc.subnets),
+        "SecurityGroupIds": (posture.security_groups, vpc.security_group_ids),
+    }
+    for part, limit, pattern, form in _VPC_LISTS:
+        approved, defaults = approved_by_part[part]
+        path = f"{member.dotted}.{part}"
+        items = completed.get(part, _ABSENT)
+        if items is _ABSENT:
+            completed[part] = list(defaults)
+            draft.injected.append(path)
+            continue
+        if not isinstance(items, (list, tuple)) or not 1 <= len(items) <= limit:
+            draft.refuse(path, items, f"must be a list of 1 to {limit} IDs")
+            continue
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not pattern.match(item):
+                draft.refuse(f"{path}[{i}]", item, f"malformed ID: must be {form}")
+            elif item not in approved:
+                draft.refuse(f"{path}[{i}]", item, "not approved", tuple(defaults))
+    if len(completed) != len(value):
+        draft.set(member.path, completed)
+
+
+def _kms(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
+    approved = posture.approved_keys.get(member.kind)
+    if approved is None:
+        return
+    value = draft.get(member.path)
+    if value is _ABSENT:
+        default = posture.default_key(member.kind)
+        if default is not None:
+            _inject(draft, member, default)
+        return
+    allowed = tuple(sorted(approved))
+    if not isinstance(value, str) or not value.isascii() or not 1 <= len(value) <= KMS_MAX_LEN:
+        draft.refuse(member.dotted, value, f"malformed: must be ASCII text of 1 to {KMS_MAX_LEN}")
+        return
+    ref = parse_kms(value)
+    if ref is None:
+        draft.refuse(
+            member.dotted, value, "malformed: not a KMS key ID, key ARN, alias name or alias ARN"
+        )
+        return
+    if ref.form in ("alias_arn", "alias_name") and not member.accepts_alias:
+        draft.refuse(member.dotted, value, "this member takes a key ID or key ARN, not an alias")
+        return
+    if value in approved:
+        return
+    if ref.form == "key_id":
+        full = posture.key_arn_by_id.get(value)
+    elif ref.form == "alias_name":
+        full = posture.alias_arn_by_name.get(value)
+    else:
+        full = None
+    if full is not None and full in approved:
+        draft.set(member.path, full)
+        draft.rewritten.append(member.dotted)
+        return
+    draft.refuse(member.dotted, value, "KMS key not approved", allowed)
+
+
+def _role(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
+    iam = posture.iam
+    if iam is None:
+        return
+    value = draft.get(member.path)
+    if value is _ABSENT:
+        _inject(draft, member, iam.data_access_roles[0])
+        return
+    if not isinstance(value, str) or not ROLE_ARN_RE.match(value):
+        draft.refuse(member.dotted, value, "malformed: not an IAM role ARN")
+    elif value not in posture.roles:
+        draft.refuse(member.dotted, value, "role not approved", iam.data_access_roles)
+
+
+def final_check(
+    spec: OperationSpec, sent: Mapping[str, Any], posture: EffectivePosture
+) -> tuple[Violation, ...]:
+    """Check a request as botocore serialized it: nothing may still need amending."""
+    decision = decide(spec, sent, posture)
+    missing = tuple(
+        Violation(spec.name, path, None, "missing from the serialized request")
+        for path in decision.injected
+    )
+    bare = tuple(
+        Violation(spec.name, path, draft_value, "sent as a bare key ID or alias name, not an ARN")
+        for path in decision.rewritten
+        for draft_value in [_lookup(sent, path)]
+    )
+    return decision.violations + missing + bare
+
+
+def _lookup(params: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = params
+    for name in dotted.split("."):
+        node = node.get(name) if isinstance(node, Mapping) else None
+    return node
+
+
+def evaluate(
+    operation: str,
+    params: Mapping[str, Any],
+    posture: Posture,
+    *,
+    region: str,
+    partition: str | None = None,
+) -> Decision:
+    """Decide a request against a posture without calling AWS.
+
+    Args:
+        operation: ``CreateDocumentClassifier`` or ``create_document_classifier``.
+        params: the request parameters as given to the boto3 method.
+        posture: the posture to apply.
+        region: the region the request would go to (selects ``[regions.*]`` sections).
+        partition: the region's partition, when known; checked against the keys' ARNs.
+
+    Returns:
+        The decision: the request as it would be sent, what was injected, every violation.
+
+    Raises:
+        ValueError: ``operation`` is no Comprehend operation.
+        PostureError: the posture is not valid for ``region``.
+    """
+    name = operation_name(operation)
+    spec = default_model()[1].get(name)
+    if spec is None:
+        return Decision(name, dict(params))
+    return decide(spec, params, posture.effective(region, partition))

@@ -1,0 +1,74 @@
+"""Errors raised by secure_comprehend.
+
+::
+
+    SecureComprehendError
+    ├── PostureError        the posture is missing, unreadable, invalid, or not valid for a region
+    └── PostureViolation    a request breaks the posture (also a botocore ClientError, 403)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a request breaks the posture.
+
+    Attributes:
+        operation: the Comprehend operation, e.g. ``StartEntitiesDetectionJob``.
+        path: the member path, e.g. ``VpcConfig.Subnets[1]``.
+        value: the offending value as given (``None`` when the member is missing).
+        reason: why it is refused.
+        allowed: what the posture approves for this member.
+    """
+
+    operation: str
+    path: str
+    value: Any
+    reason: str
+    allowed: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        allowed = f" (approved: {', '.join(self.allowed)})" if self.allowed else ""
+        return f"{self.operation} {self.path}={self.value!r}: {self.reason}{allowed}"
+
+
+class SecureComprehendError(Exception):
+    """Base of every error this library raises."""
+
+
+class PostureError(SecureComprehendError, ValueError):
+    """The posture is missing, unreadable, invalid, or not valid for the client's region."""
+
+
+class PostureViolation(SecureComprehendError, ClientError):
+    """A request breaks the posture; nothing was sent.
+
+    It is also a ``botocore.exceptions.ClientError`` with the error code
+    ``AccessDeniedException`` and HTTP status 403, the answer AWS would give.
+    """
+
+    def __init__(self, operation: str, violations: tuple[Violation, ...]) -> None:
+        self.violations = violations
+        lines = "\n".join(f"  - {v}" for v in violations)
+        message = (
+            f"secure_comprehend refused {operation}: {len(violations)} posture violation(s); "
+            f"nothing was sent\n{lines}"
+        )
+        response: dict[str, Any] = {
+            "Error": {"Code": "AccessDeniedException", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+        super().__init__(response, operation)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return str(self.response["Error"]["Message"])
+
+    def __reduce__(self) -> tuple[type[PostureViolation], tuple[str, tuple[Violation, ...]]]:
+        # ClientError.__reduce__ would rebuild a plain ClientError.
+        return (PostureViolation, (self.operation_name, self.violations))

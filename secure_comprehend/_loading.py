@@ -1,0 +1,198 @@
+"""load_posture(): the posture from the environment and a TOML file.
+
+Built on pydantic-settings' own sources (imported only here, when a posture is
+loaded) with the checks they leave out: a named file that does not exist, an
+environment variable whose name matches no setting, and errors that say which
+source a bad value came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from secure_comprehend._errors import PostureError
+from secure_comprehend._posture import Posture
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ENV_PREFIX = "SECURE_COMPREHEND_"
+CONFIG_VAR = f"{ENV_PREFIX}CONFIG"
+DEFAULT_FILES = (
+    Path("secure_comprehend.toml"),
+    Path("~/.config/secure_comprehend/config.toml"),
+    Path("/etc/secure_comprehend/config.toml"),
+)
+
+
+def load_posture(path: str | os.PathLike[str] | None = None) -> Posture:
+    """Load the posture from the environment and a TOML file.
+
+    Sources, highest priority first: ``SECURE_COMPREHEND_*`` environment
+    variables; the TOML file ``path``, else the one named by
+    ``SECURE_COMPREHEND_CONFIG``, else the first that exists of
+    ``./secure_comprehend.toml``, ``~/.config/secure_comprehend/config.toml``,
+    ``/etc/secure_comprehend/config.toml``.
+
+    Args:
+        path: a TOML posture file; it must exist.
+
+    Returns:
+        The validated posture.
+
+    Raises:
+        PostureError: no source provides a posture, a named file is missing or
+            unreadable, a name is unknown, or a value is invalid. The message names
+            the field, the value and its source.
+    """
+    file = _config_file(path)
+    env_values, env_names = _read_env()
+    file_values = _read_toml(file) if file else {}
+    merged = _deep_merge(file_values, env_values)
+    sources = {**_leaf_sources(file_values, f"file {file}"), **env_names}
+    if not merged:
+        looked = ", ".join(str(p) for p in DEFAULT_FILES)
+        raise PostureError(
+            f"no posture found: set {ENV_PREFIX}* variables, {CONFIG_VAR}, or create one of "
+            f"{looked}; secure_comprehend never returns an unprotected client"
+        )
+    try:
+        return Posture.model_validate(merged)
+    except ValidationError as exc:
+        raise PostureError(_describe(exc, sources)) from exc
+
+
+def _config_file(path: str | os.PathLike[str] | None) -> Path | None:
+    if path is not None:
+        named, origin = Path(path), "the path given to load_posture()"
+    elif os.environ.get(CONFIG_VAR):
+        named, origin = Path(os.environ[CONFIG_VAR]), CONFIG_VAR
+    else:
+        return next((p for p in (d.expanduser() for d in DEFAULT_FILES) if p.is_file()), None)
+    if not named.is_file():
+        raise PostureError(f"posture file {str(named)!r} (from {origin}) does not exist")
+    return named
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    from pydantic_settings import TomlConfigSettingsSource
+
+    try:
+        return dict(TomlConfigSettingsSource(_settings_class(), toml_file=file)())
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise PostureError(f"posture file {str(file)!r} is unreadable: {exc}") from exc
+
+
+def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The environment's settings, and which variable set each path."""
+    from pydantic_settings import EnvSettingsSource
+
+    known = dict(_env_names(Posture))
+    names: dict[tuple[str, ...], str] = {}
+    for var in os.environ:
+        upper = var.upper()
+        if not upper.startswith(ENV_PREFIX) or upper == CONFIG_VAR:
+            continue
+        if upper not in known:
+            allowed = ", ".join(sorted(known))
+            raise PostureError(
+                f"unknown environment variable {var}={os.environ[var]!r}: "
+                f"secure_comprehend reads {CONFIG_VAR}, {allowed}"
+            )
+        names[known[upper]] = f"environment variable {var}"
+    if not names:
+        return {}, {}
+    source = EnvSettingsSource(
+        _settings_class(), env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False
+    )
+    try:
+        return dict(source()), names
+    except ValueError as exc:  # a complex value that is not JSON
+        raise PostureError(f"unreadable posture in the environment: {exc}") from exc
+
+
+def _env_names(model: type[BaseModel], prefix: str = ENV_PREFIX) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Every environment variable name the posture understands, with its field path."""
+    for name, info in model.model_fields.items():
+        var = f"{prefix}{name.upper()}"
+        yield var, (name,)
+        nested = _model_type(info.annotation)
+        if nested is not None and name != "regions":
+            for sub, path in _env_names(nested, f"{var}__"):
+                yield sub, (name, *path)
+
+
+def _model_type(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+_SETTINGS: list[type[Any]] = []
+
+
+def _settings_class() -> type[Any]:
+    """A BaseSettings twin of Posture: the field map pydantic-settings' sources read."""
+    if not _SETTINGS:
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+        class PostureSettings(BaseSettings, Posture):  # type: ignore[misc]
+            model_config = SettingsConfigDict(extra="forbid")
+
+        _SETTINGS.append(PostureSettings)
+    return _SETTINGS[0]
+
+
+def _deep_merge(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(low)
+    for key, value in high.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _leaf_sources(values: Mapping[str, Any], label: str) -> dict[tuple[str, ...], str]:
+    out: dict[tuple[str, ...], str] = {}
+    for key, value in values.items():
+        out[(key,)] = label
+        if isinstance(value, Mapping):
+            out.update({(key, *p): s for p, s in _leaf_sources(value, label).items()})
+    return out
+
+
+def _describe(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        # the longest prefix of the error's location that a source set
+        source = next(
+            (sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), "defaults"
+        )
+        field = ".".join(loc) or "posture"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key; allowed here: {', '.join(_fields_at(loc[:-1]))}"
+        lines.append(f"  - {field} = {error['input']!r} (from {source}): {message}")
+    return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
+
+
+def _fields_at(loc: tuple[str, ...]) -> list[str]:
+    """The field names of the posture section at ``loc`` (region names skipped)."""
+    model: type[BaseModel] | None = Posture
+    for part in loc:
+        if model is None:
+            break
+        info = model.model_fields.get(part)
+        # a region name under "regions" keeps the RegionSettings found for "regions"
+        if info is not None:
+            model = _model_type(info.annotation)
+    return sorted(model.model_fields) if model else []
+

@@ -1,0 +1,208 @@
+"""What each Comprehend operation carries, derived from botocore's service model.
+
+The walk visits every input shape of every operation once per service model
+and classifies each member whose name looks security-relevant. Members it
+recognises become :class:`Member` entries; any other such member makes the
+operation fail closed (``unknown``), so a new botocore that adds one is refused
+until this library learns it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel, Shape
+
+Kind = Literal["vpc", "volume_key", "output_key", "model_key", "data_lake_key", "role"]
+KMS_KINDS: tuple[Kind, ...] = ("volume_key", "output_key", "model_key", "data_lake_key")
+
+# A member whose name matches this is security-relevant: understood or refused.
+_SENSITIVE = re.compile(r"kms|vpc|subnet|securitygroup|role", re.IGNORECASE)
+
+# (parent member name or "", member name) -> kind. Paths are matched by their
+# last two names so the rule holds wherever botocore nests the member
+# (VpcConfig at the top or inside DataSecurityConfig, say).
+_KNOWN: dict[tuple[str, str], Kind] = {
+    ("*", "VpcConfig"): "vpc",
+    ("*", "VolumeKmsKeyId"): "volume_key",
+    ("*", "ModelKmsKeyId"): "model_key",
+    ("*", "DataLakeKmsKeyId"): "data_lake_key",
+    ("OutputDataConfig", "KmsKeyId"): "output_key",
+    ("*", "DataAccessRoleArn"): "role",
+    ("*", "DesiredDataAccessRoleArn"): "role",
+}
+_VPC_PARTS = ("SecurityGroupIds", "Subnets")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One security member of an operation's input.
+
+    Attributes:
+        path: member names from the input root, e.g. ``("DataSecurityConfig", "VpcConfig")``.
+        kind: which posture setting governs it.
+        buildable: containers on the path that may be created when absent
+            (their shape has no required member of their own).
+        accepts_alias: the API takes a KMS alias here (only ``OutputDataConfig.KmsKeyId``).
+    """
+
+    path: tuple[str, ...]
+    kind: Kind
+    buildable: bool
+    accepts_alias: bool = False
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """The security members of one operation and how to treat them."""
+
+    name: str
+    members: tuple[Member, ...]
+    unknown: tuple[str, ...]  # dotted paths of members the library does not understand
+    is_update: bool  # an absent member means "unchanged": nothing is injected
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.members or self.unknown)
+
+
+def _kind_of(parent: str, name: str) -> Kind | None:
+    return _KNOWN.get((parent, name)) or _KNOWN.get(("*", name))
+
+
+def _walk(
+    shape: Shape,
+    path: tuple[str, ...],
+    buildable: bool,
+    seen: frozenset[str],
+    members: list[Member],
+    unknown: list[str],
+) -> None:
+    if shape.type_name == "list":
+        shape = shape.member  # type: ignore[attr-defined]
+        path = (*path[:-1], path[-1] + "[]") if path else path
+        buildable = False
+    elif shape.type_name == "map":
+        shape = shape.value  # type: ignore[attr-defined]
+        path = (*path[:-1], path[-1] + "{}") if path else path
+        buildable = False
+    if shape.type_name != "structure" or shape.name in seen:
+        return
+    seen = seen | {shape.name}
+    parent = path[-1] if path else ""
+    in_collection = any(p.endswith(("[]", "{}")) for p in path)
+    for name, child in shape.members.items():  # type: ignore[attr-defined]
+        child_path = (*path, name)
+        sensitive = _SENSITIVE.search(name) is not None
+        kind = _kind_of(parent, name) if sensitive else None
+        # Members inside lists or maps have no single path to inject at: refuse them.
+        if kind == "vpc" and not in_collection and _vpc_shape_ok(child):
+            members.append(Member(child_path, kind, buildable))
+        elif kind is not None and kind != "vpc" and not in_collection and child.type_name == "string":
+            members.append(Member(child_path, kind, buildable, accepts_alias=kind == "output_key"))
+        elif sensitive:
+            unknown.append(".".join(child_path))
+        else:
+            child_buildable = buildable and not (
+                child.type_name == "structure" and child.required_members
+            )
+            _walk(child, child_path, child_buildable, seen, members, unknown)
+
+
+def _vpc_shape_ok(shape: Shape) -> bool:
+    if shape.type_name != "structure":
+        return False
+    names = set(shape.members)  # type: ignore[attr-defined]
+    extra = {n for n in names - set(_VPC_PARTS) if _SENSITIVE.search(n)}
+    return set(_VPC_PARTS) <= names and not extra
+
+
+def spec_for(operation: OperationModel) -> OperationSpec:
+    """Walk one operation's input shape."""
+    members: list[Member] = []
+    unknown: list[str] = []
+    if operation.input_shape is not None:
+        _walk(operation.input_shape, (), True, frozenset(), members, unknown)
+    return OperationSpec(
+        operation.name, tuple(members), tuple(unknown), operation.name.startswith("Update")
+    )
+
+
+@dataclass(frozen=True)
+class OperationsTable:
+    """Every operation of a service model with at least one security member."""
+
+    specs: dict[str, OperationSpec]
+
+    def get(self, name: str) -> OperationSpec | None:
+        return self.specs.get(name)
+
+
+_CACHE: dict[int, tuple[object, OperationsTable]] = {}
+_LOCK = threading.Lock()
+
+
+def operations_for(model: ServiceModel) -> OperationsTable:
+    """The operations table of a service model, walked once per loaded model.
+
+    botocore's loader hands every client of a session the same model document,
+    so the walk is keyed on that document and kept with it.
+    """
+    document = model._service_description  # noqa: SLF001 - the loader's cached document
+    entry = _CACHE.get(id(document))
+    if entry is not None and entry[0] is document:
+        return entry[1]
+    specs = {}
+    for name in model.operation_names:
+        spec = spec_for(model.operation_model(name))
+        if spec.covered:
+            specs[name] = spec
+    table = OperationsTable(specs)
+    with _LOCK:
+        _CACHE[id(document)] = (document, table)
+    return table
+
+
+_DEFAULT: list[tuple[ServiceModel, OperationsTable, dict[str, str]]] = []
+
+
+def default_model() -> tuple[ServiceModel, OperationsTable, dict[str, str]]:
+    """The installed botocore's comprehend model, its table and snake_case names.
+
+    Loaded once per process, for callers without a client (``evaluate``, the CLI).
+    """
+    if not _DEFAULT:
+        import botocore.session
+        from botocore import xform_name
+
+        model = botocore.session.get_session().get_service_model("comprehend")
+        names = {xform_name(n): n for n in model.operation_names}
+        names.update({n: n for n in model.operation_names})
+        with _LOCK:
+            if not _DEFAULT:
+                _DEFAULT.append((model, operations_for(model), names))
+    return _DEFAULT[0]
+
+
+def operation_name(name: str) -> str:
+    """``create_document_classifier`` or ``CreateDocumentClassifier`` -> the API name.
+
+    Raises:
+        ValueError: no comprehend operation has that name.
+    """
+    names = default_model()[2]
+    if name in names:
+        return names[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown Comprehend operation {name!r}{hint}")

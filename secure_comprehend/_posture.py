@@ -1,0 +1,221 @@
+"""The posture: the organization's approved VPC, KMS and IAM settings.
+
+``Posture`` is a plain pydantic model (only its arguments; no environment, no
+file: ``load_posture`` in ``_loading`` reads those). ``Posture.effective(region)``
+overlays a region's sections on the top-level ones and returns the frozen,
+lookup-ready :class:`EffectivePosture` the decision core uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+
+from secure_comprehend._errors import PostureError
+from secure_comprehend._ids import (
+    ALIAS_ARN_RE,
+    ALIAS_NAME_RE,
+    KEY_ARN_RE,
+    ROLE_ARN_RE,
+    SECURITY_GROUP_RE,
+    SUBNET_RE,
+    KmsRef,
+    parse_kms,
+)
+
+Mode = Literal["enforce", "audit"]
+
+
+def _matching(regex_name: str, *regexes: object) -> AfterValidator:
+    def check(value: str) -> str:
+        if not any(r.match(value) for r in regexes):  # type: ignore[attr-defined]
+            raise ValueError(f"{value!r} is not {regex_name}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate values {duplicates}")
+    return values
+
+
+SubnetId = Annotated[str, _matching("a subnet ID (subnet- and 8 or 17 hex digits)", SUBNET_RE)]
+SecurityGroupId = Annotated[
+    str, _matching("a security group ID (sg- and 8 or 17 hex digits)", SECURITY_GROUP_RE)
+]
+KeyArn = Annotated[
+    str, _matching("a KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)", KEY_ARN_RE)
+]
+AllowedKey = Annotated[
+    str,
+    _matching(
+        "a KMS key ARN, alias ARN or alias name (alias/NAME)",
+        KEY_ARN_RE,
+        ALIAS_ARN_RE,
+        ALIAS_NAME_RE,
+    ),
+]
+RoleArn = Annotated[
+    str, _matching("an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)", ROLE_ARN_RE)
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class VpcSettings(BaseModel):
+    """The approved subnets and security groups; both are injected as one VpcConfig."""
+
+    model_config = _STRICT
+    subnets: Annotated[tuple[SubnetId, ...], Field(min_length=1, max_length=16), AfterValidator(_unique)]
+    security_group_ids: Annotated[
+        tuple[SecurityGroupId, ...], Field(min_length=1, max_length=5), AfterValidator(_unique)
+    ]
+
+
+class KmsSettings(BaseModel):
+    """The default key per member and further keys a caller may name."""
+
+    model_config = _STRICT
+    volume_key: KeyArn | None = None
+    output_key: KeyArn | None = None
+    model_key: KeyArn | None = None
+    data_lake_key: KeyArn | None = None
+    also_allowed: Annotated[tuple[AllowedKey, ...], AfterValidator(_unique)] = ()
+
+
+class IamSettings(BaseModel):
+    """The approved data-access roles; the first is injected."""
+
+    model_config = _STRICT
+    data_access_roles: Annotated[
+        tuple[RoleArn, ...], Field(min_length=1), AfterValidator(_unique)
+    ]
+
+
+class RegionSettings(BaseModel):
+    """Sections for one region; each replaces the top-level section of the same name."""
+
+    model_config = _STRICT
+    vpc: VpcSettings | None = None
+    kms: KmsSettings | None = None
+    iam: IamSettings | None = None
+
+
+class Posture(BaseModel):
+    """The organization's approved settings for Comprehend.
+
+    Built only from its arguments; ``load_posture()`` reads the environment and files.
+    """
+
+    model_config = _STRICT
+    mode: Mode = "enforce"
+    vpc: VpcSettings | None = None
+    kms: KmsSettings | None = None
+    iam: IamSettings | None = None
+    regions: dict[str, RegionSettings] = Field(default_factory=dict)
+    _effective: dict[tuple[str, str | None], EffectivePosture] = PrivateAttr(default_factory=dict)
+
+    @property
+    def configured(self) -> bool:
+        return any((self.vpc, self.kms, self.iam, self.regions))
+
+    def effective(self, region: str, partition: str | None = None) -> EffectivePosture:
+        """The top-level sections overlaid by ``region``'s, checked for that region.
+
+        Raises:
+            PostureError: nothing is configured for the region, or a KMS key ARN
+                names another region or partition.
+        """
+        cached = self._effective.get((region, partition))
+        if cached is None:
+            cached = _effective(self, region, partition)
+            self._effective[(region, partition)] = cached
+        return cached
+
+
+@dataclass(frozen=True)
+class EffectivePosture:
+    """The posture for one region, ready for fast lookups."""
+
+    region: str
+    mode: Mode
+    vpc: VpcSettings | None
+    kms: KmsSettings | None
+    iam: IamSettings | None
+    # kind -> approved key references (ARNs and, for also_allowed, aliases)
+    approved_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    # bare key ID -> key ARN, for approved keys
+    key_arn_by_id: dict[str, str] = field(default_factory=dict)
+    # alias name -> alias ARN, for approved alias ARNs
+    alias_arn_by_name: dict[str, str] = field(default_factory=dict)
+    subnets: frozenset[str] = frozenset()
+    security_groups: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+
+    def default_key(self, kind: str) -> str | None:
+        value = getattr(self.kms, kind, None) if self.kms else None
+        return value if isinstance(value, str) else None
+
+
+def _effective(posture: Posture, region: str, partition: str | None) -> EffectivePosture:
+    overlay = posture.regions.get(region)
+    vpc = overlay.vpc if overlay and overlay.vpc else posture.vpc
+    kms = overlay.kms if overlay and overlay.kms else posture.kms
+    iam = overlay.iam if overlay and overlay.iam else posture.iam
+    if not (vpc or kms or iam):
+        raise PostureError(
+            f"no posture for region {region!r}: the posture configures no top-level section "
+            f"and only regions {sorted(posture.regions)}"
+        )
+    approved: dict[str, frozenset[str]] = {}
+    by_id: dict[str, str] = {}
+    alias_by_name: dict[str, str] = {}
+    if kms is not None:
+        refs = [r for r in (parse_kms(t) for t in kms.also_allowed) if r]
+        for kind in ("volume_key", "output_key", "model_key", "data_lake_key"):
+            default = getattr(kms, kind)
+            if default is None and not kms.also_allowed:
+                continue
+            approved[kind] = frozenset(([default] if default else []) + list(kms.also_allowed))
+        for ref in [parse_kms(t) for t in _defaults(kms)] + refs:
+            if ref is None:
+                continue
+            _check_region(ref, region, partition)
+            if ref.form == "key_arn":
+                by_id[ref.id] = ref.text
+            elif ref.form == "alias_arn":
+                alias_by_name[ref.id] = ref.text
+    return EffectivePosture(
+        region=region,
+        mode=posture.mode,
+        vpc=vpc,
+        kms=kms,
+        iam=iam,
+        approved_keys=approved,
+        key_arn_by_id=by_id,
+        alias_arn_by_name=alias_by_name,
+        subnets=frozenset(vpc.subnets) if vpc else frozenset(),
+        security_groups=frozenset(vpc.security_group_ids) if vpc else frozenset(),
+        roles=frozenset(iam.data_access_roles) if iam else frozenset(),
+    )
+
+
+def _defaults(kms: KmsSettings) -> list[str]:
+    keys = (kms.volume_key, kms.output_key, kms.model_key, kms.data_lake_key)
+    return [k for k in keys if k]
+
+
+def _check_region(ref: KmsRef, region: str, partition: str | None) -> None:
+    if ref.region is None:
+        return
+    if ref.region != region or (partition is not None and ref.partition != partition):
+        where = f"region {region!r}" + (f" (partition {partition!r})" if partition else "")
+        raise PostureError(
+            f"kms key {ref.text!r} is in region {ref.region!r} (partition {ref.partition!r}), "
+            f"not in the client's {where}: give [regions.{region}.kms] its own keys"
+        )
