@@ -13,7 +13,7 @@ from typing import Any
 
 from secure_comprehend._errors import Violation
 from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
-from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name
+from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name, partition_of
 from secure_comprehend._posture import EffectivePosture, Posture
 
 _ABSENT: Any = object()
@@ -262,7 +262,7 @@ def evaluate(
         params: the request parameters as given to the boto3 method.
         posture: the posture to apply.
         region: the region the request would go to (selects ``[regions.*]`` sections).
-        partition: the region's partition, when known; checked against the keys' ARNs.
+        partition: the region's partition; ``None`` asks botocore. Checked against key ARNs.
 
     Returns:
         The decision: the request as it would be sent, what was injected, every violation.
@@ -275,4 +275,4 @@ def evaluate(
     spec = default_model()[1].get(name)
     if spec is None:
         return Decision(name, dict(params))
-    return decide(spec, params, posture.effective(region, partition))
+    return decide(spec, params, posture.effective(region, partition or partition_of(region)))

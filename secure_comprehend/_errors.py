@@ -35,7 +35,8 @@ class Violation:
 
     def __str__(self) -> str:
         allowed = f" (approved: {', '.join(self.allowed)})" if self.allowed else ""
-        return f"{self.operation} {self.path}={self.value!r}: {self.reason}{allowed}"
+        value = "" if self.value is None else f"={self.value!r}"
+        return f"{self.operation} {self.path}{value}: {self.reason}{allowed}"
 
 
 class SecureComprehendError(Exception):

@@ -50,6 +50,13 @@ def load_posture(path: str | os.PathLike[str] | None = None) -> Posture:
             unreadable, a name is unknown, or a value is invalid. The message names
             the field, the value and its source.
     """
+    return load_with_sources(path)[0]
+
+
+def load_with_sources(
+    path: str | os.PathLike[str] | None = None,
+) -> tuple[Posture, dict[tuple[str, ...], str]]:
+    """``load_posture()``, plus where each setting came from (field path -> source)."""
     file = _config_file(path)
     env_values, env_names = _read_env()
     file_values = _read_toml(file) if file else {}
@@ -62,7 +69,7 @@ def load_posture(path: str | os.PathLike[str] | None = None) -> Posture:
             f"{looked}; secure_comprehend never returns an unprotected client"
         )
     try:
-        return Posture.model_validate(merged)
+        return Posture.model_validate(merged), sources
     except ValidationError as exc:
         raise PostureError(_describe(exc, sources)) from exc
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel, Shape
@@ -172,6 +172,7 @@ def operations_for(model: ServiceModel) -> OperationsTable:
 
 
 _DEFAULT: list[tuple[ServiceModel, OperationsTable, dict[str, str]]] = []
+_SESSION: list[Any] = []
 
 
 def default_model() -> tuple[ServiceModel, OperationsTable, dict[str, str]]:
@@ -183,12 +184,15 @@ def default_model() -> tuple[ServiceModel, OperationsTable, dict[str, str]]:
         import botocore.session
         from botocore import xform_name
 
-        model = botocore.session.get_session().get_service_model("comprehend")
+        session = botocore.session.get_session()
+        _SESSION.append(session)
+        model = session.get_service_model("comprehend")
         names = {xform_name(n): n for n in model.operation_names}
         names.update({n: n for n in model.operation_names})
+        table = operations_for(model)
         with _LOCK:
             if not _DEFAULT:
-                _DEFAULT.append((model, operations_for(model), names))
+                _DEFAULT.append((model, table, names))
     return _DEFAULT[0]
 
 
@@ -206,3 +210,12 @@ def operation_name(name: str) -> str:
     close = difflib.get_close_matches(name, names, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ValueError(f"unknown Comprehend operation {name!r}{hint}")
+
+
+def partition_of(region: str) -> str | None:
+    """The partition botocore places ``region`` in; None for a region it does not know."""
+    default_model()
+    try:
+        return str(_SESSION[0].get_partition_for_region(region))
+    except Exception:  # botocore raises UnknownRegionError, among others
+        return None
