@@ -119,8 +119,12 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     )
     try:
         return dict(source()), names
-    except ValueError as exc:  # a complex value that is not JSON
-        raise PostureError(f"unreadable posture in the environment: {exc}") from exc
+    except ValueError as exc:  # a list or section that is not JSON
+        given = "; ".join(f"{v.split()[-1]}={os.environ[v.split()[-1]]!r}" for v in names.values())
+        raise PostureError(
+            f"unreadable posture in the environment ({exc}): lists and sections must be JSON, "
+            f"e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'; given: {given}"
+        ) from exc
 
 
 def _env_names(model: type[BaseModel], prefix: str = ENV_PREFIX) -> Iterator[tuple[str, tuple[str, ...]]]:
