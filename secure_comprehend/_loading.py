@@ -58,10 +58,11 @@ def load_with_sources(
 ) -> tuple[Posture, dict[tuple[str, ...], str]]:
     """``load_posture()``, plus where each setting came from (field path -> source)."""
     file = _config_file(path)
-    env_values, env_names = _read_env()
+    env_values, env_vars = _read_env()
     file_values = _read_toml(file) if file else {}
     merged = _deep_merge(file_values, env_values)
-    sources = {**_leaf_sources(file_values, f"file {file}"), **env_names}
+    sources = _leaf_sources(file_values, f"file {file}")
+    sources.update({path: f"environment variable {var}" for path, var in env_vars.items()})
     if not merged:
         looked = ", ".join(str(p) for p in DEFAULT_FILES)
         raise PostureError(
@@ -96,7 +97,7 @@ def _read_toml(file: Path) -> dict[str, Any]:
 
 
 def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
-    """The environment's settings, and which variable set each path."""
+    """The environment's settings, and the variable that set each field path."""
     from pydantic_settings import EnvSettingsSource
 
     known = dict(_env_names(Posture))
@@ -111,7 +112,7 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
                 f"unknown environment variable {var}={os.environ[var]!r}: "
                 f"secure_comprehend reads {CONFIG_VAR}, {allowed}"
             )
-        names[known[upper]] = f"environment variable {var}"
+        names[known[upper]] = var
     if not names:
         return {}, {}
     source = EnvSettingsSource(
@@ -120,7 +121,7 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     try:
         return dict(source()), names
     except ValueError as exc:  # a list or section that is not JSON
-        given = "; ".join(f"{v.split()[-1]}={os.environ[v.split()[-1]]!r}" for v in names.values())
+        given = "; ".join(f"{var}={os.environ[var]!r}" for var in names.values())
         raise PostureError(
             f"unreadable posture in the environment ({exc}): lists and sections must be JSON, "
             f"e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'; given: {given}"

@@ -104,8 +104,14 @@ def _walk(
         sensitive = _SENSITIVE.search(name) is not None
         kind = _kind_of(parent, name) if sensitive else None
         # Members inside lists or maps have no single path to inject at: refuse them.
-        if kind == "vpc" and not in_collection and _vpc_shape_ok(child):
-            members.append(Member(child_path, kind, buildable))
+        if kind == "vpc" and not in_collection:
+            extra = _vpc_extra(child)
+            if extra is None:
+                unknown.append(".".join(child_path))
+            elif extra:
+                unknown.extend(".".join((*child_path, name)) for name in extra)
+            else:
+                members.append(Member(child_path, kind, buildable))
         elif kind is not None and kind != "vpc" and not in_collection and child.type_name == "string":
             members.append(Member(child_path, kind, buildable, accepts_alias=kind == "output_key"))
         elif sensitive:
@@ -117,12 +123,11 @@ def _walk(
             _walk(child, child_path, child_buildable, seen, members, unknown)
 
 
-def _vpc_shape_ok(shape: Shape) -> bool:
-    if shape.type_name != "structure":
-        return False
-    names = set(shape.members)  # type: ignore[attr-defined]
-    extra = {n for n in names - set(_VPC_PARTS) if _SENSITIVE.search(n)}
-    return set(_VPC_PARTS) <= names and not extra
+def _vpc_extra(shape: Shape) -> list[str] | None:
+    """Security-relevant members of a VpcConfig beyond the two understood; None if not one."""
+    if shape.type_name != "structure" or not set(_VPC_PARTS) <= set(shape.members):  # type: ignore[attr-defined]
+        return None
+    return [n for n in shape.members if n not in _VPC_PARTS and _SENSITIVE.search(n)]  # type: ignore[attr-defined]
 
 
 def spec_for(operation: OperationModel) -> OperationSpec:
