@@ -181,7 +181,7 @@ def _kms(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
         if default is not None:
             _inject(draft, member, default)
         return
-    allowed = tuple(sorted(approved))
+    allowed = tuple(sorted(k for k in approved if member.accepts_alias or "alias/" not in k))
     if not isinstance(value, str) or not value.isascii() or not 1 <= len(value) <= KMS_MAX_LEN:
         draft.refuse(member.dotted, value, f"malformed: must be ASCII text of 1 to {KMS_MAX_LEN}")
         return

@@ -35,7 +35,10 @@ class Violation:
 
     def __str__(self) -> str:
         allowed = f" (approved: {', '.join(self.allowed)})" if self.allowed else ""
-        value = "" if self.value is None else f"={self.value!r}"
+        shown = repr(self.value)
+        if len(shown) > 120:  # a 2 KB bogus key ID would drown the message
+            shown = f"{shown[:100]}...({len(shown)} chars)"
+        value = "" if self.value is None else f"={shown}"
         return f"{self.operation} {self.path}{value}: {self.reason}{allowed}"
 
 

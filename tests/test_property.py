@@ -1,0 +1,137 @@
+"""Property: whatever the parameters, either a compliant request left or nothing did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ParamValidationError
+from conftest import (
+    GROUPS,
+    KEY_IDS,
+    KEYS,
+    OTHER_GROUP,
+    OTHER_KEY,
+    OTHER_ROLE,
+    OTHER_SUBNET,
+    OUTPUT_ALIAS,
+    PARTNER_KEY,
+    ROLES,
+    SUBNETS,
+    Recorder,
+    make_posture,
+    recorded_client,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import secure_comprehend as sc
+from secure_comprehend._operations import Member, OperationSpec, default_model
+
+MODEL, TABLE, _ = default_model()
+SPECS = sorted(TABLE.specs.values(), key=lambda s: s.name)
+POSTURE = make_posture()
+APPROVED_KEYS = {kind: {KEYS[kind], PARTNER_KEY, OUTPUT_ALIAS} for kind in KEYS}
+SUBNET_POOL = [*SUBNETS, OTHER_SUBNET, "subnet-bad", ""]
+GROUP_POOL = [*GROUPS, OTHER_GROUP, "sg-x"]
+ABSENT = object()
+
+
+def minimal(shape: Any) -> Any:
+    """The smallest value botocore's validator accepts for a shape (required members only)."""
+    if shape.type_name == "structure":
+        return {name: minimal(shape.members[name]) for name in shape.required_members}
+    if shape.type_name == "list":
+        return [minimal(shape.member)]
+    if shape.type_name == "map":
+        return {}
+    if shape.type_name in ("integer", "long"):
+        return max(1, int(shape.metadata.get("min", 1)))
+    if shape.type_name == "boolean":
+        return False
+    return "x" * max(20, int(shape.metadata.get("min", 1)))
+
+
+def values_for(member: Member) -> st.SearchStrategy[Any]:
+    if member.kind == "vpc":
+        lists = st.one_of(st.none(), st.lists(st.sampled_from(SUBNET_POOL), max_size=17))
+        groups = st.one_of(st.none(), st.lists(st.sampled_from(GROUP_POOL), max_size=6))
+        return st.one_of(
+            st.just(ABSENT),
+            st.builds(lambda s, g: {k: v for k, v in (("Subnets", s), ("SecurityGroupIds", g)) if v is not None}, lists, groups),
+        )
+    if member.kind == "role":
+        return st.sampled_from([ABSENT, *ROLES, OTHER_ROLE, "role/x", 7])
+    return st.sampled_from(
+        [ABSENT, KEYS[member.kind], KEY_IDS[member.kind], PARTNER_KEY, OUTPUT_ALIAS, "alias/comprehend-output",
+         OTHER_KEY, "alias/other", "é", "k" * 2049]
+    )
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[OperationSpec, dict[str, Any]]:
+    spec = draw(st.sampled_from(SPECS))
+    params = minimal(MODEL.operation_model(spec.name).input_shape)
+    for member in spec.members:
+        value = draw(values_for(member))
+        node = params
+        for name in member.path[:-1]:
+            node = node.setdefault(name, {})
+        if value is ABSENT:
+            node.pop(member.path[-1], None)
+        else:
+            node[member.path[-1]] = value
+    if "OutputDataConfig" in params and not params["OutputDataConfig"] and draw(st.booleans()):
+        del params["OutputDataConfig"]
+    return spec, params
+
+
+def get(params: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for name in path:
+        if not isinstance(params, dict) or name not in params:
+            return ABSENT
+        params = params[name]
+    return params
+
+
+def compliant(spec: OperationSpec, sent: dict[str, Any]) -> bool:
+    """An oracle written from the posture, independent of the decision core."""
+    for member in spec.members:
+        value = get(sent, member.path)
+        parent = get(sent, member.path[:-1]) if len(member.path) > 1 else sent
+        if value is ABSENT:
+            # only an update, or a container the caller left out and we may not build, lacks it
+            if not spec.is_update and (parent is not ABSENT or member.buildable):
+                return False
+            continue
+        if member.kind == "vpc":
+            if not (set(value["Subnets"]) <= set(SUBNETS) and set(value["SecurityGroupIds"]) <= set(GROUPS)):
+                return False
+        elif member.kind == "role":
+            if value not in ROLES:
+                return False
+        elif value not in APPROVED_KEYS[member.kind] or (value == OUTPUT_ALIAS and not member.accepts_alias):
+            return False
+    return True
+
+
+@pytest.fixture
+def wired() -> tuple[Any, Recorder]:
+    recorder = Recorder()
+    return recorded_client(POSTURE, recorder), recorder
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=requests())
+def test_compliant_or_nothing_left(wired: tuple[Any, Recorder], request: tuple[OperationSpec, dict[str, Any]]) -> None:
+    client, recorder = wired
+    spec, params = request
+    before = len(recorder.bodies)
+    method = getattr(client, next(k for k, v in default_model()[2].items() if v == spec.name and k != v))
+    try:
+        method(**params)
+    except (sc.PostureViolation, ParamValidationError):
+        assert len(recorder.bodies) == before
+        return
+    assert len(recorder.bodies) == before + 1
+    assert compliant(spec, recorder.sent()[-1]), recorder.sent()[-1]

@@ -1,0 +1,66 @@
+"""The public surface: pinned names, and no side effects at import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import secure_comprehend as sc
+
+PUBLIC = [
+    "Decision",
+    "IamSettings",
+    "KmsSettings",
+    "Posture",
+    "PostureError",
+    "PostureViolation",
+    "RegionSettings",
+    "SecureComprehendError",
+    "Violation",
+    "VpcSettings",
+    "client",
+    "evaluate",
+    "load_posture",
+    "patch",
+    "protect",
+    "unpatch",
+]
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert sc.__all__ == PUBLIC
+    assert sorted(sc.__all__) == sc.__all__
+    for name in PUBLIC:
+        assert getattr(sc, name) is not None
+
+
+def test_error_hierarchy() -> None:
+    from botocore.exceptions import ClientError
+
+    assert issubclass(sc.PostureError, sc.SecureComprehendError)
+    assert issubclass(sc.PostureViolation, sc.SecureComprehendError)
+    assert issubclass(sc.PostureViolation, ClientError)
+
+
+def test_import_has_no_side_effects() -> None:
+    code = (
+        "import logging, sys, io\n"
+        "stream = io.StringIO(); logging.basicConfig(stream=stream, level=logging.DEBUG)\n"
+        "import boto3, secure_comprehend\n"
+        "assert boto3.DEFAULT_SESSION is None, 'a session was created'\n"
+        "assert 'pydantic_settings' not in sys.modules, 'pydantic_settings imported'\n"
+        "assert 'moto' not in sys.modules\n"
+        "assert stream.getvalue() == '', stream.getvalue()\n"
+        "root = logging.getLogger()\n"
+        "assert all(type(h).__name__ != 'NullHandler' for h in root.handlers)\n"
+    )
+    env = {"SECURE_COMPREHEND_MOD": "typo-must-not-be-read-at-import", "PATH": ""}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_logger_has_a_null_handler() -> None:
+    import logging
+
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("secure_comprehend").handlers)
