@@ -13,7 +13,13 @@ from typing import Any
 
 from secure_comprehend._errors import Violation
 from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
-from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name, partition_of
+from secure_comprehend._operations import (
+    Member,
+    OperationSpec,
+    default_model,
+    operation_name,
+    partition_of,
+)
 from secure_comprehend._posture import EffectivePosture, Posture
 
 _ABSENT: Any = object()

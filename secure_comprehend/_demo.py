@@ -86,7 +86,13 @@ def _show(title: str, given: dict[str, Any], injected: list[str], recorded: dict
     print(f"   you gave:     {', '.join(given)}")
     print(f"   injected:     {', '.join(injected) or 'nothing'}")
     print("   the service recorded:")
-    for key in ("DataAccessRoleArn", "VolumeKmsKeyId", "ModelKmsKeyId", "OutputDataConfig", "VpcConfig"):
+    for key in (
+        "DataAccessRoleArn",
+        "VolumeKmsKeyId",
+        "ModelKmsKeyId",
+        "OutputDataConfig",
+        "VpcConfig",
+    ):
         if key in recorded:
             print(f"     {key}: {recorded[key]}")
         elif any(member.startswith(key) for member in injected):
@@ -140,7 +146,10 @@ def _refused(comprehend: Any) -> int:
             LanguageCode="en",
             InputDataConfig={"S3Uri": "s3://demo-input/docs/"},
             OutputDataConfig={"S3Uri": "s3://demo-output/entities/"},
-            VpcConfig={"Subnets": ["subnet-0badc0ffee0000000"], "SecurityGroupIds": ["sg-0123456789abcdef0"]},
+            VpcConfig={
+                "Subnets": ["subnet-0badc0ffee0000000"],
+                "SecurityGroupIds": ["sg-0123456789abcdef0"],
+            },
         )
     except sc.PostureViolation as exc:
         print(f"   refused: {exc}".replace("\n", "\n   "))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from secure_comprehend._decision import decide, final_check
 from secure_comprehend._errors import PostureError, PostureViolation, Violation
@@ -27,6 +27,8 @@ from secure_comprehend._operations import OperationSpec, operations_for
 from secure_comprehend._wire import UnreadableBody, read_body
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from botocore.awsrequest import AWSPreparedRequest
     from botocore.client import BaseClient
 
@@ -109,7 +111,9 @@ def protect(client: BaseClient, posture: Posture | None = None) -> BaseClient:
     """
     model = client.meta.service_model
     if model.service_name != "comprehend":
-        raise TypeError(f"secure_comprehend protects comprehend clients, not {model.service_name!r}")
+        raise TypeError(
+            f"secure_comprehend protects comprehend clients, not {model.service_name!r}"
+        )
     if posture is None:
         from secure_comprehend._loading import load_posture
 
@@ -129,5 +133,7 @@ def protect(client: BaseClient, posture: Posture | None = None) -> BaseClient:
         ):
             unique_id = f"{_ID}.{role}.{name}"
             events.unregister(event, unique_id=unique_id)
-            events.register_first(event, handler, unique_id=unique_id)
+            # botocore's stubs type handlers as returning None; provide-client-params
+            # handlers return the replacement params, as botocore documents.
+            events.register_first(event, cast("Callable[..., None]", handler), unique_id=unique_id)
     return client

@@ -29,7 +29,6 @@ SUBNET_RE = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 SECURITY_GROUP_RE = re.compile(r"^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 
 KMS_MAX_LEN = 2048  # shape KmsKeyId
-ROLE_LEN = (20, 2048)  # shape IamRoleArn
 
 KeyForm = Literal["key_arn", "alias_arn", "key_id", "alias_name"]
 
@@ -48,15 +47,15 @@ class KmsRef:
 
 def parse_kms(text: str) -> KmsRef | None:
     """Classify a KMS key reference; None when it is no form KMS accepts."""
-    for form, regex in (("key_arn", KEY_ARN_RE), ("alias_arn", ALIAS_ARN_RE)):
-        m = regex.match(text)
-        if m:
-            return KmsRef(
-                text, form, m["id"], m["partition"], m["region"], m["account"]  # type: ignore[arg-type]
-            )
+    arn = KEY_ARN_RE.match(text)
+    form: KeyForm = "key_arn"
+    if arn is None:
+        arn = ALIAS_ARN_RE.match(text)
+        form = "alias_arn"
+    if arn is not None:
+        return KmsRef(text, form, arn["id"], arn["partition"], arn["region"], arn["account"])
     if KEY_ID_RE.match(text):
         return KmsRef(text, "key_id", text)
     if ALIAS_NAME_RE.match(text):
         return KmsRef(text, "alias_name", text)
     return None
-

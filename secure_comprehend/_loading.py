@@ -128,7 +128,9 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
         ) from exc
 
 
-def _env_names(model: type[BaseModel], prefix: str = ENV_PREFIX) -> Iterator[tuple[str, tuple[str, ...]]]:
+def _env_names(
+    model: type[BaseModel], prefix: str = ENV_PREFIX
+) -> Iterator[tuple[str, tuple[str, ...]]]:
     """Every environment variable name the posture understands, with its field path."""
     for name, info in model.model_fields.items():
         var = f"{prefix}{name.upper()}"
@@ -154,7 +156,7 @@ def _settings_class() -> type[Any]:
     if not _SETTINGS:
         from pydantic_settings import BaseSettings, SettingsConfigDict
 
-        class PostureSettings(BaseSettings, Posture):  # type: ignore[misc]
+        class PostureSettings(BaseSettings, Posture):
             model_config = SettingsConfigDict(extra="forbid")
 
         _SETTINGS.append(PostureSettings)
@@ -207,4 +209,3 @@ def _fields_at(loc: tuple[str, ...]) -> list[str]:
         if info is not None:
             model = _model_type(info.annotation)
     return sorted(model.model_fields) if model else []
-

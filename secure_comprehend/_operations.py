@@ -112,7 +112,9 @@ def _walk(
                 unknown.extend(".".join((*child_path, name)) for name in extra)
             else:
                 members.append(Member(child_path, kind, buildable))
-        elif kind is not None and kind != "vpc" and not in_collection and child.type_name == "string":
+        elif (
+            kind is not None and kind != "vpc" and not in_collection and child.type_name == "string"
+        ):
             members.append(Member(child_path, kind, buildable, accepts_alias=kind == "output_key"))
         elif sensitive:
             unknown.append(".".join(child_path))
@@ -161,7 +163,7 @@ def operations_for(model: ServiceModel) -> OperationsTable:
     botocore's loader hands every client of a session the same model document,
     so the walk is keyed on that document and kept with it.
     """
-    document = model._service_description  # noqa: SLF001 - the loader's cached document
+    document = model._service_description  # type: ignore[attr-defined]  # loader-cached
     entry = _CACHE.get(id(document))
     if entry is not None and entry[0] is document:
         return entry[1]

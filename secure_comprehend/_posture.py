@@ -71,7 +71,9 @@ class VpcSettings(BaseModel):
     """The approved subnets and security groups; both are injected as one VpcConfig."""
 
     model_config = _STRICT
-    subnets: Annotated[tuple[SubnetId, ...], Field(min_length=1, max_length=16), AfterValidator(_unique)]
+    subnets: Annotated[
+        tuple[SubnetId, ...], Field(min_length=1, max_length=16), AfterValidator(_unique)
+    ]
     security_group_ids: Annotated[
         tuple[SecurityGroupId, ...], Field(min_length=1, max_length=5), AfterValidator(_unique)
     ]
@@ -92,9 +94,7 @@ class IamSettings(BaseModel):
     """The approved data-access roles; the first is injected."""
 
     model_config = _STRICT
-    data_access_roles: Annotated[
-        tuple[RoleArn, ...], Field(min_length=1), AfterValidator(_unique)
-    ]
+    data_access_roles: Annotated[tuple[RoleArn, ...], Field(min_length=1), AfterValidator(_unique)]
 
 
 class RegionSettings(BaseModel):

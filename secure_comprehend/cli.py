@@ -86,9 +86,7 @@ def _show(args: argparse.Namespace) -> int:
         if section is None:
             sections[name] = None
             continue
-        overlaid = (
-            ("regions", effective.region, name) in sources
-        )
+        overlaid = ("regions", effective.region, name) in sources
         prefix: tuple[str, ...] = ("regions", effective.region, name) if overlaid else (name,)
         sections[name] = {
             field: {
@@ -127,8 +125,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_decision(decision: Decision, mode: str, as_json: bool) -> None:
-    verdict = "compliant" if decision.allowed else (
-        "refused" if mode == "enforce" else "not compliant (audit mode: would be sent)"
+    verdict = (
+        "compliant"
+        if decision.allowed
+        else ("refused" if mode == "enforce" else "not compliant (audit mode: would be sent)")
     )
     if as_json:
         report = {

@@ -22,14 +22,34 @@ def write_request(tmp_path: Path, params: dict[str, object]) -> str:
     return str(path)
 
 
-def test_check_compliant_request_exits_0_with_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    request = write_request(tmp_path, {"InputDataConfig": {"S3Uri": "s3://i/"}, "OutputDataConfig": {"S3Uri": "s3://o/"}})
-    code = main(["check", "start_entities_detection_job", request, *CONFIG, "--region", "us-east-1", "--json"])
+def test_check_compliant_request_exits_0_with_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = write_request(
+        tmp_path,
+        {"InputDataConfig": {"S3Uri": "s3://i/"}, "OutputDataConfig": {"S3Uri": "s3://o/"}},
+    )
+    code = main(
+        [
+            "check",
+            "start_entities_detection_job",
+            request,
+            *CONFIG,
+            "--region",
+            "us-east-1",
+            "--json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["operation"] == "StartEntitiesDetectionJob"
     assert report["allowed"] is True
-    assert set(report["injected"]) == {"OutputDataConfig.KmsKeyId", "DataAccessRoleArn", "VolumeKmsKeyId", "VpcConfig"}
+    assert set(report["injected"]) == {
+        "OutputDataConfig.KmsKeyId",
+        "DataAccessRoleArn",
+        "VolumeKmsKeyId",
+        "VpcConfig",
+    }
     assert report["request"]["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:us-east-1:")
 
 
@@ -43,15 +63,34 @@ def test_check_refused_request_exits_1(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_check_uses_the_region_sections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     request = write_request(tmp_path, {})
-    assert main(["check", "CreateEntityRecognizer", request, *CONFIG, "--region", "eu-west-1", "--json"]) == 0
+    assert (
+        main(
+            ["check", "CreateEntityRecognizer", request, *CONFIG, "--region", "eu-west-1", "--json"]
+        )
+        == 0
+    )
     assert ":eu-west-1:" in json.loads(capsys.readouterr().out)["request"]["VolumeKmsKeyId"]
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["check", "NoSuchOperation", "{req}", *CONFIG, "--region", "us-east-1"], "unknown Comprehend operation"),
-        (["check", "CreateEndpoint", "{req}", "--config", "missing.toml", "--region", "us-east-1"], "does not exist"),
+        (
+            ["check", "NoSuchOperation", "{req}", *CONFIG, "--region", "us-east-1"],
+            "unknown Comprehend operation",
+        ),
+        (
+            [
+                "check",
+                "CreateEndpoint",
+                "{req}",
+                "--config",
+                "missing.toml",
+                "--region",
+                "us-east-1",
+            ],
+            "does not exist",
+        ),
         (["check", "CreateEndpoint", "{req}", *CONFIG, "--region", "ap-south-1"], "ap-south-1"),
         (["check", "CreateEndpoint", "{req}", *CONFIG], "no region"),
         (["show", "--region", "us-east-1"], "no posture found"),
@@ -65,20 +104,25 @@ def test_usage_and_posture_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-def test_check_rejects_a_request_that_is_not_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_rejects_a_request_that_is_not_an_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "r.json"
     path.write_text("[1]")
     assert main(["check", "CreateEndpoint", str(path), *CONFIG, "--region", "us-east-1"]) == 2
     assert "JSON object" in capsys.readouterr().err
 
 
-def test_show_reports_values_and_sources(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_reports_values_and_sources(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SECURE_COMPREHEND_MODE", "audit")
     assert main(["show", *CONFIG, "--region", "eu-west-1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["mode"] == "audit"
     assert report["vpc"]["subnets"] == {
-        "value": ["subnet-0fedcba9876543210"], "source": f"file {EXAMPLE_CONFIG}"
+        "value": ["subnet-0fedcba9876543210"],
+        "source": f"file {EXAMPLE_CONFIG}",
     }
     assert report["iam"]["data_access_roles"]["source"] == f"file {EXAMPLE_CONFIG}"
     assert main(["show", *CONFIG, "--region", "us-east-1"]) == 0
@@ -89,7 +133,11 @@ def test_show_reports_values_and_sources(capsys: pytest.CaptureFixture[str], mon
 def test_demo_runs_as_a_module() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     result = subprocess.run(
-        [sys.executable, "-m", "secure_comprehend", "demo"], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "secure_comprehend", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "injected:     OutputDataConfig.KmsKeyId" in result.stdout

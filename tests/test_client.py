@@ -36,7 +36,9 @@ def test_client_takes_session_and_config() -> None:
     from botocore.config import Config
 
     session = boto3.Session(region_name=REGION)
-    client = sc.client(posture=make_posture(), session=session, config=Config(user_agent_extra="sc-test"))
+    client = sc.client(
+        posture=make_posture(), session=session, config=Config(user_agent_extra="sc-test")
+    )
     assert client.meta.region_name == REGION
     assert client.meta.config.user_agent_extra == "sc-test"
     assert role_of(client) == ROLES[0]
@@ -64,8 +66,10 @@ def test_patch_protects_clients_created_afterwards(make: object) -> None:
     assert role_of(client) == ROLES[0]
     with pytest.raises(sc.PostureViolation):
         client.start_entities_detection_job(
-            InputDataConfig={"S3Uri": "s3://i/"}, OutputDataConfig={"S3Uri": "s3://o/"},
-            LanguageCode="en", VpcConfig=BAD_VPC,
+            InputDataConfig={"S3Uri": "s3://i/"},
+            OutputDataConfig={"S3Uri": "s3://o/"},
+            LanguageCode="en",
+            VpcConfig=BAD_VPC,
         )
 
 
@@ -92,7 +96,10 @@ def test_unpatch_restores_plain_clients() -> None:
     boto3.setup_default_session(region_name=REGION)
     sc.patch(make_posture())
     sc.unpatch()
-    for client in (boto3.client("comprehend"), boto3.Session(region_name=REGION).client("comprehend")):
+    for client in (
+        boto3.client("comprehend"),
+        boto3.Session(region_name=REGION).client("comprehend"),
+    ):
         assert role_of(client) == "None"
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from conftest import GROUPS, KEYS, OTHER_SUBNET, ROLES, SUBNETS, Recorder, make_posture, recorded_client
+from conftest import (
+    GROUPS,
+    KEYS,
+    OTHER_SUBNET,
+    ROLES,
+    SUBNETS,
+    Recorder,
+    make_posture,
+    recorded_client,
+)
 
 import secure_comprehend as sc
 
@@ -46,14 +55,19 @@ def test_sixteen_threads_share_one_client() -> None:
         thread.join()
 
     assert errors == []
-    expected_refused = {f"t{t}-c{c}" for t in range(THREADS) if t % 4 == 2 for c in range(0, CALLS, 10)}
+    expected_refused = {
+        f"t{t}-c{c}" for t in range(THREADS) if t % 4 == 2 for c in range(0, CALLS, 10)
+    }
     assert set(refused) == expected_refused
     sent = recorder.sent()
     assert len(sent) == THREADS * CALLS - len(expected_refused)
     for body in sent:
         thread, call = (int(part[1:]) for part in body["JobName"].split("-"))
         assert body["InputDataConfig"]["S3Uri"] == f"s3://in/{thread}/{call}"
-        assert body["OutputDataConfig"] == {"S3Uri": f"s3://out/{thread}/{call}", "KmsKeyId": KEYS["output_key"]}
+        assert body["OutputDataConfig"] == {
+            "S3Uri": f"s3://out/{thread}/{call}",
+            "KmsKeyId": KEYS["output_key"],
+        }
         assert body["DataAccessRoleArn"] == ROLES[0]
         subnets = [SUBNETS[call % 2]] if thread % 4 == 1 else list(SUBNETS)
         assert body["VpcConfig"] == {"Subnets": subnets, "SecurityGroupIds": list(GROUPS)}

@@ -192,7 +192,10 @@ def test_malformed_values_are_violations(path: tuple[str, ...], value: Any, reas
 def test_partial_vpc_config_is_completed_then_checked() -> None:
     decision = evaluate("CreateEntityRecognizer", {"VpcConfig": {"SecurityGroupIds": list(GROUPS)}})
     assert decision.allowed
-    assert decision.params["VpcConfig"] == {"SecurityGroupIds": list(GROUPS), "Subnets": list(SUBNETS)}
+    assert decision.params["VpcConfig"] == {
+        "SecurityGroupIds": list(GROUPS),
+        "Subnets": list(SUBNETS),
+    }
     assert "VpcConfig.Subnets" in decision.injected
     bad = evaluate("CreateEntityRecognizer", {"VpcConfig": {"Subnets": [SUBNETS[0], OTHER_SUBNET]}})
     assert [v.path for v in bad.violations] == ["VpcConfig.Subnets[1]"]

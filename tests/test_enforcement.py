@@ -117,7 +117,10 @@ def test_refused_request_never_reaches_the_service() -> None:
         )
     assert entities_jobs(client) == 0
     error = info.value
-    assert {v.path for v in error.violations} == {"OutputDataConfig.KmsKeyId", "VpcConfig.Subnets[0]"}
+    assert {v.path for v in error.violations} == {
+        "OutputDataConfig.KmsKeyId",
+        "VpcConfig.Subnets[0]",
+    }
     assert OTHER_SUBNET in str(error) and OTHER_KEY in str(error) and SUBNETS[0] in str(error)
 
 
@@ -152,7 +155,10 @@ def test_violation_pickles_as_itself() -> None:
 def test_bare_key_id_is_sent_as_arn() -> None:
     client = protected()
     job = client.start_entities_detection_job(
-        InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en", VolumeKmsKeyId=KEY_IDS["volume_key"]
+        InputDataConfig=IN,
+        OutputDataConfig=OUT,
+        LanguageCode="en",
+        VolumeKmsKeyId=KEY_IDS["volume_key"],
     )["JobId"]
     props = client.describe_entities_detection_job(JobId=job)["EntitiesDetectionJobProperties"]
     assert props["VolumeKmsKeyId"] == KEYS["volume_key"]
@@ -177,15 +183,24 @@ def test_audit_mode_logs_and_sends(sc_logs: pytest.LogCaptureFixture) -> None:
 
 
 def test_injection_logged_at_info_values_only_at_debug(sc_logs: pytest.LogCaptureFixture) -> None:
-    protected().start_entities_detection_job(InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en")
-    info = [r for r in sc_logs.records if r.levelno == logging.INFO and r.name == "secure_comprehend"]
+    protected().start_entities_detection_job(
+        InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
+    )
+    info = [
+        r for r in sc_logs.records if r.levelno == logging.INFO and r.name == "secure_comprehend"
+    ]
     [record] = info
     assert record.operation == "StartEntitiesDetectionJob"  # type: ignore[attr-defined]
     assert set(record.members) == {  # type: ignore[attr-defined]
-        "OutputDataConfig.KmsKeyId", "DataAccessRoleArn", "VolumeKmsKeyId", "VpcConfig"
+        "OutputDataConfig.KmsKeyId",
+        "DataAccessRoleArn",
+        "VolumeKmsKeyId",
+        "VpcConfig",
     }
     assert KEYS["volume_key"] not in record.getMessage()
-    debug = [r for r in sc_logs.records if r.levelno == logging.DEBUG and r.name == "secure_comprehend"]
+    debug = [
+        r for r in sc_logs.records if r.levelno == logging.DEBUG and r.name == "secure_comprehend"
+    ]
     assert any(KEYS["volume_key"] in r.getMessage() for r in debug)
 
 
@@ -198,14 +213,18 @@ def test_injection_logged_at_info_values_only_at_debug(sc_logs: pytest.LogCaptur
         (lambda p: p.__setitem__("DataAccessRoleArn", OTHER_ROLE), "DataAccessRoleArn"),
     ],
 )
-def test_final_check_catches_a_later_handler(change: Callable[[dict[str, Any]], Any], path: str) -> None:
+def test_final_check_catches_a_later_handler(
+    change: Callable[[dict[str, Any]], Any], path: str
+) -> None:
     client = protected()
     client.meta.events.register(
         "before-parameter-build.comprehend.StartEntitiesDetectionJob",
         lambda params, **_: change(params),
     )
     with pytest.raises(sc.PostureViolation) as info:
-        client.start_entities_detection_job(InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en")
+        client.start_entities_detection_job(
+            InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
+        )
     assert [v.path for v in info.value.violations] == [path]
     assert entities_jobs(client) == 0
 
@@ -218,7 +237,9 @@ def test_unreadable_body_fails_closed() -> None:
 
     client.meta.events.register("request-created.comprehend.StartEntitiesDetectionJob", garble)
     with pytest.raises(sc.PostureViolation, match="cannot be checked"):
-        client.start_entities_detection_job(InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en")
+        client.start_entities_detection_job(
+            InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
+        )
     assert entities_jobs(client) == 0
 
 
@@ -227,7 +248,9 @@ def test_uncovered_operations_are_not_touched(monkeypatch: pytest.MonkeyPatch) -
 
     calls: list[str] = []
     real = enforcement.decide
-    monkeypatch.setattr(enforcement, "decide", lambda spec, *a: calls.append(spec.name) or real(spec, *a))
+    monkeypatch.setattr(
+        enforcement, "decide", lambda spec, *a: calls.append(spec.name) or real(spec, *a)
+    )
     client = protected()
     client.detect_sentiment(Text="fine", LanguageCode="en")
     client.list_entities_detection_jobs()
@@ -280,7 +303,11 @@ def test_import_model_via_stubber() -> None:
         stub.add_response(
             "import_model",
             {"ModelArn": CLASSIFIER},
-            {"SourceModelArn": source, "ModelKmsKeyId": KEYS["model_key"], "DataAccessRoleArn": ROLES[0]},
+            {
+                "SourceModelArn": source,
+                "ModelKmsKeyId": KEYS["model_key"],
+                "DataAccessRoleArn": ROLES[0],
+            },
         )
         client.import_model(SourceModelArn=source)
         stub.assert_no_pending_responses()
@@ -293,10 +320,12 @@ def test_update_flywheel_via_stubber() -> None:
         stub.add_response("update_flywheel", {}, {"FlywheelArn": flywheel})  # nothing injected
         client.update_flywheel(FlywheelArn=flywheel)
         stub.add_response("update_flywheel", {})
-        with pytest.raises(sc.PostureViolation, match="DataSecurityConfig.VpcConfig.Subnets"):
+        with pytest.raises(sc.PostureViolation, match=r"DataSecurityConfig\.VpcConfig\.Subnets"):
             client.update_flywheel(
                 FlywheelArn=flywheel,
-                DataSecurityConfig={"VpcConfig": {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}},
+                DataSecurityConfig={
+                    "VpcConfig": {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
+                },
             )
         with pytest.raises(AssertionError):  # the refused call consumed no stubbed response
             stub.assert_no_pending_responses()
@@ -314,10 +343,13 @@ def test_unknown_member_refuses_the_operation(
     session = modified_session(add)
     client = sc.client(region_name=REGION, posture=make_posture(), session=session)
     with pytest.raises(sc.PostureViolation, match=r"ResultKmsKeyArn.*upgraded"):
-        client.start_entities_detection_job(InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en")
+        client.start_entities_detection_job(
+            InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
+        )
     assert entities_jobs(client) == 0
     audit = sc.client(region_name=REGION, posture=make_posture(mode="audit"), session=session)
     audit.start_entities_detection_job(InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en")
     assert entities_jobs(client) == 1
-    assert any("ResultKmsKeyArn" in r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING)
-
+    assert any(
+        "ResultKmsKeyArn" in r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING
+    )

@@ -69,7 +69,9 @@ def test_walked_once_per_model_document() -> None:
     assert default_model()[1] is operations_for(default_model()[0])
 
 
-def _add_member(op_shape: str, name: str, target: str = "String") -> Callable[[dict[str, Any]], None]:
+def _add_member(
+    op_shape: str, name: str, target: str = "String"
+) -> Callable[[dict[str, Any]], None]:
     def change(document: dict[str, Any]) -> None:
         document["shapes"].setdefault(target, {"type": "string"})
         document["shapes"][op_shape]["members"][name] = {"shape": target}

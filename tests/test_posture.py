@@ -115,7 +115,7 @@ def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
         ('[kms]\nvolumekey = "x"', "kms.volumekey"),
         ('[iam]\nrole = "x"', "iam.role"),
         ('[regions.eu-west-1.kms]\nvolume = "x"', "regions.eu-west-1.kms.volume"),
-        ('[regions.eu-west-1]\nvcp = {}', "regions.eu-west-1.vcp"),
+        ("[regions.eu-west-1]\nvcp = {}", "regions.eu-west-1.vcp"),
     ],
 )
 def test_unknown_keys_in_file_name_field_and_source(tmp_path: Path, text: str, field: str) -> None:
@@ -140,19 +140,57 @@ def test_unknown_environment_names_are_errors(
 
 
 BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
-    ({"vpc": {"subnets": ["subnet-xyz"], "security_group_ids": list(GROUPS)}}, "vpc.subnets.0", "subnet-xyz"),
-    ({"vpc": {"subnets": ["subnet-0123456"], "security_group_ids": list(GROUPS)}}, "vpc.subnets.0", "subnet-0123456"),
+    (
+        {"vpc": {"subnets": ["subnet-xyz"], "security_group_ids": list(GROUPS)}},
+        "vpc.subnets.0",
+        "subnet-xyz",
+    ),
+    (
+        {"vpc": {"subnets": ["subnet-0123456"], "security_group_ids": list(GROUPS)}},
+        "vpc.subnets.0",
+        "subnet-0123456",
+    ),
     ({"vpc": {"subnets": [], "security_group_ids": list(GROUPS)}}, "vpc.subnets", "[]"),
-    ({"vpc": {"subnets": [f"subnet-{i:08x}" for i in range(17)], "security_group_ids": list(GROUPS)}}, "vpc.subnets", "subnet-00000010"),
-    ({"vpc": {"subnets": [SUBNETS[0], SUBNETS[0]], "security_group_ids": list(GROUPS)}}, "vpc.subnets", "duplicate"),
-    ({"vpc": {"subnets": list(SUBNETS), "security_group_ids": ["sg-1"]}}, "vpc.security_group_ids.0", "sg-1"),
-    ({"vpc": {"subnets": list(SUBNETS), "security_group_ids": [f"sg-{i:08x}" for i in range(6)]}}, "vpc.security_group_ids", "sg-00000005"),
+    (
+        {
+            "vpc": {
+                "subnets": [f"subnet-{i:08x}" for i in range(17)],
+                "security_group_ids": list(GROUPS),
+            }
+        },
+        "vpc.subnets",
+        "subnet-00000010",
+    ),
+    (
+        {"vpc": {"subnets": [SUBNETS[0], SUBNETS[0]], "security_group_ids": list(GROUPS)}},
+        "vpc.subnets",
+        "duplicate",
+    ),
+    (
+        {"vpc": {"subnets": list(SUBNETS), "security_group_ids": ["sg-1"]}},
+        "vpc.security_group_ids.0",
+        "sg-1",
+    ),
+    (
+        {
+            "vpc": {
+                "subnets": list(SUBNETS),
+                "security_group_ids": [f"sg-{i:08x}" for i in range(6)],
+            }
+        },
+        "vpc.security_group_ids",
+        "sg-00000005",
+    ),
     ({"vpc": {"subnets": list(SUBNETS)}}, "vpc.security_group_ids", "Field required"),
     ({"kms": {"volume_key": "1234abcd-12ab-34cd-56ef-1234567890ab"}}, "kms.volume_key", "1234abcd"),
     ({"kms": {"output_key": "alias/x"}}, "kms.output_key", "alias/x"),
     ({"kms": {"model_key": "arn:aws:kms:us-east-1:1111:key/x"}}, "kms.model_key", "1111"),
     ({"kms": {"also_allowed": ["not-a-key"]}}, "kms.also_allowed.0", "not-a-key"),
-    ({"iam": {"data_access_roles": ["arn:aws:iam::111122223333:user/bob"]}}, "iam.data_access_roles.0", "user/bob"),
+    (
+        {"iam": {"data_access_roles": ["arn:aws:iam::111122223333:user/bob"]}},
+        "iam.data_access_roles.0",
+        "user/bob",
+    ),
     ({"iam": {"data_access_roles": []}}, "iam.data_access_roles", "[]"),
     ({"mode": "strict"}, "mode", "strict"),
 ]
@@ -199,8 +237,16 @@ def test_environment_value_that_is_not_json(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("region", "key", "role"),
     [
-        ("cn-north-1", "arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws-cn:iam::111122223333:role/R"),
-        ("us-gov-west-1", "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef", "arn:aws-us-gov:iam::111122223333:role/R"),
+        (
+            "cn-north-1",
+            "arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-cn:iam::111122223333:role/R",
+        ),
+        (
+            "us-gov-west-1",
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef",
+            "arn:aws-us-gov:iam::111122223333:role/R",
+        ),
     ],
 )
 def test_other_partitions(region: str, key: str, role: str) -> None:

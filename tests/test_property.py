@@ -58,13 +58,29 @@ def values_for(member: Member) -> st.SearchStrategy[Any]:
         groups = st.one_of(st.none(), st.lists(st.sampled_from(GROUP_POOL), max_size=6))
         return st.one_of(
             st.just(ABSENT),
-            st.builds(lambda s, g: {k: v for k, v in (("Subnets", s), ("SecurityGroupIds", g)) if v is not None}, lists, groups),
+            st.builds(
+                lambda s, g: {
+                    k: v for k, v in (("Subnets", s), ("SecurityGroupIds", g)) if v is not None
+                },
+                lists,
+                groups,
+            ),
         )
     if member.kind == "role":
         return st.sampled_from([ABSENT, *ROLES, OTHER_ROLE, "role/x", 7])
     return st.sampled_from(
-        [ABSENT, KEYS[member.kind], KEY_IDS[member.kind], PARTNER_KEY, OUTPUT_ALIAS, "alias/comprehend-output",
-         OTHER_KEY, "alias/other", "é", "k" * 2049]
+        [
+            ABSENT,
+            KEYS[member.kind],
+            KEY_IDS[member.kind],
+            PARTNER_KEY,
+            OUTPUT_ALIAS,
+            "alias/comprehend-output",
+            OTHER_KEY,
+            "alias/other",
+            "é",
+            "k" * 2049,
+        ]
     )
 
 
@@ -105,12 +121,17 @@ def compliant(spec: OperationSpec, sent: dict[str, Any]) -> bool:
                 return False
             continue
         if member.kind == "vpc":
-            if not (set(value["Subnets"]) <= set(SUBNETS) and set(value["SecurityGroupIds"]) <= set(GROUPS)):
+            if not (
+                set(value["Subnets"]) <= set(SUBNETS)
+                and set(value["SecurityGroupIds"]) <= set(GROUPS)
+            ):
                 return False
         elif member.kind == "role":
             if value not in ROLES:
                 return False
-        elif value not in APPROVED_KEYS[member.kind] or (value == OUTPUT_ALIAS and not member.accepts_alias):
+        elif value not in APPROVED_KEYS[member.kind] or (
+            value == OUTPUT_ALIAS and not member.accepts_alias
+        ):
             return False
     return True
 
@@ -121,13 +142,19 @@ def wired() -> tuple[Any, Recorder]:
     return recorded_client(POSTURE, recorder), recorder
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(request=requests())
-def test_compliant_or_nothing_left(wired: tuple[Any, Recorder], request: tuple[OperationSpec, dict[str, Any]]) -> None:
+def test_compliant_or_nothing_left(
+    wired: tuple[Any, Recorder], request: tuple[OperationSpec, dict[str, Any]]
+) -> None:
     client, recorder = wired
     spec, params = request
     before = len(recorder.bodies)
-    method = getattr(client, next(k for k, v in default_model()[2].items() if v == spec.name and k != v))
+    method = getattr(
+        client, next(k for k, v in default_model()[2].items() if v == spec.name and k != v)
+    )
     try:
         method(**params)
     except (sc.PostureViolation, ParamValidationError):

@@ -63,4 +63,6 @@ def test_import_has_no_side_effects() -> None:
 def test_logger_has_a_null_handler() -> None:
     import logging
 
-    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("secure_comprehend").handlers)
+    assert any(
+        isinstance(h, logging.NullHandler) for h in logging.getLogger("secure_comprehend").handlers
+    )

@@ -62,5 +62,7 @@ def test_final_check_reads_cbor(
         lambda params, **_: params.pop("VolumeKmsKeyId"),
     )
     with pytest.raises(sc.PostureViolation, match="VolumeKmsKeyId"):
-        client.start_entities_detection_job(InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en")
+        client.start_entities_detection_job(
+            InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
+        )
     assert len(recorder.bodies) == 1
