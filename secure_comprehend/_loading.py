@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._posture import Posture
+from secure_comprehend._posture import Posture, describe_invalid, model_type
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,9 +70,12 @@ def load_with_sources(
             f"{looked}; secure_comprehend never returns an unprotected client"
         )
     try:
-        return Posture.model_validate(merged), sources
-    except ValidationError as exc:
-        raise PostureError(_describe(exc, sources)) from exc
+        return Posture(**merged), sources
+    except PostureError as exc:
+        if not isinstance(exc.__cause__, ValidationError):
+            raise
+        # describe again, now that each value's source is known
+        raise PostureError(describe_invalid(exc.__cause__, sources)) from exc.__cause__
 
 
 def _config_file(path: str | os.PathLike[str] | None) -> Path | None:
@@ -135,17 +138,10 @@ def _env_names(
     for name, info in model.model_fields.items():
         var = f"{prefix}{name.upper()}"
         yield var, (name,)
-        nested = _model_type(info.annotation)
+        nested = model_type(info.annotation)
         if nested is not None and name != "regions":
             for sub, path in _env_names(nested, f"{var}__"):
                 yield sub, (name, *path)
-
-
-def _model_type(annotation: Any) -> type[BaseModel] | None:
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
 
 
 _SETTINGS: list[type[Any]] = []
@@ -180,32 +176,3 @@ def _leaf_sources(values: Mapping[str, Any], label: str) -> dict[tuple[str, ...]
         if isinstance(value, Mapping):
             out.update({(key, *p): s for p, s in _leaf_sources(value, label).items()})
     return out
-
-
-def _describe(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> str:
-    lines = []
-    for error in exc.errors():
-        loc = tuple(str(p) for p in error["loc"])
-        # the longest prefix of the error's location that a source set
-        source = next(
-            (sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), "defaults"
-        )
-        field = ".".join(loc) or "posture"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = f"unknown key; allowed here: {', '.join(_fields_at(loc[:-1]))}"
-        lines.append(f"  - {field} = {error['input']!r} (from {source}): {message}")
-    return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
-
-
-def _fields_at(loc: tuple[str, ...]) -> list[str]:
-    """The field names of the posture section at ``loc`` (region names skipped)."""
-    model: type[BaseModel] | None = Posture
-    for part in loc:
-        if model is None:
-            break
-        info = model.model_fields.get(part)
-        # a region name under "regions" keeps the RegionSettings found for "regions"
-        if info is not None:
-            model = _model_type(info.annotation)
-    return sorted(model.model_fields) if model else []

@@ -8,10 +8,11 @@ lookup-ready :class:`EffectivePosture` the decision core uses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import (
@@ -120,6 +121,17 @@ class Posture(BaseModel):
     regions: dict[str, RegionSettings] = Field(default_factory=dict)
     _effective: dict[tuple[str, str | None], EffectivePosture] = PrivateAttr(default_factory=dict)
 
+    def __init__(self, **data: Any) -> None:
+        """Validate the arguments.
+
+        Raises:
+            PostureError: an unknown key or an invalid value, each named with its value.
+        """
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise PostureError(describe_invalid(exc, {}, "Posture() arguments")) from exc
+
     @property
     def configured(self) -> bool:
         return any((self.vpc, self.kms, self.iam, self.regions))
@@ -219,3 +231,43 @@ def _check_region(ref: KmsRef, region: str, partition: str | None) -> None:
             f"kms key {ref.text!r} is in region {ref.region!r} (partition {ref.partition!r}), "
             f"not in the client's {where}: give [regions.{region}.kms] its own keys"
         )
+
+
+def describe_invalid(
+    exc: ValidationError, sources: Mapping[tuple[str, ...], str], default: str = "defaults"
+) -> str:
+    """Every validation error as one line: field, value, source, what is allowed."""
+    lines = []
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        # the longest prefix of the error's location that a source set
+        source = next(
+            (sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), default
+        )
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key; allowed here: {', '.join(_fields_at(loc[:-1]))}"
+        field_name = ".".join(loc) or "posture"
+        lines.append(f"  - {field_name} = {error['input']!r} (from {source}): {message}")
+    return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
+
+
+def _fields_at(loc: tuple[str, ...]) -> list[str]:
+    """The field names of the posture section at ``loc``."""
+    model: type[BaseModel] | None = Posture
+    for part in loc:
+        if model is None:
+            break
+        info = model.model_fields.get(part)
+        # a region name under "regions" keeps the RegionSettings found for "regions"
+        if info is not None:
+            model = model_type(info.annotation)
+    return sorted(model.model_fields) if model else []
+
+
+def model_type(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model in an annotation (``X | None``, ``dict[str, X]``), if any."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None

@@ -289,5 +289,17 @@ def test_region_without_any_posture_is_refused() -> None:
 
 def test_posture_is_frozen() -> None:
     posture = make_posture()
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(ValueError, match="frozen"):  # pydantic ValidationError
         posture.mode = "audit"  # type: ignore[misc]
+
+
+def test_posture_in_code_with_bad_values_is_a_posture_error() -> None:
+    with pytest.raises(sc.PostureError) as info:
+        sc.Posture(
+            vpc={"subnets": ["subnet-nope"], "security_group_ids": list(GROUPS)}, kms={"x": 1}
+        )
+    message = str(info.value)
+    assert "vpc.subnets.0 = 'subnet-nope' (from Posture() arguments)" in message
+    assert (
+        "kms.x = 1 (from Posture() arguments): unknown key; allowed here: also_allowed" in message
+    )
