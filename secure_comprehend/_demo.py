@@ -73,8 +73,13 @@ def run(config: str | None = None) -> int:
     try:
         with _fake_credentials(), mock_aws():
             comprehend = sc.client(region_name=REGION, posture=posture)
-            _train(comprehend, injections)
-            _start_job(comprehend, injections)
+            for title, step in (
+                ("CreateDocumentClassifier", _train),
+                ("StartEntitiesDetectionJob", _start_job),
+            ):
+                injections.members.clear()
+                given, recorded = step(comprehend)
+                _show(title, given, injections.members, recorded)
             return _refused(comprehend)
     finally:
         logger.removeHandler(injections)
@@ -100,39 +105,27 @@ def _show(title: str, given: dict[str, Any], injected: list[str], recorded: dict
     print()
 
 
-def _train(comprehend: Any, injections: _Injections) -> None:
-    given = {
+def _train(comprehend: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    given: dict[str, Any] = {
         "DocumentClassifierName": "support-tickets",
         "LanguageCode": "en",
         "InputDataConfig": {"S3Uri": "s3://demo-training/tickets.csv"},
     }
-    injections.members.clear()
     arn = comprehend.create_document_classifier(**given)["DocumentClassifierArn"]
-    props = comprehend.describe_document_classifier(DocumentClassifierArn=arn)
-    _show(
-        "CreateDocumentClassifier",
-        given,
-        injections.members,
-        props["DocumentClassifierProperties"],
-    )
+    described = comprehend.describe_document_classifier(DocumentClassifierArn=arn)
+    return given, described["DocumentClassifierProperties"]
 
 
-def _start_job(comprehend: Any, injections: _Injections) -> None:
-    given = {
+def _start_job(comprehend: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    given: dict[str, Any] = {
         "JobName": "entities-nightly",
         "LanguageCode": "en",
         "InputDataConfig": {"S3Uri": "s3://demo-input/docs/"},
         "OutputDataConfig": {"S3Uri": "s3://demo-output/entities/"},
     }
-    injections.members.clear()
     job = comprehend.start_entities_detection_job(**given)["JobId"]
-    props = comprehend.describe_entities_detection_job(JobId=job)
-    _show(
-        "StartEntitiesDetectionJob",
-        given,
-        injections.members,
-        props["EntitiesDetectionJobProperties"],
-    )
+    described = comprehend.describe_entities_detection_job(JobId=job)
+    return given, described["EntitiesDetectionJobProperties"]
 
 
 def _refused(comprehend: Any) -> int:
