@@ -15,6 +15,7 @@ from secure_comprehend._errors import (
     SecureComprehendError,
     Violation,
 )
+from secure_comprehend._iam import iam_policy
 from secure_comprehend._loading import load_posture
 from secure_comprehend._posture import (
     IamSettings,
@@ -37,6 +38,7 @@ __all__ = [
     "VpcSettings",
     "client",
     "evaluate",
+    "iam_policy",
     "load_posture",
     "patch",
     "protect",

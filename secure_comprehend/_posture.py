@@ -149,6 +149,12 @@ class Posture(BaseModel):
             self._effective[(region, partition)] = cached
         return cached
 
+    def top_level(self) -> EffectivePosture | None:
+        """The top-level sections alone, unchecked for any region; None if there are none."""
+        if not any((self.vpc, self.kms, self.iam)):
+            return None
+        return _effective(self, None, None)
+
 
 @dataclass(frozen=True)
 class EffectivePosture:
@@ -174,8 +180,9 @@ class EffectivePosture:
         return value if isinstance(value, str) else None
 
 
-def _effective(posture: Posture, region: str, partition: str | None) -> EffectivePosture:
-    overlay = posture.regions.get(region)
+def _effective(posture: Posture, region: str | None, partition: str | None) -> EffectivePosture:
+    """Overlay ``region``'s sections and check the keys' region; ``None``: top level, unchecked."""
+    overlay = posture.regions.get(region) if region else None
     vpc = overlay.vpc if overlay and overlay.vpc else posture.vpc
     kms = overlay.kms if overlay and overlay.kms else posture.kms
     iam = overlay.iam if overlay and overlay.iam else posture.iam
@@ -197,13 +204,14 @@ def _effective(posture: Posture, region: str, partition: str | None) -> Effectiv
         for ref in [parse_kms(t) for t in _defaults(kms)] + refs:
             if ref is None:
                 continue
-            _check_region(ref, region, partition)
+            if region is not None:
+                _check_region(ref, region, partition)
             if ref.form == "key_arn":
                 by_id[ref.id] = ref.text
             elif ref.form == "alias_arn":
                 alias_by_name[ref.id] = ref.text
     return EffectivePosture(
-        region=region,
+        region=region or "*",
         mode=posture.mode,
         vpc=vpc,
         kms=kms,

@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     _common(check)
     check.set_defaults(run=_check)
 
+    policy = commands.add_parser("policy", help="the posture as IAM policies or SCPs")
+    policy.add_argument("--kind", choices=["identity", "scp"], default="identity")
+    policy.add_argument("--config", help="posture TOML file (default: environment and lookup)")
+    policy.add_argument("--region", help="only this region (default: every region, others denied)")
+    policy.add_argument("--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...)")
+    policy.set_defaults(run=_policy)
+
     demo = commands.add_parser("demo", help="run a protected client against in-process moto")
     demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
     demo.set_defaults(run=_demo)
@@ -153,6 +160,41 @@ def _print_decision(decision: Decision, mode: str, as_json: bool) -> None:
         print(f"  violation: {violation}")
     print("request as it would be sent:")
     print(json.dumps(decision.params, indent=2, default=str))
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from secure_comprehend._iam import SIZE_LIMITS, build_policy
+    from secure_comprehend._loading import load_posture
+
+    result = build_policy(load_posture(args.config), kind=args.kind, region=args.region)
+    documents = result.documents
+    limit = SIZE_LIMITS[args.kind]
+    why = (
+        "it fits"
+        if len(documents) == 1
+        else f"the statements exceed the {limit:,}-character {args.kind} limit together"
+    )
+    if args.out:
+        out = Path(args.out)
+        paths = (
+            [out]
+            if len(documents) == 1
+            else [
+                out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, len(documents) + 1)
+            ]
+        )
+        for path, document in zip(paths, documents, strict=True):
+            path.write_text(json.dumps(document, indent=2) + "\n")
+        written = ", ".join(str(p) for p in paths)
+        print(f"wrote {len(documents)} {args.kind} document(s) ({why}): {written}", file=sys.stderr)
+    else:
+        print(json.dumps(documents, indent=2))
+        print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:

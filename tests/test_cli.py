@@ -142,3 +142,29 @@ def test_demo_runs_as_a_module() -> None:
     assert result.returncode == 0, result.stderr
     assert "injected:     OutputDataConfig.KmsKeyId" in result.stdout
     assert "refused:" in result.stdout and "nothing reached it" in result.stdout
+
+
+def test_policy_prints_documents_and_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", *CONFIG, "--kind", "scp"]) == 0
+    captured = capsys.readouterr()
+    documents = json.loads(captured.out)
+    assert all(doc["Version"] == "2012-10-17" for doc in documents)
+    assert f"{len(documents)} scp document(s)" in captured.err
+    assert "note: AWS does not document" in captured.err
+
+
+def test_policy_out_writes_one_file_per_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "policy.json"
+    assert main(["policy", *CONFIG, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    written = sorted(tmp_path.glob("policy*.json"))
+    assert len(written) == 2  # the example posture needs two identity documents
+    assert [p.name for p in written] == ["policy-1.json", "policy-2.json"]
+    assert "wrote 2 identity document(s) (the statements exceed the 6,144-character" in err
+    small = tmp_path / "small.toml"
+    small.write_text('[iam]\ndata_access_roles = ["arn:aws:iam::111122223333:role/R"]\n')
+    assert main(["policy", "--config", str(small), "--out", str(out)]) == 0
+    assert "wrote 1 identity document(s) (it fits)" in capsys.readouterr().err
+    assert json.loads(out.read_text())["Statement"][0]["Action"] == "iam:PassRole"

@@ -20,6 +20,7 @@ PUBLIC = [
     "VpcSettings",
     "client",
     "evaluate",
+    "iam_policy",
     "load_posture",
     "patch",
     "protect",
