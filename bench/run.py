@@ -1,0 +1,352 @@
+"""Benchmark: secure_comprehend against plain boto3, side by side, in one run.
+
+Prints every figure as a ratio (secure / plain) with the medians behind it and
+writes bench/RESULTS.md. ``--quick`` runs tiny counts (the test suite uses it to
+keep this script working; it never asserts a time).
+
+    python bench/run.py            # the full run (a few minutes)
+    python bench/run.py --quick    # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime
+import io
+import json
+import os
+import platform
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+ACCOUNT = "111122223333"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+GROUPS = ["sg-0123456789abcdef0"]
+VOLUME = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OUTPUT = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/2234abcd-12ab-34cd-56ef-1234567890ab"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess"
+POSTURE_ENV = {
+    "SECURE_COMPREHEND_MODE": "enforce",
+    "SECURE_COMPREHEND_VPC__SUBNETS": json.dumps(SUBNETS),
+    "SECURE_COMPREHEND_VPC__SECURITY_GROUP_IDS": json.dumps(GROUPS),
+    "SECURE_COMPREHEND_KMS__VOLUME_KEY": VOLUME,
+    "SECURE_COMPREHEND_KMS__OUTPUT_KEY": OUTPUT,
+    "SECURE_COMPREHEND_IAM__DATA_ACCESS_ROLES": json.dumps([ROLE]),
+}
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+BUSINESS: dict[str, Any] = {
+    "JobName": "bench",
+    "LanguageCode": "en",
+    "InputDataConfig": {"S3Uri": "s3://bench-in/docs/"},
+    "OutputDataConfig": {"S3Uri": "s3://bench-out/"},
+}
+# What the protected client sends for BUSINESS: the plain client sends it as given.
+FULL: dict[str, Any] = {
+    **BUSINESS,
+    "OutputDataConfig": {"S3Uri": "s3://bench-out/", "KmsKeyId": OUTPUT},
+    "DataAccessRoleArn": ROLE,
+    "VolumeKmsKeyId": VOLUME,
+    "VpcConfig": {"Subnets": SUBNETS, "SecurityGroupIds": GROUPS},
+}
+SENTIMENT = {"Text": "The guardrail should cost nothing.", "LanguageCode": "en"}
+REFUSED = {**BUSINESS, "VpcConfig": {"Subnets": ["subnet-0badc0ffee0000000"], "SecurityGroupIds": GROUPS}}
+
+# An in-process answer on the generic before-send event, registered last, as moto's
+# transport is: serialization, signing and every check, the final one included, run.
+TRANSPORT = '''
+from botocore.awsrequest import AWSResponse
+class _Raw:
+    def __init__(self, data): self.data = data
+    def stream(self, **_): yield self.data
+def answer(request, **_):
+    body = b'{"Sentiment":"NEUTRAL"}' if b"Sentiment" in request.headers.get("X-Amz-Target", b"") else b'{"JobId":"j","JobStatus":"SUBMITTED"}'
+    return AWSResponse(request.url, 200, {"x-amzn-requestid": "r"}, _Raw(body))
+'''
+COLD_PLAIN = f"""
+import boto3
+{TRANSPORT}
+c = boto3.client("comprehend", region_name="{REGION}")
+c.meta.events.register("before-send", answer)
+c.start_entities_detection_job(**{FULL!r})
+"""
+COLD_SECURE = f"""
+import secure_comprehend as sc
+{TRANSPORT}
+c = sc.client(region_name="{REGION}")
+c.meta.events.register("before-send", answer)
+c.start_entities_detection_job(**{BUSINESS!r})
+"""
+
+
+def _answer_module() -> Callable[..., Any]:
+    namespace: dict[str, Any] = {}
+    exec(TRANSPORT, namespace)
+    return namespace["answer"]  # type: ignore[no-any-return]
+
+
+def _clients(endpoint_url: str | None = None) -> tuple[Any, Any]:
+    import boto3
+
+    import secure_comprehend as sc
+
+    session = boto3.Session(region_name=REGION)
+    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    plain = session.client("comprehend", **kwargs)
+    secure = sc.client(session=session, posture=sc.load_posture(), **kwargs)
+    if endpoint_url is None:
+        answer = _answer_module()
+        for client in (plain, secure):
+            client.meta.events.register("before-send", answer)
+    return plain, secure
+
+
+class Figure:
+    """One comparison: per-sample times of each side, in matched blocks."""
+
+    def __init__(self, name: str, target: str, unit: str = "us", higher_is_better: bool = False):
+        self.name, self.target, self.unit, self.higher = name, target, unit, higher_is_better
+        self.plain: list[float] = []
+        self.secure: list[float] = []
+        self.block_ratios: list[float] = []
+
+    def add_block(self, plain: list[float], secure: list[float]) -> None:
+        self.plain += plain
+        self.secure += secure
+        self.block_ratios.append(statistics.median(secure) / statistics.median(plain))
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.secure) / statistics.median(self.plain)
+
+    def row(self) -> str:
+        scale = 1e6 if self.unit == "us" else 1.0
+        p, s = statistics.median(self.plain) * scale, statistics.median(self.secure) * scale
+        noise = f"{min(self.block_ratios):.3f}-{max(self.block_ratios):.3f}" if self.block_ratios else "-"
+        return (
+            f"| {self.name} | {p:,.1f} {self.unit} | {s:,.1f} {self.unit} | **{self.ratio:.3f}** "
+            f"| {self.target} | {noise} | {len(self.plain)} / {len(self.secure)} |"
+        )
+
+
+def _timed(call: Callable[[], Any], count: int) -> list[float]:
+    out = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def warm(name: str, target: str, plain: Callable[[], Any], secure: Callable[[], Any], calls: int, block: int) -> Figure:
+    figure = Figure(name, target)
+    plain(), secure()  # first calls build caches on both sides
+    for i in range(max(1, calls // block)):
+        if i % 2:
+            s = _timed(secure, block)
+            p = _timed(plain, block)
+        else:
+            p = _timed(plain, block)
+            s = _timed(secure, block)
+        figure.add_block(p, s)
+    return figure
+
+
+def cold(runs: int) -> tuple[Figure, Figure]:
+    time_figure = Figure("cold start: import, client, one covered call (process)", "<= 1.45", unit="ms")
+    rss_figure = Figure("cold start: peak RSS", "(reported)", unit="MB")
+    env = {**os.environ, **FAKE_CREDENTIALS}
+    for i in range(runs):
+        samples = {}
+        for side in (("plain", "secure") if i % 2 == 0 else ("secure", "plain")):
+            code = COLD_PLAIN if side == "plain" else COLD_SECURE
+            side_env = env if side == "plain" else {**env, **POSTURE_ENV}
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-c", code], env=side_env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise SystemExit(f"cold start ({side}) failed with {proc.returncode}")
+            samples[side] = (elapsed * 1000, usage.ru_maxrss / 1024)
+        time_figure.add_block([samples["plain"][0]], [samples["secure"][0]])
+        rss_figure.add_block([samples["plain"][1]], [samples["secure"][1]])
+    return time_figure, rss_figure
+
+
+def threads(plain: Any, secure: Any, rounds: int, per_thread: int) -> Figure:
+    figure = Figure("16 threads, one client, covered calls via HTTP: throughput (calls/s)", ">= 0.95", unit="calls/s", higher_is_better=True)
+
+    def throughput(call: Callable[[], Any]) -> float:
+        barrier = threading.Barrier(17)
+
+        def work() -> None:
+            barrier.wait()
+            for _ in range(per_thread):
+                call()
+
+        pool = [threading.Thread(target=work) for _ in range(16)]
+        for t in pool:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for t in pool:
+            t.join()
+        return 16 * per_thread / (time.perf_counter() - start)
+
+    for i in range(rounds):
+        order = [("plain", plain), ("secure", secure)]
+        if i % 2:
+            order.reverse()
+        result = {name: throughput(call) for name, call in order}
+        figure.add_block([result["plain"]], [result["secure"]])
+    return figure
+
+
+def refused(calls: int, block: int) -> Figure:
+    import boto3
+    from botocore.stub import Stubber
+
+    import secure_comprehend as sc
+
+    session = boto3.Session(region_name=REGION)
+    plain = session.client("comprehend")
+    secure = sc.client(session=session, posture=sc.load_posture())
+    stub = Stubber(plain)
+    stub.activate()
+
+    def plain_call() -> None:
+        stub.add_response("start_entities_detection_job", {"JobId": "j"})
+        plain.start_entities_detection_job(**FULL)
+
+    def secure_call() -> None:
+        try:
+            secure.start_entities_detection_job(**REFUSED)
+        except sc.PostureViolation:
+            return
+        raise AssertionError("not refused")
+
+    return warm("refused call: PostureViolation vs plain stubbed call", "(reported)", plain_call, secure_call, calls, block)
+
+
+def profile(secure: Any, calls: int) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        secure.start_entities_detection_job(**BUSINESS)
+    profiler.disable()
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    ours = sum(
+        v[2] for k, v in stats.stats.items() if "secure_comprehend" in k[0]  # type: ignore[attr-defined]
+    )
+    stats.sort_stats("cumulative").print_stats("secure_comprehend", 12)
+    body = stream.getvalue().split("\n\n", 2)[-1].strip()
+    return (
+        f"{calls} covered calls answered in-process: {total * 1e6 / calls:.0f} us per call under the "
+        f"profiler, of which {ours * 1e6 / calls:.0f} us ({ours / total:.1%}) in secure_comprehend's own "
+        f"functions (tottime).\n\n```\n{body}\n```"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ["boto3", "botocore", "pydantic", "pydantic-settings", "moto", "secure-comprehend"]
+    return ", ".join(f"{n} {version(n)}" for n in names)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: check that it runs")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args(argv)
+    q = args.quick
+    calls, block, cold_runs = (40, 10, 2) if q else (2000, 100, 15)
+    http_calls, http_block = (20, 10) if q else (2000, 100)
+    rounds, per_thread = (1, 2) if q else (5, 25)
+
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.update(POSTURE_ENV)
+    figures = list(cold(cold_runs))
+    plain, secure = _clients()
+    figures.append(warm("covered call, answered in-process", "<= 1.10",
+                        lambda: plain.start_entities_detection_job(**FULL),
+                        lambda: secure.start_entities_detection_job(**BUSINESS), calls, block))
+    figures.append(warm("uncovered call (DetectSentiment), in-process", "<= 1.02",
+                        lambda: plain.detect_sentiment(**SENTIMENT),
+                        lambda: secure.detect_sentiment(**SENTIMENT), calls, block))
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        hp, hs = _clients(f"http://127.0.0.1:{port}")
+        figures.append(warm("covered call via local HTTP (moto server)", "<= 1.03",
+                            lambda: hp.start_entities_detection_job(**FULL),
+                            lambda: hs.start_entities_detection_job(**BUSINESS), http_calls, http_block))
+        figures.append(warm("uncovered call via local HTTP (moto server)", "<= 1.02",
+                            lambda: hp.detect_sentiment(**SENTIMENT),
+                            lambda: hs.detect_sentiment(**SENTIMENT), http_calls, http_block))
+        figures.append(threads(lambda: hp.start_entities_detection_job(**FULL),
+                               lambda: hs.start_entities_detection_job(**BUSINESS), rounds, per_thread))
+    finally:
+        server.stop()
+    figures.append(refused(calls, block))
+    profile_text = profile(secure, calls)
+
+    header = (
+        "| figure | plain (median) | secure (median) | ratio secure/plain | target | block ratios min-max | samples |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    rows = "\n".join(f.row() for f in figures)
+    print(header)
+    print(rows)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    report = f"""# Benchmark results
+
+Run: {datetime.date.today().isoformat()}{" (--quick: tiny counts, not a measurement)" if q else ""}
+Machine: {machine}
+Python: {platform.python_version()} ({platform.python_implementation()})
+Libraries: {_versions()}
+Command: `python bench/run.py{" --quick" if q else ""}`
+
+Ratios are secure / plain medians; for throughput, higher is better. "Block ratios"
+are the ratio of each interleaved block (for cold start and threads: each run or round),
+to show how noisy the run was.
+
+{header}
+{rows}
+
+## Where the covered call's time goes
+
+{profile_text}
+"""
+    Path(args.out).write_text(report)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
