@@ -63,19 +63,25 @@ FULL: dict[str, Any] = {
     "VpcConfig": {"Subnets": SUBNETS, "SecurityGroupIds": GROUPS},
 }
 SENTIMENT = {"Text": "The guardrail should cost nothing.", "LanguageCode": "en"}
-REFUSED = {**BUSINESS, "VpcConfig": {"Subnets": ["subnet-0badc0ffee0000000"], "SecurityGroupIds": GROUPS}}
+REFUSED = {
+    **BUSINESS,
+    "VpcConfig": {"Subnets": ["subnet-0badc0ffee0000000"], "SecurityGroupIds": GROUPS},
+}
 
 # An in-process answer on the generic before-send event, registered last, as moto's
 # transport is: serialization, signing and every check, the final one included, run.
-TRANSPORT = '''
+TRANSPORT = """
 from botocore.awsrequest import AWSResponse
 class _Raw:
     def __init__(self, data): self.data = data
     def stream(self, **_): yield self.data
+SENTIMENT = b'{"Sentiment":"NEUTRAL"}'
+JOB = b'{"JobId":"j","JobStatus":"SUBMITTED"}'
 def answer(request, **_):
-    body = b'{"Sentiment":"NEUTRAL"}' if b"Sentiment" in request.headers.get("X-Amz-Target", b"") else b'{"JobId":"j","JobStatus":"SUBMITTED"}'
+    target = request.headers.get("X-Amz-Target", b"")
+    body = SENTIMENT if b"Sentiment" in target else JOB
     return AWSResponse(request.url, 200, {"x-amzn-requestid": "r"}, _Raw(body))
-'''
+"""
 COLD_PLAIN = f"""
 import boto3
 {TRANSPORT}
@@ -135,7 +141,11 @@ class Figure:
     def row(self) -> str:
         scale = 1e6 if self.unit == "us" else 1.0
         p, s = statistics.median(self.plain) * scale, statistics.median(self.secure) * scale
-        noise = f"{min(self.block_ratios):.3f}-{max(self.block_ratios):.3f}" if self.block_ratios else "-"
+        noise = (
+            f"{min(self.block_ratios):.3f}-{max(self.block_ratios):.3f}"
+            if self.block_ratios
+            else "-"
+        )
         return (
             f"| {self.name} | {p:,.1f} {self.unit} | {s:,.1f} {self.unit} | **{self.ratio:.3f}** "
             f"| {self.target} | {noise} | {len(self.plain)} / {len(self.secure)} |"
@@ -151,7 +161,14 @@ def _timed(call: Callable[[], Any], count: int) -> list[float]:
     return out
 
 
-def warm(name: str, target: str, plain: Callable[[], Any], secure: Callable[[], Any], calls: int, block: int) -> Figure:
+def warm(
+    name: str,
+    target: str,
+    plain: Callable[[], Any],
+    secure: Callable[[], Any],
+    calls: int,
+    block: int,
+) -> Figure:
     figure = Figure(name, target)
     plain(), secure()  # first calls build caches on both sides
     for i in range(max(1, calls // block)):
@@ -166,12 +183,14 @@ def warm(name: str, target: str, plain: Callable[[], Any], secure: Callable[[], 
 
 
 def cold(runs: int) -> tuple[Figure, Figure]:
-    time_figure = Figure("cold start: import, client, one covered call (process)", "<= 1.45", unit="ms")
+    time_figure = Figure(
+        "cold start: import, client, one covered call (process)", "<= 1.45", unit="ms"
+    )
     rss_figure = Figure("cold start: peak RSS", "(reported)", unit="MB")
     env = {**os.environ, **FAKE_CREDENTIALS}
     for i in range(runs):
         samples = {}
-        for side in (("plain", "secure") if i % 2 == 0 else ("secure", "plain")):
+        for side in ("plain", "secure") if i % 2 == 0 else ("secure", "plain"):
             code = COLD_PLAIN if side == "plain" else COLD_SECURE
             side_env = env if side == "plain" else {**env, **POSTURE_ENV}
             start = time.perf_counter()
@@ -188,7 +207,12 @@ def cold(runs: int) -> tuple[Figure, Figure]:
 
 
 def threads(plain: Any, secure: Any, rounds: int, per_thread: int) -> Figure:
-    figure = Figure("16 threads, one client, covered calls via HTTP: throughput (calls/s)", ">= 0.95", unit="calls/s", higher_is_better=True)
+    figure = Figure(
+        "16 threads, one client, covered calls via HTTP: throughput (calls/s)",
+        ">= 0.95",
+        unit="calls/s",
+        higher_is_better=True,
+    )
 
     def throughput(call: Callable[[], Any]) -> float:
         barrier = threading.Barrier(17)
@@ -239,7 +263,14 @@ def refused(calls: int, block: int) -> Figure:
             return
         raise AssertionError("not refused")
 
-    return warm("refused call: PostureViolation vs plain stubbed call", "(reported)", plain_call, secure_call, calls, block)
+    return warm(
+        "refused call: PostureViolation vs plain stubbed call",
+        "(reported)",
+        plain_call,
+        secure_call,
+        calls,
+        block,
+    )
 
 
 def profile(secure: Any, calls: int) -> str:
@@ -252,14 +283,16 @@ def profile(secure: Any, calls: int) -> str:
     stats = pstats.Stats(profiler, stream=stream)
     total = stats.total_tt  # type: ignore[attr-defined]
     ours = sum(
-        v[2] for k, v in stats.stats.items() if "secure_comprehend" in k[0]  # type: ignore[attr-defined]
+        v[2]
+        for k, v in stats.stats.items()
+        if "secure_comprehend" in k[0]  # type: ignore[attr-defined]
     )
     stats.sort_stats("cumulative").print_stats("secure_comprehend", 12)
     body = stream.getvalue().split("\n\n", 2)[-1].strip()
     return (
-        f"{calls} covered calls answered in-process: {total * 1e6 / calls:.0f} us per call under the "
-        f"profiler, of which {ours * 1e6 / calls:.0f} us ({ours / total:.1%}) in secure_comprehend's own "
-        f"functions (tottime).\n\n```\n{body}\n```"
+        f"{calls} covered calls answered in-process: {total * 1e6 / calls:.0f} us per call "
+        f"under the profiler, of which {ours * 1e6 / calls:.0f} us ({ours / total:.1%}) in "
+        f"secure_comprehend's own functions (tottime).\n\n```\n{body}\n```"
     )
 
 
@@ -277,7 +310,9 @@ def _versions() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts: check that it runs")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
@@ -290,12 +325,26 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(POSTURE_ENV)
     figures = list(cold(cold_runs))
     plain, secure = _clients()
-    figures.append(warm("covered call, answered in-process", "<= 1.10",
-                        lambda: plain.start_entities_detection_job(**FULL),
-                        lambda: secure.start_entities_detection_job(**BUSINESS), calls, block))
-    figures.append(warm("uncovered call (DetectSentiment), in-process", "<= 1.02",
-                        lambda: plain.detect_sentiment(**SENTIMENT),
-                        lambda: secure.detect_sentiment(**SENTIMENT), calls, block))
+    figures.append(
+        warm(
+            "covered call, answered in-process",
+            "<= 1.10",
+            lambda: plain.start_entities_detection_job(**FULL),
+            lambda: secure.start_entities_detection_job(**BUSINESS),
+            calls,
+            block,
+        )
+    )
+    figures.append(
+        warm(
+            "uncovered call (DetectSentiment), in-process",
+            "<= 1.02",
+            lambda: plain.detect_sentiment(**SENTIMENT),
+            lambda: secure.detect_sentiment(**SENTIMENT),
+            calls,
+            block,
+        )
+    )
     from moto.server import ThreadedMotoServer
 
     port = _free_port()
@@ -303,21 +352,42 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         hp, hs = _clients(f"http://127.0.0.1:{port}")
-        figures.append(warm("covered call via local HTTP (moto server)", "<= 1.03",
-                            lambda: hp.start_entities_detection_job(**FULL),
-                            lambda: hs.start_entities_detection_job(**BUSINESS), http_calls, http_block))
-        figures.append(warm("uncovered call via local HTTP (moto server)", "<= 1.02",
-                            lambda: hp.detect_sentiment(**SENTIMENT),
-                            lambda: hs.detect_sentiment(**SENTIMENT), http_calls, http_block))
-        figures.append(threads(lambda: hp.start_entities_detection_job(**FULL),
-                               lambda: hs.start_entities_detection_job(**BUSINESS), rounds, per_thread))
+        figures.append(
+            warm(
+                "covered call via local HTTP (moto server)",
+                "<= 1.03",
+                lambda: hp.start_entities_detection_job(**FULL),
+                lambda: hs.start_entities_detection_job(**BUSINESS),
+                http_calls,
+                http_block,
+            )
+        )
+        figures.append(
+            warm(
+                "uncovered call via local HTTP (moto server)",
+                "<= 1.02",
+                lambda: hp.detect_sentiment(**SENTIMENT),
+                lambda: hs.detect_sentiment(**SENTIMENT),
+                http_calls,
+                http_block,
+            )
+        )
+        figures.append(
+            threads(
+                lambda: hp.start_entities_detection_job(**FULL),
+                lambda: hs.start_entities_detection_job(**BUSINESS),
+                rounds,
+                per_thread,
+            )
+        )
     finally:
         server.stop()
     figures.append(refused(calls, block))
     profile_text = profile(secure, calls)
 
     header = (
-        "| figure | plain (median) | secure (median) | ratio secure/plain | target | block ratios min-max | samples |\n"
+        "| figure | plain (median) | secure (median) | ratio secure/plain | target "
+        "| block ratios min-max | samples |\n"
         "|---|---|---|---|---|---|---|"
     )
     rows = "\n".join(f.row() for f in figures)

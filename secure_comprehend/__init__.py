@@ -2,28 +2,55 @@
 
 >>> import secure_comprehend as sc
 >>> comprehend = sc.client(region_name="us-east-1")  # doctest: +SKIP
+
+Names are imported on first use (PEP 562), so ``import secure_comprehend`` costs
+nothing in a Lambda cold start until a client or posture is asked for.
 """
 
 from __future__ import annotations
 
-from secure_comprehend._client import client, patch, unpatch
-from secure_comprehend._decision import Decision, evaluate
-from secure_comprehend._enforcement import protect
-from secure_comprehend._errors import (
-    PostureError,
-    PostureViolation,
-    SecureComprehendError,
-    Violation,
-)
-from secure_comprehend._iam import iam_policy
-from secure_comprehend._loading import load_posture
-from secure_comprehend._posture import (
-    IamSettings,
-    KmsSettings,
-    Posture,
-    RegionSettings,
-    VpcSettings,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from secure_comprehend._client import client, patch, unpatch
+    from secure_comprehend._decision import Decision, evaluate
+    from secure_comprehend._enforcement import protect
+    from secure_comprehend._errors import (
+        PostureError,
+        PostureViolation,
+        SecureComprehendError,
+        Violation,
+    )
+    from secure_comprehend._iam import iam_policy
+    from secure_comprehend._loading import load_posture
+    from secure_comprehend._posture import (
+        IamSettings,
+        KmsSettings,
+        Posture,
+        RegionSettings,
+        VpcSettings,
+    )
+
+_HOMES = {
+    "Decision": "_decision",
+    "IamSettings": "_posture",
+    "KmsSettings": "_posture",
+    "Posture": "_posture",
+    "PostureError": "_errors",
+    "PostureViolation": "_errors",
+    "RegionSettings": "_posture",
+    "SecureComprehendError": "_errors",
+    "Violation": "_errors",
+    "VpcSettings": "_posture",
+    "client": "_client",
+    "evaluate": "_decision",
+    "iam_policy": "_iam",
+    "load_posture": "_loading",
+    "patch": "_client",
+    "protect": "_enforcement",
+    "unpatch": "_client",
+}
 
 __all__ = [
     "Decision",
@@ -44,3 +71,16 @@ __all__ = [
     "protect",
     "unpatch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'secure_comprehend' has no attribute {name!r}")
+    value = getattr(import_module(f"secure_comprehend.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -8,7 +8,7 @@ path of a change are copied, everything else is shared.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from secure_comprehend._errors import Violation
@@ -54,22 +54,24 @@ class Decision:
         return not self.violations
 
 
-@dataclass
 class _Draft:
     """A copy-on-write view of a request while a decision is made."""
 
-    spec: OperationSpec
-    params: Mapping[str, Any]
-    root: dict[str, Any] | None = None
-    copied: set[tuple[str, ...]] = field(default_factory=set)
-    injected: list[str] = field(default_factory=list)
-    rewritten: list[str] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
+    __slots__ = ("copied", "injected", "params", "rewritten", "root", "spec", "violations")
+
+    def __init__(self, spec: OperationSpec, params: Mapping[str, Any]) -> None:
+        self.spec = spec
+        self.params = params
+        self.root: dict[str, Any] | None = None
+        self.copied: set[tuple[str, ...]] = set()
+        self.injected: list[str] = []
+        self.rewritten: list[str] = []
+        self.violations: list[Violation] = []
 
     def get(self, path: tuple[str, ...]) -> Any:
         node: Any = self.root if self.root is not None else self.params
         for name in path:
-            if not isinstance(node, Mapping):
+            if type(node) is not dict and not isinstance(node, Mapping):
                 return _ABSENT
             node = node.get(name, _ABSENT)
             if node is _ABSENT:
@@ -82,7 +84,7 @@ class _Draft:
             node = self.get(member.path[:depth])
             if node is _ABSENT:
                 return member.buildable
-            if not isinstance(node, Mapping):
+            if type(node) is not dict and not isinstance(node, Mapping):
                 self.refuse(".".join(member.path[:depth]), node, "must be a structure")
                 return False
         return True
@@ -149,7 +151,7 @@ def _vpc(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
             {"Subnets": list(vpc.subnets), "SecurityGroupIds": list(vpc.security_group_ids)},
         )
         return
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         draft.refuse(member.dotted, value, "must be a structure with Subnets and SecurityGroupIds")
         return
     completed = dict(value)
@@ -169,9 +171,11 @@ def _vpc(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
             draft.refuse(path, items, f"must be a list of 1 to {limit} IDs")
             continue
         for i, item in enumerate(items):
+            if isinstance(item, str) and item in approved:  # approved IDs are well-formed
+                continue
             if not isinstance(item, str) or not pattern.match(item):
                 draft.refuse(f"{path}[{i}]", item, f"malformed ID: must be {form}")
-            elif item not in approved:
+            else:
                 draft.refuse(f"{path}[{i}]", item, "not approved", tuple(defaults))
     if len(completed) != len(value):
         draft.set(member.path, completed)
@@ -187,7 +191,12 @@ def _kms(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
         if default is not None:
             _inject(draft, member, default)
         return
-    allowed = tuple(sorted(k for k in approved if member.accepts_alias or "alias/" not in k))
+    if (
+        isinstance(value, str)
+        and value in approved
+        and (member.accepts_alias or "alias/" not in value)
+    ):
+        return  # the common case: an approved key ARN
     if not isinstance(value, str) or not value.isascii() or not 1 <= len(value) <= KMS_MAX_LEN:
         draft.refuse(member.dotted, value, f"malformed: must be ASCII text of 1 to {KMS_MAX_LEN}")
         return
@@ -200,8 +209,6 @@ def _kms(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
     if ref.form in ("alias_arn", "alias_name") and not member.accepts_alias:
         draft.refuse(member.dotted, value, "this member takes a key ID or key ARN, not an alias")
         return
-    if value in approved:
-        return
     if ref.form == "key_id":
         full = posture.key_arn_by_id.get(value)
     elif ref.form == "alias_name":
@@ -212,6 +219,7 @@ def _kms(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
         draft.set(member.path, full)
         draft.rewritten.append(member.dotted)
         return
+    allowed = tuple(sorted(k for k in approved if member.accepts_alias or "alias/" not in k))
     draft.refuse(member.dotted, value, "KMS key not approved", allowed)
 
 
@@ -223,9 +231,11 @@ def _role(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
     if value is _ABSENT:
         _inject(draft, member, iam.data_access_roles[0])
         return
+    if isinstance(value, str) and value in posture.roles:
+        return
     if not isinstance(value, str) or not ROLE_ARN_RE.match(value):
         draft.refuse(member.dotted, value, "malformed: not an IAM role ARN")
-    elif value not in posture.roles:
+    else:
         draft.refuse(member.dotted, value, "role not approved", iam.data_access_roles)
 
 
@@ -233,6 +243,8 @@ def final_check(
     spec: OperationSpec, sent: Mapping[str, Any], posture: EffectivePosture
 ) -> tuple[Violation, ...]:
     """Check a request as botocore serialized it: nothing may still need amending."""
+    if _plainly_compliant(spec, sent, posture):
+        return ()
     decision = decide(spec, sent, posture)
     missing = tuple(
         Violation(spec.name, path, None, "missing from the serialized request")
@@ -244,6 +256,51 @@ def final_check(
         for draft_value in [_lookup(sent, path)]
     )
     return decision.violations + missing + bare
+
+
+def _plainly_compliant(
+    spec: OperationSpec, sent: Mapping[str, Any], posture: EffectivePosture
+) -> bool:
+    """A fast yes: every configured member present and approved as sent.
+
+    Only a shortcut: False means "let decide() say", never "refused". True implies
+    decide() would find nothing to inject, rewrite or refuse.
+    """
+    if spec.unknown:
+        return False
+    for member in spec.members:
+        value: Any = sent
+        for name in member.path:
+            value = value.get(name, _ABSENT) if isinstance(value, dict) else _ABSENT
+        kind = member.kind
+        if kind == "vpc":
+            if posture.vpc is None:
+                continue
+            if not isinstance(value, dict) or len(value) != 2:
+                return False
+            subnets, groups = value.get("Subnets"), value.get("SecurityGroupIds")
+            if not (
+                isinstance(subnets, list)
+                and isinstance(groups, list)
+                and 1 <= len(subnets) <= 16
+                and 1 <= len(groups) <= 5
+                and posture.subnets.issuperset(subnets)
+                and posture.security_groups.issuperset(groups)
+            ):
+                return False
+        elif kind == "role":
+            if posture.iam is not None and value not in posture.roles:
+                return False
+        else:
+            approved = posture.approved_keys.get(kind)
+            if approved is None:
+                continue
+            if value is _ABSENT:
+                if not spec.is_update and posture.default_key(kind) is not None:
+                    return False
+            elif value not in approved or (not member.accepts_alias and "alias/" in value):
+                return False
+    return True
 
 
 def _lookup(params: Mapping[str, Any], dotted: str) -> Any:

@@ -8,6 +8,7 @@ source a bad value came from.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,14 +101,21 @@ def _read_toml(file: Path) -> dict[str, Any]:
 
 
 def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
-    """The environment's settings, and the variable that set each field path."""
-    from pydantic_settings import EnvSettingsSource
+    """The environment's settings, and the variable that set each field path.
 
-    known = dict(_env_names(Posture))
+    Read here rather than through pydantic-settings' EnvSettingsSource, with the
+    same conventions (prefix, ``__`` for nesting, case-insensitive names, JSON for
+    lists and sections): this is the Lambda cold-start path, and importing
+    pydantic-settings costs more than the rest of the library. It also has to
+    know every name anyway, to refuse the ones pydantic-settings would ignore.
+    """
+    known = {var: (path, complex_) for var, path, complex_ in _env_names(Posture)}
+    values: dict[str, Any] = {}
     names: dict[tuple[str, ...], str] = {}
-    for var in os.environ:
+    # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
+    for var in sorted(v for v in os.environ if v.upper().startswith(ENV_PREFIX)):
         upper = var.upper()
-        if not upper.startswith(ENV_PREFIX) or upper == CONFIG_VAR:
+        if upper == CONFIG_VAR:
             continue
         if upper not in known:
             allowed = ", ".join(sorted(known))
@@ -115,33 +123,45 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
                 f"unknown environment variable {var}={os.environ[var]!r}: "
                 f"secure_comprehend reads {CONFIG_VAR}, {allowed}"
             )
-        names[known[upper]] = var
-    if not names:
-        return {}, {}
-    source = EnvSettingsSource(
-        _settings_class(), env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False
-    )
-    try:
-        return dict(source()), names
-    except ValueError as exc:  # a list or section that is not JSON
-        given = "; ".join(f"{var}={os.environ[var]!r}" for var in names.values())
-        raise PostureError(
-            f"unreadable posture in the environment ({exc}): lists and sections must be JSON, "
-            f"e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'; given: {given}"
-        ) from exc
+        path, complex_ = known[upper]
+        raw = os.environ[var]
+        try:
+            value = json.loads(raw) if complex_ else raw
+        except ValueError as exc:
+            raise PostureError(
+                f"environment variable {var}={raw!r} is not JSON ({exc}): lists and sections "
+                f"must be JSON, e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'"
+            ) from exc
+        node = values
+        for name in path[:-1]:
+            child = node.setdefault(name, {})
+            if not isinstance(child, dict):
+                raise PostureError(
+                    f"environment variable {names[(name,)]} must hold a JSON object, "
+                    f"not {child!r}, when {var} sets one of its fields"
+                )
+            node = child
+        node[path[-1]] = value
+        names[path] = var
+    return values, names
 
 
 def _env_names(
     model: type[BaseModel], prefix: str = ENV_PREFIX
-) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Every environment variable name the posture understands, with its field path."""
+) -> Iterator[tuple[str, tuple[str, ...], bool]]:
+    """Every environment variable the posture understands: name, field path, JSON or not."""
     for name, info in model.model_fields.items():
         var = f"{prefix}{name.upper()}"
-        yield var, (name,)
         nested = model_type(info.annotation)
+        complex_ = nested is not None or _is_collection(info.annotation)
+        yield var, (name,), complex_
         if nested is not None and name != "regions":
-            for sub, path in _env_names(nested, f"{var}__"):
-                yield sub, (name, *path)
+            for sub, path, sub_complex in _env_names(nested, f"{var}__"):
+                yield sub, (name, *path), sub_complex
+
+
+def _is_collection(annotation: Any) -> bool:
+    return getattr(annotation, "__origin__", annotation) in (tuple, list, dict)
 
 
 _SETTINGS: list[type[Any]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -54,10 +54,10 @@ class Member:
     kind: Kind
     buildable: bool
     accepts_alias: bool = False
+    dotted: str = field(init=False, compare=False)  # "DataSecurityConfig.VpcConfig"
 
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.path)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dotted", ".".join(self.path))
 
 
 @dataclass(frozen=True)

@@ -175,9 +175,11 @@ class EffectivePosture:
     security_groups: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
 
+    # kind -> the default key injected for it
+    default_keys: dict[str, str] = field(default_factory=dict)
+
     def default_key(self, kind: str) -> str | None:
-        value = getattr(self.kms, kind, None) if self.kms else None
-        return value if isinstance(value, str) else None
+        return self.default_keys.get(kind)
 
 
 def _effective(posture: Posture, region: str | None, partition: str | None) -> EffectivePosture:
@@ -222,6 +224,11 @@ def _effective(posture: Posture, region: str | None, partition: str | None) -> E
         subnets=frozenset(vpc.subnets) if vpc else frozenset(),
         security_groups=frozenset(vpc.security_group_ids) if vpc else frozenset(),
         roles=frozenset(iam.data_access_roles) if iam else frozenset(),
+        default_keys={
+            kind: key
+            for kind in ("volume_key", "output_key", "model_key", "data_lake_key")
+            if kms is not None and (key := getattr(kms, kind)) is not None
+        },
     )
 
 

@@ -303,3 +303,40 @@ def test_posture_in_code_with_bad_values_is_a_posture_error() -> None:
     assert (
         "kms.x = 1 (from Posture() arguments): unknown key; allowed here: also_allowed" in message
     )
+
+
+def test_environment_section_as_json_and_field_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    section = {"subnets": [SUBNETS[0]], "security_group_ids": list(GROUPS)}
+    monkeypatch.setenv("SECURE_COMPREHEND_VPC", json.dumps(section))
+    monkeypatch.setenv("SECURE_COMPREHEND_VPC__SUBNETS", json.dumps([SUBNETS[1]]))
+    monkeypatch.setenv("secure_comprehend_kms__also_allowed", json.dumps([KEYS["model_key"]]))
+    posture = sc.load_posture()
+    assert posture.vpc is not None and posture.vpc.subnets == (SUBNETS[1],)
+    assert posture.vpc.security_group_ids == GROUPS
+    assert posture.kms is not None and posture.kms.also_allowed == (KEYS["model_key"],)
+
+
+def test_environment_section_that_is_not_an_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_VPC", '["subnet-0123456789abcdef0"]')
+    monkeypatch.setenv("SECURE_COMPREHEND_VPC__SECURITY_GROUP_IDS", f'["{GROUPS[0]}"]')
+    with pytest.raises(sc.PostureError, match="SECURE_COMPREHEND_VPC must hold a JSON object"):
+        sc.load_posture()
+
+
+def test_environment_path_does_not_import_pydantic_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, secure_comprehend as sc\n"
+        "p = sc.load_posture()\n"
+        "assert p.kms.volume_key, p\n"
+        "assert 'pydantic_settings' not in sys.modules\n"
+    )
+    env = {"SECURE_COMPREHEND_KMS__VOLUME_KEY": KEYS["volume_key"], "PATH": ""}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr

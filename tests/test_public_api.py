@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import secure_comprehend as sc
 
 PUBLIC = [
@@ -31,8 +33,11 @@ PUBLIC = [
 def test_all_is_pinned_and_sorted() -> None:
     assert sc.__all__ == PUBLIC
     assert sorted(sc.__all__) == sc.__all__
+    assert sorted(sc._HOMES) == PUBLIC
     for name in PUBLIC:
         assert getattr(sc, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'clent'"):
+        sc.clent  # noqa: B018
 
 
 def test_error_hierarchy() -> None:
@@ -49,7 +54,7 @@ def test_import_has_no_side_effects() -> None:
         "stream = io.StringIO(); logging.basicConfig(stream=stream, level=logging.DEBUG)\n"
         "import boto3, secure_comprehend\n"
         "assert boto3.DEFAULT_SESSION is None, 'a session was created'\n"
-        "assert 'pydantic_settings' not in sys.modules, 'pydantic_settings imported'\n"
+        "assert 'pydantic' not in sys.modules, 'pydantic imported'\n"
         "assert 'moto' not in sys.modules\n"
         "assert stream.getvalue() == '', stream.getvalue()\n"
         "root = logging.getLogger()\n"
