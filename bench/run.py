@@ -302,6 +302,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_for(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"moto server did not start on 127.0.0.1:{port}")
+
+
 def _versions() -> str:
     from importlib.metadata import version
 
@@ -345,12 +355,16 @@ def main(argv: list[str] | None = None) -> int:
             block,
         )
     )
-    from moto.server import ThreadedMotoServer
-
+    # moto's server in a process of its own on 127.0.0.1, so the server's work does not
+    # share this process's GIL with the clients being measured.
     port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+        _wait_for(port)
         hp, hs = _clients(f"http://127.0.0.1:{port}")
         figures.append(
             warm(
@@ -381,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
     figures.append(refused(calls, block))
     profile_text = profile(secure, calls)
 
