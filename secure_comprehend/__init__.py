@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         RegionSettings,
         VpcSettings,
     )
+    from secure_comprehend._preflight import PreflightReport, preflight
 
 _HOMES = {
     "Decision": "_decision",
@@ -39,6 +40,7 @@ _HOMES = {
     "Posture": "_posture",
     "PostureError": "_errors",
     "PostureViolation": "_errors",
+    "PreflightReport": "_preflight",
     "RegionSettings": "_posture",
     "SecureComprehendError": "_errors",
     "Violation": "_errors",
@@ -48,6 +50,7 @@ _HOMES = {
     "iam_policy": "_iam",
     "load_posture": "_loading",
     "patch": "_client",
+    "preflight": "_preflight",
     "protect": "_enforcement",
     "unpatch": "_client",
 }
@@ -59,6 +62,7 @@ __all__ = [
     "Posture",
     "PostureError",
     "PostureViolation",
+    "PreflightReport",
     "RegionSettings",
     "SecureComprehendError",
     "Violation",
@@ -68,6 +72,7 @@ __all__ = [
     "iam_policy",
     "load_posture",
     "patch",
+    "preflight",
     "protect",
     "unpatch",
 ]

@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...)")
     policy.set_defaults(run=_policy)
 
+    doctor = commands.add_parser("doctor", help="read-only checks of the posture against AWS")
+    _common(doctor)
+    doctor.set_defaults(run=_doctor)
+
     demo = commands.add_parser("demo", help="run a protected client against in-process moto")
     demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
     demo.set_defaults(run=_demo)
@@ -195,6 +199,41 @@ def _policy(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import boto3
+
+    from secure_comprehend._loading import load_posture
+    from secure_comprehend._preflight import preflight
+
+    region = _region(args)
+    interactive = sys.stderr.isatty() and not args.json
+
+    def progress(area: str) -> None:
+        if interactive:
+            print(f"checking {area}...", file=sys.stderr)
+
+    report = preflight(
+        load_posture(args.config),
+        session=boto3.Session(region_name=region),
+        region_name=region,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"preflight for account {report.account or '(unknown)'} in {report.region}")
+        width = max((len(c.area) for c in report.checks), default=0)
+        for check in report.checks:
+            print(f"{check.status:<8} {check.area:<{width}}  {check.subject}")
+            print(f"{'':<8} {'':<{width}}  {check.reason}")
+        counts = {
+            s: sum(c.status == s for c in report.checks)
+            for s in ("PASS", "WARN", "FAIL", "SKIPPED")
+        }
+        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return EXIT_OK if report.ok else EXIT_REFUSED
 
 
 def _demo(args: argparse.Namespace) -> int:

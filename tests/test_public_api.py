@@ -16,6 +16,7 @@ PUBLIC = [
     "Posture",
     "PostureError",
     "PostureViolation",
+    "PreflightReport",
     "RegionSettings",
     "SecureComprehendError",
     "Violation",
@@ -25,6 +26,7 @@ PUBLIC = [
     "iam_policy",
     "load_posture",
     "patch",
+    "preflight",
     "protect",
     "unpatch",
 ]

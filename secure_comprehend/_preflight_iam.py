@@ -1,0 +1,169 @@
+"""Preflight: the data-access roles, their trust policy and what they are granted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend._preflight import Check, Skipped
+
+if TYPE_CHECKING:
+    from secure_comprehend._posture import EffectivePosture
+    from secure_comprehend._preflight import PreflightReport, Probe
+
+COMPREHEND = "comprehend.amazonaws.com"
+# What the data-access role needs for VPC jobs and for model encryption (see the reference).
+VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+KMS_ACTIONS = ("kms:CreateGrant", "kms:RetireGrant", "kms:Decrypt", "kms:GenerateDataKey")
+
+
+def roles(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Each role exists, trusts Comprehend, and is granted what jobs need."""
+    if posture.iam is None:
+        yield Check("roles", "-", "SKIPPED", "no [iam] section in the posture")
+        return
+    needs = [(action, "*") for action in VPC_ACTIONS] if posture.vpc else []
+    needs += [
+        (action, key)
+        for key in sorted(set(posture.default_keys.values()))
+        for action in KMS_ACTIONS
+    ]
+    for arn in posture.iam.data_access_roles:
+        name = arn.rsplit("/", 1)[1]
+        try:
+            role = probe.call("iam", "GetRole", RoleName=name)["Role"]
+        except Skipped as exc:
+            yield Check("roles", arn, "SKIPPED", str(exc))
+            continue
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            yield Check("roles", arn, "FAIL", f"role cannot be read: {code}")
+            continue
+        yield _trust(arn, role.get("AssumeRolePolicyDocument", {}))
+        try:
+            statements = _statements(probe, name)
+        except Skipped as exc:
+            yield Check("roles", arn, "SKIPPED", f"{exc}; cannot see what the role is granted")
+            continue
+        yield _grants(arn, role, statements, needs)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _trust(arn: str, document: dict[str, Any]) -> Check:
+    conditional = False
+    for statement in _as_list(document.get("Statement")):
+        principal = statement.get("Principal", {})
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        actions = _as_list(statement.get("Action"))
+        if (
+            statement.get("Effect") == "Allow"
+            and COMPREHEND in services
+            and any(fnmatchcase("sts:assumerole", a.lower()) for a in actions)
+        ):
+            if not statement.get("Condition"):
+                return Check("roles", arn, "PASS", f"trust policy lets {COMPREHEND} assume it")
+            conditional = True
+    if conditional:
+        return Check(
+            "roles",
+            arn,
+            "WARN",
+            f"trust policy lets {COMPREHEND} assume it only under conditions this check "
+            "cannot evaluate",
+        )
+    return Check("roles", arn, "FAIL", f"trust policy does not let {COMPREHEND} assume it")
+
+
+def _statements(probe: Probe, name: str) -> list[dict[str, Any]]:
+    """Every statement of the role's attached and inline policies."""
+    documents = []
+    attached = probe.call("iam", "ListAttachedRolePolicies", RoleName=name)["AttachedPolicies"]
+    for policy in attached:
+        version = probe.call("iam", "GetPolicy", PolicyArn=policy["PolicyArn"])["Policy"]
+        documents.append(
+            probe.call(
+                "iam",
+                "GetPolicyVersion",
+                PolicyArn=policy["PolicyArn"],
+                VersionId=version["DefaultVersionId"],
+            )["PolicyVersion"]["Document"]
+        )
+    for policy_name in probe.call("iam", "ListRolePolicies", RoleName=name)["PolicyNames"]:
+        documents.append(
+            probe.call("iam", "GetRolePolicy", RoleName=name, PolicyName=policy_name)[
+                "PolicyDocument"
+            ]
+        )
+    return [s for doc in documents for s in _as_list(_json(doc).get("Statement"))]
+
+
+def _json(document: Any) -> dict[str, Any]:
+    if isinstance(document, str):  # a URL-encoded policy botocore did not decode
+        import json
+        from urllib.parse import unquote
+
+        return dict(json.loads(unquote(document)))
+    return dict(document)
+
+
+def _matches(patterns: list[Any], value: str) -> bool:
+    return any(fnmatchcase(value.lower(), str(p).lower()) for p in patterns)
+
+
+def _grants(
+    arn: str, role: dict[str, Any], statements: list[dict[str, Any]], needs: list[tuple[str, str]]
+) -> Check:
+    missing, conditional, denied, unsure = [], [], [], []
+    for action, resource in needs:
+        granted = False
+        for statement in statements:
+            if "NotAction" in statement or "NotResource" in statement:
+                if statement.get("Effect") == "Allow":
+                    unsure.append(action)
+                continue
+            if not _matches(_as_list(statement.get("Action")), action):
+                continue
+            if not _matches(_as_list(statement.get("Resource")), resource):
+                continue
+            if statement.get("Effect") == "Deny":
+                denied.append(action)
+            elif statement.get("Condition"):
+                conditional.append(action)
+            else:
+                granted = True
+        if not granted and action not in conditional and action not in unsure:
+            missing.append(f"{action} on {resource}")
+    if denied:
+        return Check(
+            "roles", arn, "FAIL", f"denied by its own policies: {', '.join(sorted(set(denied)))}"
+        )
+    if missing:
+        return Check("roles", arn, "FAIL", f"not granted: {', '.join(missing)}")
+    caveats = []
+    if conditional or unsure:
+        unsure_actions = ", ".join(sorted(set(conditional + unsure)))
+        caveats.append(f"granted only under conditions or NotAction/NotResource: {unsure_actions}")
+    if role.get("PermissionsBoundary"):
+        caveats.append("a permissions boundary applies and is not evaluated")
+    if caveats:
+        return Check("roles", arn, "WARN", "; ".join(caveats))
+    what = "EC2 network-interface and KMS grant actions" if needs else "nothing further"
+    return Check(
+        "roles", arn, "PASS", f"policies grant {what} (key policies and SCPs not evaluated)"
+    )

@@ -1,0 +1,127 @@
+"""Preflight: the posture's KMS keys, and the key policies of keys in other accounts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
+from secure_comprehend._preflight import Check, Skipped
+
+if TYPE_CHECKING:
+    from secure_comprehend._posture import EffectivePosture
+    from secure_comprehend._preflight import PreflightReport, Probe
+
+
+def _configured(posture: EffectivePosture) -> list[tuple[str, str]]:
+    """(what, key reference) for every default key and every also_allowed entry."""
+    keys = [(kind.replace("_", " "), key) for kind, key in posture.default_keys.items()]
+    also = posture.kms.also_allowed if posture.kms else ()
+    return keys + [("also allowed", key) for key in also]
+
+
+def keys(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Each key exists, is enabled, symmetric, customer managed and in the region."""
+    configured = _configured(posture)
+    if not configured:
+        yield Check("kms", "-", "SKIPPED", "no [kms] keys in the posture")
+        return
+    for what, key in configured:
+        try:
+            meta = probe.call("kms", "DescribeKey", KeyId=key)["KeyMetadata"]
+        except Skipped as exc:
+            yield Check("kms", key, "SKIPPED", str(exc))
+            continue
+        except Exception as exc:  # NotFoundException, a key in an account we cannot see, ...
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            yield Check("kms", key, "FAIL", f"{what} key cannot be described: {code}")
+            continue
+        yield _key_check(what, key, meta, probe.region)
+
+
+def _key_check(what: str, key: str, meta: dict[str, Any], region: str) -> Check:
+    problems = []
+    state = meta.get("KeyState")
+    if state == "PendingDeletion":
+        problems.append(f"is pending deletion (deleted on {meta.get('DeletionDate')})")
+    elif state != "Enabled":
+        problems.append(f"is {state}, not Enabled")
+    if meta.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        problems.append(f"is {meta['KeySpec']}, not SYMMETRIC_DEFAULT")
+    if meta.get("KeyUsage", "ENCRYPT_DECRYPT") != "ENCRYPT_DECRYPT":
+        problems.append(f"has usage {meta['KeyUsage']}, not ENCRYPT_DECRYPT")
+    if meta.get("KeyManager") != "CUSTOMER":
+        problems.append(
+            f"is managed by {meta.get('KeyManager')}: Comprehend needs a customer managed key"
+        )
+    arn = str(meta.get("Arn", ""))
+    ref = parse_kms(arn)
+    if ref is not None and ref.region != region:
+        problems.append(f"is in {ref.region}, not {region}")
+    if problems:
+        return Check("kms", key, "FAIL", f"{what} key " + "; ".join(problems))
+    target = f" (alias of {arn})" if "alias/" in key else ""
+    return Check("kms", key, "PASS", f"{what} key enabled, symmetric, customer managed{target}")
+
+
+def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """For a key in another account than a role, the key policy names the role or its account."""
+    role_accounts = {
+        role: match["account"]
+        for role in sorted(posture.roles)
+        if (match := ROLE_ARN_RE.match(role))
+    }
+    checked = False
+    for what, key in _configured(posture):
+        ref = parse_kms(key)
+        if ref is None or ref.account is None:
+            continue
+        foreign = {r: a for r, a in role_accounts.items() if a != ref.account}
+        if not foreign:
+            continue
+        checked = True
+        try:
+            policy = probe.call("kms", "GetKeyPolicy", KeyId=key, PolicyName="default")["Policy"]
+        except Skipped as exc:
+            yield Check(
+                "key policy", key, "SKIPPED", f"{exc}; cannot see whether it admits the roles"
+            )
+            continue
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            yield Check("key policy", key, "SKIPPED", f"key policy unreadable ({code})")
+            continue
+        principals = _allowed_principals(json.loads(policy))
+        for role, account in foreign.items():
+            named = {role, account, f"arn:aws:iam::{account}:root"} & principals or any(
+                p.endswith(f":{account}:root") for p in principals
+            )
+            if named:
+                yield Check(
+                    "key policy", key, "PASS", f"{what} key policy admits {role} or its account"
+                )
+            else:
+                yield Check(
+                    "key policy",
+                    key,
+                    "FAIL",
+                    f"{what} key is in account {ref.account} and its policy names neither {role} "
+                    f"nor account {account}",
+                )
+    if not checked:
+        yield Check("key policy", "-", "SKIPPED", "no key is in another account than the roles")
+
+
+def _allowed_principals(policy: dict[str, Any]) -> set[str]:
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    found: set[str] = set()
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal", {})
+        values = principal.get("AWS", []) if isinstance(principal, dict) else principal
+        found.update([values] if isinstance(values, str) else values)
+    return found

@@ -1,0 +1,180 @@
+"""Preflight: the posture's subnets, security groups, and each subnet's path to S3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend._preflight import Check
+
+if TYPE_CHECKING:
+    from secure_comprehend._posture import EffectivePosture
+    from secure_comprehend._preflight import PreflightReport, Probe
+
+
+def _subnets(probe: Probe, ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    found = probe.call(
+        "ec2", "DescribeSubnets", Filters=[{"Name": "subnet-id", "Values": list(ids)}]
+    )
+    return list(found["Subnets"])
+
+
+def subnets(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Each subnet exists; all in one default-tenancy VPC; more than one zone."""
+    if posture.vpc is None:
+        yield Check("subnets", "-", "SKIPPED", "no [vpc] section in the posture")
+        return
+    found = {s["SubnetId"]: s for s in _subnets(probe, posture.vpc.subnets)}
+    for subnet in posture.vpc.subnets:
+        if subnet in found:
+            info = found[subnet]
+            yield Check(
+                "subnets", subnet, "PASS", f"exists in {info['VpcId']}, {info['AvailabilityZone']}"
+            )
+        else:
+            yield Check("subnets", subnet, "FAIL", f"does not exist in {probe.region}")
+    vpcs = sorted({s["VpcId"] for s in found.values()})
+    if len(vpcs) > 1:
+        yield Check(
+            "subnets", ", ".join(vpcs), "FAIL", "the subnets are in several VPCs; a job uses one"
+        )
+    for vpc in probe.call("ec2", "DescribeVpcs", VpcIds=vpcs)["Vpcs"] if vpcs else []:
+        tenancy = vpc.get("InstanceTenancy", "default")
+        if tenancy == "default":
+            yield Check("subnets", vpc["VpcId"], "PASS", "VPC has default instance tenancy")
+        else:
+            yield Check(
+                "subnets",
+                vpc["VpcId"],
+                "FAIL",
+                f"VPC has {tenancy} instance tenancy; Comprehend needs default tenancy",
+            )
+    zones = sorted({s["AvailabilityZone"] for s in found.values()})
+    if len(zones) == 1:
+        yield Check("subnets", zones[0], "WARN", "every subnet is in one Availability Zone")
+
+
+def _s3_prefix_list(probe: Probe) -> str | None:
+    name = f"com.amazonaws.{probe.region}.s3"
+    lists = probe.call(
+        "ec2",
+        "DescribeManagedPrefixLists",
+        Filters=[{"Name": "prefix-list-name", "Values": [name]}],
+    )["PrefixLists"]
+    return str(lists[0]["PrefixListId"]) if lists else None
+
+
+def _allows_https(rule: dict[str, Any], prefix_list: str | None) -> bool:
+    protocol = str(rule.get("IpProtocol"))
+    if protocol not in ("-1", "tcp", "6"):
+        return False
+    if protocol != "-1" and not rule.get("FromPort", 0) <= 443 <= rule.get("ToPort", 65535):
+        return False
+    anywhere = any(r.get("CidrIp") == "0.0.0.0/0" for r in rule.get("IpRanges", []))
+    s3 = prefix_list is not None and any(
+        p.get("PrefixListId") == prefix_list for p in rule.get("PrefixListIds", [])
+    )
+    return anywhere or s3
+
+
+def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Each group exists, is in the subnets' VPC, and some group lets HTTPS out to S3."""
+    if posture.vpc is None:
+        yield Check("security groups", "-", "SKIPPED", "no [vpc] section in the posture")
+        return
+    groups = probe.call(
+        "ec2",
+        "DescribeSecurityGroups",
+        Filters=[{"Name": "group-id", "Values": list(posture.vpc.security_group_ids)}],
+    )["SecurityGroups"]
+    found = {g["GroupId"]: g for g in groups}
+    vpcs = {s["VpcId"] for s in _subnets(probe, posture.vpc.subnets)}
+    for group in posture.vpc.security_group_ids:
+        if group not in found:
+            yield Check("security groups", group, "FAIL", f"does not exist in {probe.region}")
+        elif vpcs and found[group]["VpcId"] not in vpcs:
+            yield Check(
+                "security groups",
+                group,
+                "FAIL",
+                f"is in {found[group]['VpcId']}, not the subnets' VPC {', '.join(sorted(vpcs))}",
+            )
+        else:
+            yield Check("security groups", group, "PASS", f"exists in {found[group]['VpcId']}")
+    prefix_list = _s3_prefix_list(probe)
+    allowing = sorted(
+        g["GroupId"]
+        for g in groups
+        if any(_allows_https(rule, prefix_list) for rule in g.get("IpPermissionsEgress", []))
+    )
+    subject = f"egress of {', '.join(posture.vpc.security_group_ids)}"
+    if allowing:
+        yield Check(
+            "security groups",
+            subject,
+            "PASS",
+            f"HTTPS egress to S3 allowed by {', '.join(allowing)}",
+        )
+    else:
+        target = f"the S3 prefix list {prefix_list}" if prefix_list else "S3"
+        yield Check(
+            "security groups",
+            subject,
+            "FAIL",
+            f"no egress rule allows HTTPS (443) to {target} or 0.0.0.0/0: jobs cannot reach S3",
+        )
+
+
+def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Every subnet's route table reaches S3 through a gateway endpoint or a NAT gateway."""
+    if posture.vpc is None:
+        yield Check("s3 path", "-", "SKIPPED", "no [vpc] section in the posture")
+        return
+    prefix_list = _s3_prefix_list(probe)
+    for subnet in _subnets(probe, posture.vpc.subnets):
+        table = _route_table(probe, subnet)
+        subject = subnet["SubnetId"]
+        if table is None:
+            yield Check("s3 path", subject, "FAIL", "no route table found for the subnet")
+            continue
+        table_id = table["RouteTableId"]
+        routes = [r for r in table.get("Routes", []) if r.get("State", "active") == "active"]
+        endpoint = any(
+            str(r.get("GatewayId", "")).startswith("vpce-")
+            and (prefix_list is None or r.get("DestinationPrefixListId") == prefix_list)
+            for r in routes
+        )
+        nat = any(
+            r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes
+        )
+        if endpoint:
+            yield Check("s3 path", subject, "PASS", f"{table_id} routes S3 to a gateway endpoint")
+        elif nat:
+            yield Check(
+                "s3 path", subject, "PASS", f"{table_id} has a default route to a NAT gateway"
+            )
+        else:
+            yield Check(
+                "s3 path",
+                subject,
+                "FAIL",
+                f"{table_id} has no route to an S3 gateway endpoint nor a default route to a NAT "
+                "gateway (an internet gateway does not count: the job's network interfaces get "
+                "private addresses only); jobs will fail with NO_READ_ACCESS_TO_INPUT. Fix: "
+                f"create a Gateway VPC endpoint for com.amazonaws.{probe.region}.s3 on {table_id}",
+            )
+
+
+def _route_table(probe: Probe, subnet: dict[str, Any]) -> dict[str, Any] | None:
+    """The subnet's own route table, else its VPC's main one."""
+    for filters in (
+        [{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}],
+        [
+            {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+            {"Name": "association.main", "Values": ["true"]},
+        ],
+    ):
+        tables = probe.call("ec2", "DescribeRouteTables", Filters=filters)["RouteTables"]
+        if tables:
+            return dict(tables[0])
+    return None
