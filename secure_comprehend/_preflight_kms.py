@@ -66,21 +66,24 @@ def _key_check(what: str, key: str, meta: dict[str, Any], region: str) -> Check:
 
 
 def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
-    """For a key in another account than a role, the key policy names the role or its account."""
+    """Each key's policy admits each data-access role, by name or through its account.
+
+    A key policy that grants the role's account root delegates to IAM (the role's own
+    policies, checked under "roles"); one that names the role grants it directly.
+    """
     role_accounts = {
         role: match["account"]
         for role in sorted(posture.roles)
         if (match := ROLE_ARN_RE.match(role))
     }
-    checked = False
+    keys: dict[str, str] = {}  # each key once, named for its first use
     for what, key in _configured(posture):
-        ref = parse_kms(key)
-        if ref is None or ref.account is None:
-            continue
-        foreign = {r: a for r, a in role_accounts.items() if a != ref.account}
-        if not foreign:
-            continue
-        checked = True
+        if key.startswith("arn:"):
+            keys.setdefault(key, what)
+    if not keys or not role_accounts:
+        yield Check("key policy", "-", "SKIPPED", "needs both [kms] key ARNs and [iam] roles")
+        return
+    for key, what in keys.items():
         try:
             policy = probe.call("kms", "GetKeyPolicy", KeyId=key, PolicyName="default")["Policy"]
         except Skipped as exc:
@@ -93,24 +96,24 @@ def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) ->
             yield Check("key policy", key, "SKIPPED", f"key policy unreadable ({code})")
             continue
         principals = _allowed_principals(json.loads(policy))
-        for role, account in foreign.items():
-            named = {role, account, f"arn:aws:iam::{account}:root"} & principals or any(
-                p.endswith(f":{account}:root") for p in principals
-            )
-            if named:
+        for role, account in role_accounts.items():
+            if role in principals:
+                yield Check("key policy", key, "PASS", f"{what} key policy names {role}")
+            elif account in principals or any(p.endswith(f":{account}:root") for p in principals):
                 yield Check(
-                    "key policy", key, "PASS", f"{what} key policy admits {role} or its account"
+                    "key policy",
+                    key,
+                    "PASS",
+                    f"{what} key policy delegates to account {account}, so {role}'s own "
+                    "policies decide",
                 )
             else:
                 yield Check(
                     "key policy",
                     key,
                     "FAIL",
-                    f"{what} key is in account {ref.account} and its policy names neither {role} "
-                    f"nor account {account}",
+                    f"{what} key policy names neither {role} nor its account {account}",
                 )
-    if not checked:
-        yield Check("key policy", "-", "SKIPPED", "no key is in another account than the roles")
 
 
 def _allowed_principals(policy: dict[str, Any]) -> set[str]:

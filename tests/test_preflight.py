@@ -147,9 +147,11 @@ def test_a_correct_posture_passes(world: World) -> None:
         "security groups",
         "s3 path",
         "kms",
+        "key policy",
         "roles",
     }
-    assert statuses(report, "key policy") == [("SKIPPED", "-")]  # no cross-account key
+    # volume and output share one key: its policy is checked once, and delegates to the account
+    assert statuses(report, "key policy") == [("PASS", world.key)]
 
 
 def test_missing_subnet_and_single_zone(world: World) -> None:
