@@ -1,9 +1,11 @@
 """load_posture(): the posture from the environment and a TOML file.
 
-Built on pydantic-settings' own sources (imported only here, when a posture is
-loaded) with the checks they leave out: a named file that does not exist, an
-environment variable whose name matches no setting, and errors that say which
-source a bad value came from.
+A file is read through pydantic-settings' TomlConfigSettingsSource (imported
+only then). The environment is read here with pydantic-settings' conventions
+(see ``_read_env``), since it is the Lambda cold-start path. Both add the checks
+pydantic-settings leaves out: a named file that does not exist, an environment
+variable whose name matches no setting, and errors that say which source a bad
+value came from.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def load_with_sources(
     file_values = _read_toml(file) if file else {}
     merged = _deep_merge(file_values, env_values)
     sources = _leaf_sources(file_values, f"file {file}")
-    sources.update({path: f"environment variable {var}" for path, var in env_vars.items()})
+    sources.update({field: f"environment variable {var}" for field, var in env_vars.items()})
     if not merged:
         looked = ", ".join(str(p) for p in DEFAULT_FILES)
         raise PostureError(
@@ -114,9 +116,9 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     names: dict[tuple[str, ...], str] = {}
     # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
     for var in sorted(v for v in os.environ if v.upper().startswith(ENV_PREFIX)):
-        upper = var.upper()
-        if upper == CONFIG_VAR:
+        if var == CONFIG_VAR:  # read by _config_file
             continue
+        upper = var.upper()
         if upper not in known:
             allowed = ", ".join(sorted(known))
             raise PostureError(

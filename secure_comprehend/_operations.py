@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from botocore.model import OperationModel, ServiceModel, Shape
+    from botocore.model import ServiceModel
 
 Kind = Literal["vpc", "volume_key", "output_key", "model_key", "data_lake_key", "role"]
 KMS_KINDS: tuple[Kind, ...] = ("volume_key", "output_key", "model_key", "data_lake_key")
@@ -78,29 +79,33 @@ def _kind_of(parent: str, name: str) -> Kind | None:
     return _KNOWN.get((parent, name)) or _KNOWN.get(("*", name))
 
 
+Shapes = Mapping[str, Mapping[str, Any]]  # the model document's "shapes": name -> shape
+
+
 def _walk(
-    shape: Shape,
+    shapes: Shapes,
+    shape_name: str,
     path: tuple[str, ...],
     buildable: bool,
     seen: frozenset[str],
     members: list[Member],
     unknown: list[str],
 ) -> None:
-    if shape.type_name == "list":
-        shape = shape.member  # type: ignore[attr-defined]
-        path = (*path[:-1], path[-1] + "[]") if path else path
+    shape = shapes[shape_name]
+    if shape["type"] in ("list", "map"):
+        is_list = shape["type"] == "list"
+        shape_name = shape["member" if is_list else "value"]["shape"]
+        shape = shapes[shape_name]
+        path = (*path[:-1], path[-1] + ("[]" if is_list else "{}")) if path else path
         buildable = False
-    elif shape.type_name == "map":
-        shape = shape.value  # type: ignore[attr-defined]
-        path = (*path[:-1], path[-1] + "{}") if path else path
-        buildable = False
-    if shape.type_name != "structure" or shape.name in seen:
+    if shape["type"] != "structure" or shape_name in seen:
         return
-    seen = seen | {shape.name}
+    seen = seen | {shape_name}
     parent = path[-1] if path else ""
     in_collection = any(p.endswith(("[]", "{}")) for p in path)
-    for name, child in shape.members.items():  # type: ignore[attr-defined]
+    for name, ref in shape.get("members", {}).items():
         child_path = (*path, name)
+        child = shapes[ref["shape"]]
         sensitive = _SENSITIVE.search(name) is not None
         kind = _kind_of(parent, name) if sensitive else None
         # Members inside lists or maps have no single path to inject at: refuse them.
@@ -112,35 +117,33 @@ def _walk(
                 unknown.extend(".".join((*child_path, name)) for name in extra)
             else:
                 members.append(Member(child_path, kind, buildable))
-        elif (
-            kind is not None and kind != "vpc" and not in_collection and child.type_name == "string"
-        ):
+        elif kind is not None and kind != "vpc" and not in_collection and child["type"] == "string":
             members.append(Member(child_path, kind, buildable, accepts_alias=kind == "output_key"))
         elif sensitive:
             unknown.append(".".join(child_path))
         else:
             child_buildable = buildable and not (
-                child.type_name == "structure" and child.required_members
+                child["type"] == "structure" and child.get("required")
             )
-            _walk(child, child_path, child_buildable, seen, members, unknown)
+            _walk(shapes, ref["shape"], child_path, child_buildable, seen, members, unknown)
 
 
-def _vpc_extra(shape: Shape) -> list[str] | None:
+def _vpc_extra(shape: Mapping[str, Any]) -> list[str] | None:
     """Security-relevant members of a VpcConfig beyond the two understood; None if not one."""
-    if shape.type_name != "structure" or not set(_VPC_PARTS) <= set(shape.members):  # type: ignore[attr-defined]
+    names = set(shape.get("members", ()))
+    if shape["type"] != "structure" or not set(_VPC_PARTS) <= names:
         return None
-    return [n for n in shape.members if n not in _VPC_PARTS and _SENSITIVE.search(n)]  # type: ignore[attr-defined]
+    return [n for n in shape["members"] if n not in _VPC_PARTS and _SENSITIVE.search(n)]
 
 
-def spec_for(operation: OperationModel) -> OperationSpec:
-    """Walk one operation's input shape."""
+def spec_for(document: Mapping[str, Any], operation: str) -> OperationSpec:
+    """Walk one operation's input shape in a service model document."""
     members: list[Member] = []
     unknown: list[str] = []
-    if operation.input_shape is not None:
-        _walk(operation.input_shape, (), True, frozenset(), members, unknown)
-    return OperationSpec(
-        operation.name, tuple(members), tuple(unknown), operation.name.startswith("Update")
-    )
+    input_shape = document["operations"][operation].get("input", {}).get("shape")
+    if input_shape is not None:
+        _walk(document["shapes"], input_shape, (), True, frozenset(), members, unknown)
+    return OperationSpec(operation, tuple(members), tuple(unknown), operation.startswith("Update"))
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,11 @@ def operations_for(model: ServiceModel) -> OperationsTable:
     entry = _CACHE.get(id(document))
     if entry is not None and entry[0] is document:
         return entry[1]
+    # The raw document, not botocore's Shape objects: the same model, walked without
+    # building thousands of objects (and the garbage collections they set off) at cold start.
     specs = {}
     for name in model.operation_names:
-        spec = spec_for(model.operation_model(name))
+        spec = spec_for(document, name)
         if spec.covered:
             specs[name] = spec
     table = OperationsTable(specs)

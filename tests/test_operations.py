@@ -100,3 +100,19 @@ def test_unknown_security_member_fails_closed(
     unknown = {p for spec in table.specs.values() for p in spec.unknown}
     assert path in unknown
     assert KMS_KINDS  # the kinds the library does understand stay the four documented
+
+
+def test_security_member_inside_a_list_fails_closed(
+    modified_session: Callable[[Callable[[dict[str, Any]], None]], boto3.Session],
+) -> None:
+    def change(document: dict[str, Any]) -> None:
+        shapes = document["shapes"]
+        shapes["Targets"] = {"type": "list", "member": {"shape": "Target"}}
+        shapes["Target"] = {
+            "type": "structure",
+            "members": {"VolumeKmsKeyId": {"shape": "KmsKeyId"}},
+        }
+        shapes["CreateEndpointRequest"]["members"]["Targets"] = {"shape": "Targets"}
+
+    table = operations_for(modified_session(change).client("comprehend").meta.service_model)
+    assert table.specs["CreateEndpoint"].unknown == ("Targets[].VolumeKmsKeyId",)
