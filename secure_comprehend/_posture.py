@@ -8,6 +8,7 @@ lookup-ready :class:`EffectivePosture` the decision core uses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -29,9 +30,9 @@ from secure_comprehend._ids import (
 Mode = Literal["enforce", "audit"]
 
 
-def _matching(regex_name: str, *regexes: object) -> AfterValidator:
+def _matching(regex_name: str, *regexes: re.Pattern[str]) -> AfterValidator:
     def check(value: str) -> str:
-        if not any(r.match(value) for r in regexes):  # type: ignore[attr-defined]
+        if not any(r.match(value) for r in regexes):
             raise ValueError(f"{value!r} is not {regex_name}")
         return value
 

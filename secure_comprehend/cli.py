@@ -119,10 +119,12 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from secure_comprehend._decision import evaluate
     from secure_comprehend._loading import load_posture
 
-    text = sys.stdin.read() if args.request == "-" else open(args.request).read()  # noqa: SIM115
+    text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text()
     try:
         params = json.loads(text)
     except json.JSONDecodeError as exc:
