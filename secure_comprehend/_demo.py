@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -58,7 +59,7 @@ def run(config: str | None = None) -> int:
     try:
         from moto import mock_aws
     except ImportError:
-        print("the demo needs moto: pip install 'secure-comprehend[demo]'")
+        print("the demo needs moto: pip install 'secure-comprehend[demo]'", file=sys.stderr)
         return 2
     import secure_comprehend as sc
 

@@ -168,3 +168,11 @@ def test_policy_out_writes_one_file_per_document(
     assert main(["policy", "--config", str(small), "--out", str(out)]) == 0
     assert "wrote 1 identity document(s) (it fits)" in capsys.readouterr().err
     assert json.loads(out.read_text())["Statement"][0]["Action"] == "iam:PassRole"
+
+
+def test_demo_without_moto_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "moto", None)  # import moto now raises ImportError
+    assert main(["demo"]) == 2
+    assert "pip install 'secure-comprehend[demo]'" in capsys.readouterr().err
