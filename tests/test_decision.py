@@ -266,3 +266,17 @@ def test_uncovered_operation_is_untouched() -> None:
 def test_evaluate_refuses_a_posture_not_valid_for_the_region() -> None:
     with pytest.raises(sc.PostureError, match="eu-west-1"):
         sc.evaluate("CreateEntityRecognizer", {}, make_posture(), region="eu-west-1")
+
+
+def test_final_check_names_values_of_the_wrong_type() -> None:
+    from secure_comprehend._decision import final_check
+
+    spec = SPECS["StartEntitiesDetectionJob"]
+    sent = {
+        "OutputDataConfig": {"S3Uri": "s3://o/", "KmsKeyId": KEYS["output_key"]},
+        "VolumeKmsKeyId": ["not", "a", "key"],
+        "VpcConfig": {"Subnets": [{"id": SUBNETS[0]}], "SecurityGroupIds": list(GROUPS)},
+        "DataAccessRoleArn": ROLES[0],
+    }
+    violations = final_check(spec, sent, make_posture().effective(REGION, "aws"))
+    assert sorted(v.path for v in violations) == ["VolumeKmsKeyId", "VpcConfig.Subnets[0]"]
