@@ -182,6 +182,30 @@ def warm(
     return figure
 
 
+def both_calls(
+    plain: Any, secure: Any, where: str, targets: tuple[str, str], calls: int, block: int
+) -> list[Figure]:
+    """A covered call (the plain client sends what the secure one would) and an uncovered one."""
+    return [
+        warm(
+            f"covered call, {where}",
+            targets[0],
+            lambda: plain.start_entities_detection_job(**FULL),
+            lambda: secure.start_entities_detection_job(**BUSINESS),
+            calls,
+            block,
+        ),
+        warm(
+            f"uncovered call (DetectSentiment), {where}",
+            targets[1],
+            lambda: plain.detect_sentiment(**SENTIMENT),
+            lambda: secure.detect_sentiment(**SENTIMENT),
+            calls,
+            block,
+        ),
+    ]
+
+
 def cold(runs: int) -> tuple[Figure, Figure]:
     time_figure = Figure(
         "cold start: import, client, one covered call (process)", "<= 1.45", unit="ms"
@@ -411,57 +435,20 @@ def main(argv: list[str] | None = None) -> int:
     figures = list(cold(cold_runs))
     breakdown = cold_breakdown(3 if q else 9)
     plain, secure = _clients()
-    figures.append(
-        warm(
-            "covered call, answered in-process",
-            "<= 1.10",
-            lambda: plain.start_entities_detection_job(**FULL),
-            lambda: secure.start_entities_detection_job(**BUSINESS),
-            calls,
-            block,
-        )
-    )
-    figures.append(
-        warm(
-            "uncovered call (DetectSentiment), in-process",
-            "<= 1.02",
-            lambda: plain.detect_sentiment(**SENTIMENT),
-            lambda: secure.detect_sentiment(**SENTIMENT),
-            calls,
-            block,
-        )
-    )
+    figures += both_calls(plain, secure, "in-process", ("<= 1.10", "<= 1.02"), calls, block)
     # moto's server in a process of its own on 127.0.0.1, so the server's work does not
-    # share this process's GIL with the clients being measured.
+    # share this process's GIL with the clients being measured (-I: nothing from the cwd).
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-I", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for(port)
         hp, hs = _clients(f"http://127.0.0.1:{port}")
-        figures.append(
-            warm(
-                "covered call via local HTTP (moto server)",
-                "<= 1.03",
-                lambda: hp.start_entities_detection_job(**FULL),
-                lambda: hs.start_entities_detection_job(**BUSINESS),
-                http_calls,
-                http_block,
-            )
-        )
-        figures.append(
-            warm(
-                "uncovered call via local HTTP (moto server)",
-                "<= 1.02",
-                lambda: hp.detect_sentiment(**SENTIMENT),
-                lambda: hs.detect_sentiment(**SENTIMENT),
-                http_calls,
-                http_block,
-            )
-        )
+        where = "via local HTTP (moto server)"
+        figures += both_calls(hp, hs, where, ("<= 1.03", "<= 1.02"), http_calls, http_block)
         figures.append(
             threads(
                 lambda: hp.start_entities_detection_job(**FULL),

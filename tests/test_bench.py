@@ -24,9 +24,10 @@ def test_benchmark_runs_with_tiny_counts(tmp_path: Path) -> None:
     report = out.read_text()
     for figure in (
         "cold start: import, client, one covered call",
-        "covered call, answered in-process",
+        "covered call, in-process",
         "uncovered call (DetectSentiment), in-process",
-        "covered call via local HTTP",
+        "covered call, via local HTTP",
+        "uncovered call (DetectSentiment), via local HTTP",
         "16 threads, one client",
         "refused call",
         "Where the covered call's time goes",
