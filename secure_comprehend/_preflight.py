@@ -62,6 +62,13 @@ class Skipped(Exception):
         self.permission = permission
 
 
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a failed call, else the exception's type."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code or type(exc).__name__)
+
+
 class Probe:
     """Read-only clients for one session and region, and the call wrapper they share."""
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._preflight import Check, Skipped
+from secure_comprehend._preflight import Check, Skipped, error_code
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
@@ -28,7 +28,7 @@ VPC_ACTIONS = (
 KMS_ACTIONS = ("kms:CreateGrant", "kms:RetireGrant", "kms:Decrypt", "kms:GenerateDataKey")
 
 
-def roles(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> Iterator[Check]:
     """Each role exists, trusts Comprehend, and is granted what jobs need."""
     if posture.iam is None:
         yield Check("roles", "-", "SKIPPED", "no [iam] section in the posture")
@@ -41,13 +41,22 @@ def roles(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterat
     ]
     for arn in posture.iam.data_access_roles:
         name = arn.rsplit("/", 1)[1]
+        account = arn.split(":")[4]
+        if report.account and account != report.account:
+            yield Check(
+                "roles",
+                arn,
+                "SKIPPED",
+                f"role in account {account}: run the check with credentials of that account",
+            )
+            continue
         try:
             role = probe.call("iam", "GetRole", RoleName=name)["Role"]
         except Skipped as exc:
             yield Check("roles", arn, "SKIPPED", str(exc))
             continue
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            code = error_code(exc)
             yield Check("roles", arn, "FAIL", f"role cannot be read: {code}")
             continue
         yield _trust(arn, role.get("AssumeRolePolicyDocument", {}))

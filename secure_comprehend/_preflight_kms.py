@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
-from secure_comprehend._preflight import Check, Skipped
+from secure_comprehend._preflight import Check, Skipped, error_code
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
@@ -34,7 +34,7 @@ def keys(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterato
             yield Check("kms", key, "SKIPPED", str(exc))
             continue
         except Exception as exc:  # NotFoundException, a key in an account we cannot see, ...
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            code = error_code(exc)
             yield Check("kms", key, "FAIL", f"{what} key cannot be described: {code}")
             continue
         yield _key_check(what, key, meta, probe.region)
@@ -92,7 +92,7 @@ def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) ->
             )
             continue
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            code = error_code(exc)
             yield Check("key policy", key, "SKIPPED", f"key policy unreadable ({code})")
             continue
         principals = _allowed_principals(json.loads(policy))

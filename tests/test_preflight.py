@@ -469,3 +469,13 @@ def test_doctor_json_and_exit_codes(
     assert main(["doctor", "--config", str(config), "--region", REGION]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "subnet-0123456789abcdef0" in out
+
+
+def test_role_in_another_account_is_skipped_not_failed(world: World) -> None:
+    elsewhere = "arn:aws:iam::444455556666:role/ComprehendDataAccess"
+    report = run(posture(world, iam={"data_access_roles": [elsewhere]}))
+    check = only(report, "roles", elsewhere)
+    assert check.status == "SKIPPED" and "account 444455556666" in check.reason
+    assert any(
+        c.status == "WARN" and c.subject == elsewhere for c in report.checks if c.area == "identity"
+    )
