@@ -501,7 +501,7 @@ to show how noisy the run was.
   botocore parses its JSON models, which plain boto3 never triggers (see the breakdown).
   pydantic-settings is not imported on the environment path (the Lambda way), and the
   operations walk reads botocore's model document once per process (about 1 ms). Across
-  full runs on this machine the cold-start median ratio moved between 1.42 and 1.53, with
+  full runs on this machine the cold-start median ratio moved between 1.40 and 1.53, with
   single runs from 1.24 to 1.76: the 1.45 target sits inside the run-to-run noise. Getting
   clearly below it would take validating the posture without pydantic on the cold path.
 
