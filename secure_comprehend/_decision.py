@@ -22,7 +22,7 @@ from secure_comprehend._operations import (
 )
 from secure_comprehend._posture import EffectivePosture, Posture
 
-_ABSENT: Any = object()
+ABSENT: Any = object()
 # VpcConfig members: (name, API maximum, pattern, what it must look like)
 _VPC_LISTS = (
     ("Subnets", 16, SUBNET_RE, "subnet- and 8 or 17 hex digits"),
@@ -72,17 +72,17 @@ class _Draft:
         node: Any = self.root if self.root is not None else self.params
         for name in path:
             if type(node) is not dict and not isinstance(node, Mapping):
-                return _ABSENT
-            node = node.get(name, _ABSENT)
-            if node is _ABSENT:
-                return _ABSENT
+                return ABSENT
+            node = node.get(name, ABSENT)
+            if node is ABSENT:
+                return ABSENT
         return node
 
     def can_set(self, member: Member) -> bool:
         """Whether every container on the path exists as a mapping or may be built."""
         for depth in range(1, len(member.path)):
             node = self.get(member.path[:depth])
-            if node is _ABSENT:
+            if node is ABSENT:
                 return member.buildable
             if type(node) is not dict and not isinstance(node, Mapping):
                 self.refuse(".".join(member.path[:depth]), node, "must be a structure")
@@ -95,9 +95,9 @@ class _Draft:
         node = self.root
         for depth, name in enumerate(path[:-1], start=1):
             prefix = path[:depth]
-            child = node.get(name, _ABSENT)
+            child = node.get(name, ABSENT)
             if prefix not in self.copied:
-                child = {} if child is _ABSENT else dict(child)
+                child = {} if child is ABSENT else dict(child)
                 node[name] = child
                 self.copied.add(prefix)
             node = child
@@ -144,7 +144,7 @@ def _vpc(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
     if vpc is None:
         return
     value = draft.get(member.path)
-    if value is _ABSENT:
+    if value is ABSENT:
         _inject(
             draft,
             member,
@@ -162,8 +162,8 @@ def _vpc(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
     for part, limit, pattern, form in _VPC_LISTS:
         approved, defaults = approved_by_part[part]
         path = f"{member.dotted}.{part}"
-        items = completed.get(part, _ABSENT)
-        if items is _ABSENT:
+        items = completed.get(part, ABSENT)
+        if items is ABSENT:
             completed[part] = list(defaults)
             draft.injected.append(path)
             continue
@@ -186,7 +186,7 @@ def _kms(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
     if approved is None:
         return
     value = draft.get(member.path)
-    if value is _ABSENT:
+    if value is ABSENT:
         default = posture.default_key(member.kind)
         if default is not None:
             _inject(draft, member, default)
@@ -228,7 +228,7 @@ def _role(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
     if iam is None:
         return
     value = draft.get(member.path)
-    if value is _ABSENT:
+    if value is ABSENT:
         _inject(draft, member, iam.data_access_roles[0])
         return
     if isinstance(value, str) and value in posture.roles:
@@ -237,81 +237,6 @@ def _role(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
         draft.refuse(member.dotted, value, "malformed: not an IAM role ARN")
     else:
         draft.refuse(member.dotted, value, "role not approved", iam.data_access_roles)
-
-
-def final_check(
-    spec: OperationSpec, sent: Mapping[str, Any], posture: EffectivePosture
-) -> tuple[Violation, ...]:
-    """Check a request as botocore serialized it: nothing may still need amending."""
-    try:
-        if _plainly_compliant(spec, sent, posture):
-            return ()
-    except TypeError:  # an unhashable value where an ID belongs: decide() names it
-        pass
-    decision = decide(spec, sent, posture)
-    missing = tuple(
-        Violation(spec.name, path, None, "missing from the serialized request")
-        for path in decision.injected
-    )
-    bare = tuple(
-        Violation(spec.name, path, draft_value, "sent as a bare key ID or alias name, not an ARN")
-        for path in decision.rewritten
-        for draft_value in [_lookup(sent, path)]
-    )
-    return decision.violations + missing + bare
-
-
-def _plainly_compliant(
-    spec: OperationSpec, sent: Mapping[str, Any], posture: EffectivePosture
-) -> bool:
-    """A fast yes: every configured member present and approved as sent.
-
-    Only a shortcut: False means "let decide() say", never "refused". True implies
-    decide() would find nothing to inject, rewrite or refuse.
-    """
-    if spec.unknown:
-        return False
-    for member in spec.members:
-        value: Any = sent
-        for name in member.path:
-            value = value.get(name, _ABSENT) if isinstance(value, dict) else _ABSENT
-        kind = member.kind
-        if kind == "vpc":
-            if posture.vpc is None:
-                continue
-            if not isinstance(value, dict) or len(value) != 2:
-                return False
-            subnets, groups = value.get("Subnets"), value.get("SecurityGroupIds")
-            if not (
-                isinstance(subnets, list)
-                and isinstance(groups, list)
-                and 1 <= len(subnets) <= 16
-                and 1 <= len(groups) <= 5
-                and posture.subnets.issuperset(subnets)
-                and posture.security_groups.issuperset(groups)
-            ):
-                return False
-        elif kind == "role":
-            absent_in_update = value is _ABSENT and spec.is_update
-            if posture.iam is not None and value not in posture.roles and not absent_in_update:
-                return False
-        else:
-            approved = posture.approved_keys.get(kind)
-            if approved is None:
-                continue
-            if value is _ABSENT:
-                if not spec.is_update and posture.default_key(kind) is not None:
-                    return False
-            elif value not in approved or (not member.accepts_alias and "alias/" in value):
-                return False
-    return True
-
-
-def _lookup(params: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = params
-    for name in dotted.split("."):
-        node = node.get(name) if isinstance(node, Mapping) else None
-    return node
 
 
 def evaluate(

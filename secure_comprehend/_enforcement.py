@@ -21,8 +21,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from secure_comprehend._decision import decide, final_check
+from secure_comprehend._decision import decide
 from secure_comprehend._errors import PostureError, PostureViolation, Violation
+from secure_comprehend._final_check import final_check
 from secure_comprehend._operations import OperationSpec, operations_for
 from secure_comprehend._wire import UnreadableBody, read_body
 

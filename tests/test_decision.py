@@ -269,7 +269,7 @@ def test_evaluate_refuses_a_posture_not_valid_for_the_region() -> None:
 
 
 def test_final_check_names_values_of_the_wrong_type() -> None:
-    from secure_comprehend._decision import final_check
+    from secure_comprehend._final_check import final_check
 
     spec = SPECS["StartEntitiesDetectionJob"]
     sent = {
