@@ -22,7 +22,7 @@ from secure_comprehend._operations import (
 )
 from secure_comprehend._posture import EffectivePosture, Posture
 
-ABSENT: Any = object()
+ABSENT: Any = object()  # a member the request does not carry (None could be a value)
 # VpcConfig members: (name, API maximum, pattern, what it must look like)
 _VPC_LISTS = (
     ("Subnets", 16, SUBNET_RE, "subnet- and 8 or 17 hex digits"),
