@@ -42,10 +42,12 @@ def client(
         from secure_comprehend._loading import load_posture
 
         posture = load_posture()
-    if session is None:
+    if session is None:  # boto3's default session, as boto3.client() uses
         import boto3
 
-        session = boto3._get_default_session()  # what boto3.client() itself uses
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = cast("boto3.Session", boto3.DEFAULT_SESSION)
     raw = session.client("comprehend", region_name=region_name, config=config, **kwargs)
     return cast("ComprehendClient", protect(raw, posture))
 
