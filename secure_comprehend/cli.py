@@ -106,11 +106,12 @@ def _show(args: argparse.Namespace) -> int:
             }
             for field, value in section.model_dump().items()
         }
-    report = {"region": effective.region, "mode": effective.mode, **sections}
+    mode = {"value": effective.mode, "source": sources.get(("mode",), "default")}
+    report = {"region": effective.region, "mode": mode, **sections}
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(f"posture for {effective.region} (mode: {effective.mode})")
+    print(f"posture for {effective.region} (mode: {effective.mode}, from {mode['source']})")
     for name, fields in sections.items():
         print(f"[{name}]" + ("  not configured: not enforced" if fields is None else ""))
         for field, entry in (fields or {}).items():

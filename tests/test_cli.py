@@ -119,7 +119,10 @@ def test_show_reports_values_and_sources(
     monkeypatch.setenv("SECURE_COMPREHEND_MODE", "audit")
     assert main(["show", *CONFIG, "--region", "eu-west-1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["mode"] == "audit"
+    assert report["mode"] == {
+        "value": "audit",
+        "source": "environment variable SECURE_COMPREHEND_MODE",
+    }
     assert report["vpc"]["subnets"] == {
         "value": ["subnet-0fedcba9876543210"],
         "source": f"file {EXAMPLE_CONFIG}",
