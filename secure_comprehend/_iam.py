@@ -88,7 +88,8 @@ def build_policy(
         "are refused by the client and by Comprehend's own validation, not by this policy.",
     ]
     scopes, uncovered = _scopes(posture, region, table, notes)
-    statements = [s for scope in scopes for s in _statements(table, *scope, notes)]
+    actions = _Actions.of(table)
+    statements = [s for scope in scopes for s in _statements(actions, *scope, notes)]
     statements = _merge_regions(statements, [suffix for suffix, _, _ in scopes])
     if uncovered is not None:
         statements.append(uncovered)
@@ -159,23 +160,38 @@ def _scopes(
     return scopes, statement
 
 
+@dataclass(frozen=True)
+class _Actions:
+    """Per member kind, from the operations table: the actions that carry it, those
+    that create (not Update*), and the kinds whose API takes a KMS alias."""
+
+    carrying: dict[str, list[str]]
+    creating: dict[str, list[str]]
+    alias_kinds: frozenset[str]
+
+    @classmethod
+    def of(cls, table: OperationsTable) -> _Actions:
+        carrying: dict[str, list[str]] = {}
+        creating: dict[str, list[str]] = {}
+        alias_kinds = set()
+        for name, spec in table.specs.items():
+            for member in spec.members:
+                carrying.setdefault(member.kind, []).append(f"comprehend:{name}")
+                if not spec.is_update:
+                    creating.setdefault(member.kind, []).append(f"comprehend:{name}")
+                if member.accepts_alias:
+                    alias_kinds.add(member.kind)
+        return cls(carrying, creating, frozenset(alias_kinds))
+
+
 def _statements(
-    table: OperationsTable,
+    actions: _Actions,
     suffix: str,
     scope: dict[str, Any],
     posture: EffectivePosture,
     notes: list[str],
 ) -> list[dict[str, Any]]:
-    carrying: dict[str, list[str]] = {}
-    creating: dict[str, list[str]] = {}
-    alias_kinds = set()
-    for name, spec in table.specs.items():
-        for member in spec.members:
-            carrying.setdefault(member.kind, []).append(f"comprehend:{name}")
-            if not spec.is_update:
-                creating.setdefault(member.kind, []).append(f"comprehend:{name}")
-            if member.accepts_alias:
-                alias_kinds.add(member.kind)
+    carrying, creating, alias_kinds = actions.carrying, actions.creating, actions.alias_kinds
     out: list[dict[str, Any]] = []
 
     def deny(sid: str, actions: list[str], condition: dict[str, Any]) -> None:
@@ -254,11 +270,9 @@ def _policy_arns(
 
 
 def _arns(posture: EffectivePosture) -> list[Any]:
-    kms = posture.kms
-    if kms is None:
-        return []
-    texts = [kms.volume_key, kms.output_key, kms.model_key, kms.data_lake_key, *kms.also_allowed]
-    return [ref for ref in (parse_kms(t) for t in texts if t) if ref and ref.region]
+    also = posture.kms.also_allowed if posture.kms else ()
+    texts = [*posture.default_keys.values(), *also]
+    return [ref for ref in (parse_kms(t) for t in texts) if ref and ref.region]
 
 
 def _merge_regions(statements: list[dict[str, Any]], suffixes: list[str]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from secure_comprehend._ids import (
     KmsRef,
     parse_kms,
 )
+from secure_comprehend._operations import KMS_KINDS
 
 Mode = Literal["enforce", "audit"]
 
@@ -133,10 +134,6 @@ class Posture(BaseModel):
         except ValidationError as exc:
             raise PostureError(describe_invalid(exc, {}, "Posture() arguments")) from exc
 
-    @property
-    def configured(self) -> bool:
-        return any((self.vpc, self.kms, self.iam, self.regions))
-
     def effective(self, region: str, partition: str | None = None) -> EffectivePosture:
         """The top-level sections overlaid by ``region``'s, checked for that region.
 
@@ -194,17 +191,19 @@ def _effective(posture: Posture, region: str | None, partition: str | None) -> E
             f"no posture for region {region!r}: the posture configures no top-level section "
             f"and only regions {sorted(posture.regions)}"
         )
+    defaults: dict[str, str] = {
+        kind: key for kind in KMS_KINDS if kms is not None and (key := getattr(kms, kind))
+    }
     approved: dict[str, frozenset[str]] = {}
     by_id: dict[str, str] = {}
     alias_by_name: dict[str, str] = {}
     if kms is not None:
-        refs = [r for r in (parse_kms(t) for t in kms.also_allowed) if r]
-        for kind in ("volume_key", "output_key", "model_key", "data_lake_key"):
-            default = getattr(kms, kind)
-            if default is None and not kms.also_allowed:
-                continue
-            approved[kind] = frozenset(([default] if default else []) + list(kms.also_allowed))
-        for ref in [parse_kms(t) for t in _defaults(kms)] + refs:
+        for kind in KMS_KINDS:
+            if kind in defaults or kms.also_allowed:
+                approved[kind] = frozenset(
+                    ([defaults[kind]] if kind in defaults else []) + list(kms.also_allowed)
+                )
+        for ref in (parse_kms(t) for t in [*defaults.values(), *kms.also_allowed]):
             if ref is None:
                 continue
             if region is not None:
@@ -225,17 +224,8 @@ def _effective(posture: Posture, region: str | None, partition: str | None) -> E
         subnets=frozenset(vpc.subnets) if vpc else frozenset(),
         security_groups=frozenset(vpc.security_group_ids) if vpc else frozenset(),
         roles=frozenset(iam.data_access_roles) if iam else frozenset(),
-        default_keys={
-            kind: key
-            for kind in ("volume_key", "output_key", "model_key", "data_lake_key")
-            if kms is not None and (key := getattr(kms, kind)) is not None
-        },
+        default_keys=defaults,
     )
-
-
-def _defaults(kms: KmsSettings) -> list[str]:
-    keys = (kms.volume_key, kms.output_key, kms.model_key, kms.data_lake_key)
-    return [k for k in keys if k]
 
 
 def _check_region(ref: KmsRef, region: str, partition: str | None) -> None:
