@@ -173,7 +173,7 @@ def _vpc(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
         for i, item in enumerate(items):
             if isinstance(item, str) and item in approved:  # approved IDs are well-formed
                 continue
-            if not isinstance(item, str) or not pattern.match(item):
+            if not isinstance(item, str) or not pattern.fullmatch(item):
                 draft.refuse(f"{path}[{i}]", item, f"malformed ID: must be {form}")
             else:
                 draft.refuse(f"{path}[{i}]", item, "not approved", tuple(defaults))
@@ -233,7 +233,7 @@ def _role(draft: _Draft, member: Member, posture: EffectivePosture) -> None:
         return
     if isinstance(value, str) and value in posture.roles:
         return
-    if not isinstance(value, str) or not ROLE_ARN_RE.match(value):
+    if not isinstance(value, str) or not ROLE_ARN_RE.fullmatch(value):
         draft.refuse(member.dotted, value, "malformed: not an IAM role ARN")
     else:
         draft.refuse(member.dotted, value, "role not approved", iam.data_access_roles)

@@ -50,7 +50,7 @@ class _Guard:
         self.spec = spec
         self.posture = posture
         self.protocol = protocol
-        self.enforce = posture.mode == "enforce"
+        self.enforce = posture.mode != "audit"  # anything unexpected enforces
 
     def inject(self, params: Mapping[str, Any], **_: Any) -> dict[str, Any] | None:
         decision = decide(self.spec, params, self.posture)

@@ -11,9 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import (
@@ -27,13 +35,17 @@ from secure_comprehend._ids import (
     parse_kms,
 )
 from secure_comprehend._operations import KMS_KINDS
+from secure_comprehend._regions import check_region, partition_of
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 Mode = Literal["enforce", "audit"]
 
 
 def _matching(regex_name: str, *regexes: re.Pattern[str]) -> AfterValidator:
     def check(value: str) -> str:
-        if not any(r.match(value) for r in regexes):
+        if not any(r.fullmatch(value) for r in regexes):
             raise ValueError(f"{value!r} is not {regex_name}")
         return value
 
@@ -69,6 +81,26 @@ RoleArn = Annotated[
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
+# What each section must configure when it is present: an empty or null section
+# would enforce nothing, which the reader of the file would not expect.
+_SECTION_NEEDS = {
+    "vpc": "set subnets and security_group_ids",
+    "kms": "set a default key (volume_key, output_key, model_key, data_lake_key) or also_allowed",
+    "iam": "set data_access_roles",
+}
+
+
+def _present_section(name: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if value is None or (isinstance(value, Mapping) and not value):
+            raise ValueError(
+                f"an empty or null [{name}] section would enforce nothing: "
+                f"{_SECTION_NEEDS[name]}, or remove the section"
+            )
+        return value
+
+    return BeforeValidator(check)
+
 
 class VpcSettings(BaseModel):
     """The approved subnets and security groups; both are injected as one VpcConfig."""
@@ -92,6 +124,15 @@ class KmsSettings(BaseModel):
     data_lake_key: KeyArn | None = None
     also_allowed: Annotated[tuple[AllowedKey, ...], AfterValidator(_unique)] = ()
 
+    @model_validator(mode="after")
+    def _configures_something(self) -> KmsSettings:
+        if not self.also_allowed and not any(getattr(self, kind) for kind in KMS_KINDS):
+            raise ValueError(
+                f"this [kms] section would enforce nothing: {_SECTION_NEEDS['kms']}, "
+                "or remove the section"
+            )
+        return self
+
 
 class IamSettings(BaseModel):
     """The approved data-access roles; the first is injected."""
@@ -100,28 +141,47 @@ class IamSettings(BaseModel):
     data_access_roles: Annotated[tuple[RoleArn, ...], Field(min_length=1), AfterValidator(_unique)]
 
 
+VpcSection = Annotated[VpcSettings | None, _present_section("vpc")]
+KmsSection = Annotated[KmsSettings | None, _present_section("kms")]
+IamSection = Annotated[IamSettings | None, _present_section("iam")]
+
+
 class RegionSettings(BaseModel):
     """Sections for one region; each replaces the top-level section of the same name."""
 
     model_config = _STRICT
-    vpc: VpcSettings | None = None
-    kms: KmsSettings | None = None
-    iam: IamSettings | None = None
+    vpc: VpcSection = None
+    kms: KmsSection = None
+    iam: IamSection = None
+
+    @model_validator(mode="after")
+    def _configures_something(self) -> RegionSettings:
+        if not any((self.vpc, self.kms, self.iam)):
+            raise ValueError("a region section must configure [vpc], [kms] or [iam]")
+        return self
+
+
+RegionName = Annotated[str, AfterValidator(lambda name: check_region(name, "region section"))]
+
+# Effective postures, keyed by the posture's content: two postures that compare
+# unequal never share one, and copies need no state of their own.
+_EFFECTIVE: dict[tuple[str, str, str | None], EffectivePosture] = {}
+_EFFECTIVE_MAX = 256
 
 
 class Posture(BaseModel):
-    """The organization's approved settings for Comprehend.
+    """The organization's approved settings for Comprehend: an immutable value.
 
     Built only from its arguments; ``load_posture()`` reads the environment and files.
+    A copy with changes (``model_copy(update=...)``) is validated like a new posture.
     """
 
     model_config = _STRICT
     mode: Mode = "enforce"
-    vpc: VpcSettings | None = None
-    kms: KmsSettings | None = None
-    iam: IamSettings | None = None
-    regions: dict[str, RegionSettings] = Field(default_factory=dict)
-    _effective: dict[tuple[str, str | None], EffectivePosture] = PrivateAttr(default_factory=dict)
+    vpc: VpcSection = None
+    kms: KmsSection = None
+    iam: IamSection = None
+    regions: dict[RegionName, RegionSettings] = Field(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         """Validate the arguments.
@@ -134,17 +194,37 @@ class Posture(BaseModel):
         except ValidationError as exc:
             raise PostureError(describe_invalid(exc, {}, "Posture() arguments")) from exc
 
+    @model_validator(mode="after")
+    def _configures_something(self) -> Posture:
+        if not any((self.vpc, self.kms, self.iam, self.regions)):
+            raise ValueError("the posture configures nothing: set [vpc], [kms], [iam] or [regions]")
+        return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated exactly like a new ``Posture(...)``.
+
+        Raises:
+            PostureError: the changed posture is invalid.
+        """
+        if not update:
+            return self  # an immutable value is its own copy
+        return type(self)(**{**self.model_dump(exclude_unset=True), **update})
+
     def effective(self, region: str, partition: str | None = None) -> EffectivePosture:
         """The top-level sections overlaid by ``region``'s, checked for that region.
 
         Raises:
-            PostureError: nothing is configured for the region, or a KMS key ARN
-                names another region or partition.
+            PostureError: the region is unknown, nothing is configured for it, or a KMS
+                key ARN names another region or partition.
         """
-        cached = self._effective.get((region, partition))
+        key = (self.model_dump_json(), region, partition)
+        cached = _EFFECTIVE.get(key)
         if cached is None:
-            cached = _effective(self, region, partition)
-            self._effective[(region, partition)] = cached
+            check_region(region, "no posture for the region")
+            cached = _effective(self, region, partition or partition_of(region))
+            if len(_EFFECTIVE) >= _EFFECTIVE_MAX:
+                _EFFECTIVE.clear()
+            _EFFECTIVE[key] = cached
         return cached
 
     def top_level(self) -> EffectivePosture | None:
@@ -188,8 +268,8 @@ def _effective(posture: Posture, region: str | None, partition: str | None) -> E
     iam = overlay.iam if overlay and overlay.iam else posture.iam
     if not (vpc or kms or iam):
         raise PostureError(
-            f"no posture for region {region!r}: the posture configures no top-level section "
-            f"and only regions {sorted(posture.regions)}"
+            f"no posture for {region}: the posture has no top-level section and sections "
+            f"only for {', '.join(sorted(posture.regions))}; add [regions.{region}.*] sections"
         )
     defaults: dict[str, str] = {
         kind: key for kind in KMS_KINDS if kms is not None and (key := getattr(kms, kind))
@@ -232,10 +312,14 @@ def _check_region(ref: KmsRef, region: str, partition: str | None) -> None:
     if ref.region is None:
         return
     if ref.region != region or (partition is not None and ref.partition != partition):
-        where = f"region {region!r}" + (f" (partition {partition!r})" if partition else "")
+        where = (
+            ref.region
+            if partition is None or ref.partition == partition
+            else f"partition {ref.partition}, not {partition}"
+        )
         raise PostureError(
-            f"kms key {ref.text!r} is in region {ref.region!r} (partition {ref.partition!r}), "
-            f"not in the client's {where}: give [regions.{region}.kms] its own keys"
+            f"no posture for {region}: its KMS keys are in {where} "
+            f"({ref.text}); add [regions.{region}.kms] with keys of {region}"
         )
 
 

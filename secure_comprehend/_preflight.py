@@ -179,7 +179,7 @@ def identity(probe: Probe, posture: EffectivePosture, report: PreflightReport) -
                 f"key in account {ref.account}, not {account}: cross-account",
             )
     for role in sorted(posture.roles):
-        match = ROLE_ARN_RE.match(role)
+        match = ROLE_ARN_RE.fullmatch(role)
         if match and match["account"] != account:
             yield Check(
                 "identity", role, "WARN", f"role in account {match['account']}, not {account}"

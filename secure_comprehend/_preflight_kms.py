@@ -74,7 +74,7 @@ def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) ->
     role_accounts = {
         role: match["account"]
         for role in sorted(posture.roles)
-        if (match := ROLE_ARN_RE.match(role))
+        if (match := ROLE_ARN_RE.fullmatch(role))
     }
     keys: dict[str, str] = {}  # each key once, named for its first use
     for what, key in _configured(posture):
