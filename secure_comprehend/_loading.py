@@ -10,6 +10,7 @@ value came from.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -58,10 +59,14 @@ def load_posture(path: str | os.PathLike[str] | None = None) -> Posture:
 
 def load_with_sources(
     path: str | os.PathLike[str] | None = None,
+    origin: str = "the path given to load_posture()",
 ) -> tuple[Posture, dict[tuple[str, ...], str]]:
-    """``load_posture()``, plus where each setting came from (field path -> source)."""
-    file = _config_file(path)
-    env_values, env_vars = _read_env()
+    """``load_posture()``, plus where each setting came from (field path -> source).
+
+    ``origin`` names where ``path`` came from, for errors (``--config``, say).
+    """
+    env_values, env_vars = _read_env()  # first: it refuses two names for one variable
+    file = _config_file(path, origin)
     file_values = _read_toml(file) if file else {}
     merged = _deep_merge(file_values, env_values)
     sources = _leaf_sources(file_values, f"file {file}")
@@ -81,16 +86,31 @@ def load_with_sources(
         raise PostureError(describe_invalid(exc.__cause__, sources)) from exc.__cause__
 
 
-def _config_file(path: str | os.PathLike[str] | None) -> Path | None:
+def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | None:
     if path is not None:
-        named, origin = Path(path), "the path given to load_posture()"
-    elif os.environ.get(CONFIG_VAR):
-        named, origin = Path(os.environ[CONFIG_VAR]), CONFIG_VAR
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+        named = Path(path)
+    elif (var := _config_var()) is not None:
+        named, origin = Path(os.environ[var]), f"environment variable {var}"
+        if not os.environ[var].strip():
+            # an empty value is a mistake, not "look elsewhere": never load another file
+            raise PostureError(
+                f"{CONFIG_VAR} is set but empty: name a posture file, or unset it to look in "
+                f"{', '.join(str(p) for p in DEFAULT_FILES)}"
+            )
     else:
         return next((p for p in (d.expanduser() for d in DEFAULT_FILES) if p.is_file()), None)
-    if not named.is_file():
+    if named.is_dir():
+        raise PostureError(f"posture file {str(named)!r} (from {origin}) is a directory")
+    if not named.exists():
         raise PostureError(f"posture file {str(named)!r} (from {origin}) does not exist")
     return named
+
+
+def _config_var() -> str | None:
+    """The name under which the environment sets the config file, in any case."""
+    return next((v for v in os.environ if v.upper() == CONFIG_VAR), None)
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
@@ -98,8 +118,13 @@ def _read_toml(file: Path) -> dict[str, Any]:
 
     try:
         return dict(TomlConfigSettingsSource(_settings_class(), toml_file=file)())
-    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
-        raise PostureError(f"posture file {str(file)!r} is unreadable: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PostureError(f"posture file {str(file)!r} is not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PostureError(f"posture file {str(file)!r} cannot be read: {reason}") from exc
+    except ValueError as exc:  # tomllib.TOMLDecodeError
+        raise PostureError(f"posture file {str(file)!r} is not valid TOML: {exc}") from exc
 
 
 def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
@@ -114,16 +139,26 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     known = {var: (path, complex_) for var, path, complex_ in _env_names(Posture)}
     values: dict[str, Any] = {}
     names: dict[tuple[str, ...], str] = {}
-    # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
-    for var in sorted(v for v in os.environ if v.upper().startswith(ENV_PREFIX)):
-        if var == CONFIG_VAR:  # read by _config_file
-            continue
-        upper = var.upper()
-        if upper not in known:
-            allowed = ", ".join(sorted(known))
+    ours = [v for v in os.environ if v.upper().startswith(ENV_PREFIX)]
+    by_upper: dict[str, list[str]] = {}
+    for var in ours:
+        by_upper.setdefault(var.upper(), []).append(var)
+    for twins in by_upper.values():
+        if len(twins) > 1:
             raise PostureError(
-                f"unknown environment variable {var}={os.environ[var]!r}: "
-                f"secure_comprehend reads {CONFIG_VAR}, {allowed}"
+                f"environment variables {' and '.join(sorted(twins))} differ only in case: "
+                "names are case-insensitive, so keep one"
+            )
+    # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
+    for var in sorted(ours, key=str.upper):
+        upper = var.upper()
+        if upper == CONFIG_VAR:  # read by _config_file
+            continue
+        if upper not in known:
+            close = difflib.get_close_matches(upper, [CONFIG_VAR, *known], n=1, cutoff=0.8)
+            hint = f"did you mean {close[0]}?" if close else f"see {CONFIG_VAR} and the README"
+            raise PostureError(
+                f"unknown environment variable {var}={os.environ[var]!r}: {hint}"
             )
         path, complex_ = known[upper]
         raw = os.environ[var]
@@ -175,7 +210,8 @@ def _settings_class() -> type[Any]:
         from pydantic_settings import BaseSettings, SettingsConfigDict
 
         class PostureSettings(BaseSettings, Posture):
-            model_config = SettingsConfigDict(extra="forbid")
+            # exact keys: "MODE =" is an unknown key, not a second "mode"
+            model_config = SettingsConfigDict(extra="forbid", case_sensitive=True)
 
         _SETTINGS.append(PostureSettings)
     return _SETTINGS[0]

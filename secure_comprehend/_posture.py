@@ -8,7 +8,9 @@ lookup-ready :class:`EffectivePosture` the decision core uses.
 
 from __future__ import annotations
 
+import difflib
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -326,20 +328,63 @@ def _check_region(ref: KmsRef, region: str, partition: str | None) -> None:
 def describe_invalid(
     exc: ValidationError, sources: Mapping[tuple[str, ...], str], default: str = "defaults"
 ) -> str:
-    """Every validation error as one line: field, value, source, what is allowed."""
+    """Every validation error once, as one line: field, value, source, what is allowed."""
+    errors = [
+        (tuple(str(p) for p in error["loc"] if p != "[key]"), error) for error in exc.errors()
+    ]
     lines = []
-    for error in exc.errors():
-        loc = tuple(str(p) for p in error["loc"])
+    for loc, error in errors:
+        # a list whose items were refused is not also "too short" (pydantic drops them)
+        if error["type"] == "too_short" and any(
+            other[: len(loc)] == loc and len(other) > len(loc) for other, _ in errors
+        ):
+            continue
         # the longest prefix of the error's location that a source set
         source = next(
             (sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), default
         )
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = f"unknown key; allowed here: {', '.join(_fields_at(loc[:-1]))}"
-        field_name = ".".join(loc) or "posture"
-        lines.append(f"  - {field_name} = {error['input']!r} (from {source}): {message}")
+        field_name = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
+        value = "" if error["type"] == "missing" else f" = {_short_repr(error['input'])}"
+        lines.append(f"  - {field_name or 'posture'}{value} (from {source}): {_message(loc, error)}")
     return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
+
+
+def _message(loc: tuple[str, ...], error: Any) -> str:
+    """An error in the posture's own words: no pydantic type names."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "extra_forbidden":
+        return _unknown_key(loc[-1], _fields_at(loc[:-1]))
+    if kind == "missing":
+        return "missing: this section needs it"
+    if kind == "too_short":
+        return f"must hold at least {ctx['min_length']} item(s), not {ctx['actual_length']}"
+    if kind == "too_long":
+        return f"must hold at most {ctx['max_length']} items, not {ctx['actual_length']}"
+    if kind in ("tuple_type", "list_type"):
+        return "must be a list"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a table of keys (a section)"
+    if kind == "string_type":
+        return "must be text"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message.replace("Input should be", "must be")
+
+
+def _unknown_key(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; allowed here: {', '.join(allowed)}"
+
+
+def _short_repr(value: Any) -> str:
+    """A bounded repr: a 2 KB bogus value or a deeply nested one must not drown the message."""
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlevel = 4
 
 
 def _fields_at(loc: tuple[str, ...]) -> list[str]:

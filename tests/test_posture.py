@@ -142,12 +142,12 @@ def test_unknown_environment_names_are_errors(
 BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     (
         {"vpc": {"subnets": ["subnet-xyz"], "security_group_ids": list(GROUPS)}},
-        "vpc.subnets.0",
+        "vpc.subnets[0]",
         "subnet-xyz",
     ),
     (
         {"vpc": {"subnets": ["subnet-0123456"], "security_group_ids": list(GROUPS)}},
-        "vpc.subnets.0",
+        "vpc.subnets[0]",
         "subnet-0123456",
     ),
     ({"vpc": {"subnets": [], "security_group_ids": list(GROUPS)}}, "vpc.subnets", "[]"),
@@ -159,7 +159,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
             }
         },
         "vpc.subnets",
-        "subnet-00000010",
+        "must hold at most 16 items, not 17",
     ),
     (
         {"vpc": {"subnets": [SUBNETS[0], SUBNETS[0]], "security_group_ids": list(GROUPS)}},
@@ -168,7 +168,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
     ),
     (
         {"vpc": {"subnets": list(SUBNETS), "security_group_ids": ["sg-1"]}},
-        "vpc.security_group_ids.0",
+        "vpc.security_group_ids[0]",
         "sg-1",
     ),
     (
@@ -181,14 +181,14 @@ BAD_VALUES: list[tuple[dict[str, Any], str, str]] = [
         "vpc.security_group_ids",
         "sg-00000005",
     ),
-    ({"vpc": {"subnets": list(SUBNETS)}}, "vpc.security_group_ids", "Field required"),
+    ({"vpc": {"subnets": list(SUBNETS)}}, "vpc.security_group_ids", "missing"),
     ({"kms": {"volume_key": "1234abcd-12ab-34cd-56ef-1234567890ab"}}, "kms.volume_key", "1234abcd"),
     ({"kms": {"output_key": "alias/x"}}, "kms.output_key", "alias/x"),
     ({"kms": {"model_key": "arn:aws:kms:us-east-1:1111:key/x"}}, "kms.model_key", "1111"),
-    ({"kms": {"also_allowed": ["not-a-key"]}}, "kms.also_allowed.0", "not-a-key"),
+    ({"kms": {"also_allowed": ["not-a-key"]}}, "kms.also_allowed[0]", "not-a-key"),
     (
         {"iam": {"data_access_roles": ["arn:aws:iam::111122223333:user/bob"]}},
-        "iam.data_access_roles.0",
+        "iam.data_access_roles[0]",
         "user/bob",
     ),
     ({"iam": {"data_access_roles": []}}, "iam.data_access_roles", "[]"),
@@ -213,7 +213,8 @@ def test_malformed_values_name_field_value_and_source(
     with pytest.raises(sc.PostureError) as info:
         sc.load_posture(path)
     message = str(info.value)
-    assert f"{field} = " in message
+    shown = f"{field} (from" if value == "missing" else f"{field} = "  # a missing key has no value
+    assert shown in message
     assert value in message
     assert f"from file {path}" in message
 
@@ -299,7 +300,7 @@ def test_posture_in_code_with_bad_values_is_a_posture_error() -> None:
             vpc={"subnets": ["subnet-nope"], "security_group_ids": list(GROUPS)}, kms={"x": 1}
         )
     message = str(info.value)
-    assert "vpc.subnets.0 = 'subnet-nope' (from Posture() arguments)" in message
+    assert "vpc.subnets[0] = 'subnet-nope' (from Posture() arguments)" in message
     assert (
         "kms.x = 1 (from Posture() arguments): unknown key; allowed here: also_allowed" in message
     )
