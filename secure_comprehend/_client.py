@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
-from secure_comprehend._enforcement import protect
+from secure_comprehend._enforcement import protect, protect_with
+from secure_comprehend._loading import posture_or_load
 
 if TYPE_CHECKING:
     import boto3
@@ -36,12 +37,11 @@ def client(
         A real botocore client for ``comprehend``, protected.
 
     Raises:
-        PostureError: the posture is missing, invalid, or not valid for the region.
+        PostureError: the posture is missing or invalid; in enforce mode also when it
+            is not valid for the client's region.
+        TypeError: ``posture`` is not a Posture.
     """
-    if posture is None:
-        from secure_comprehend._loading import load_posture
-
-        posture = load_posture()
+    checked = posture_or_load(posture)
     if session is None:  # boto3's default session, as boto3.client() uses
         import boto3
 
@@ -49,7 +49,7 @@ def client(
             boto3.setup_default_session()
         session = cast("boto3.Session", boto3.DEFAULT_SESSION)
     raw = session.client("comprehend", region_name=region_name, config=config, **kwargs)
-    return cast("ComprehendClient", protect(raw, posture))
+    return protect(raw, checked)
 
 
 class _PatchState:
@@ -65,7 +65,9 @@ class _Protected:
         super().__init__(*args, **kwargs)
         posture = _PatchState.posture
         if posture is not None:
-            protect(self, posture)  # type: ignore[arg-type]
+            # someone else's client: never refused at creation; a region without a
+            # posture makes its covered operations violations instead
+            protect_with(self, posture, strict=False)  # type: ignore[arg-type]
 
 
 def _add_protection(base_classes: list[type], **_: Any) -> None:
@@ -91,16 +93,14 @@ def patch(posture: Posture | None = None) -> None:
 
     Raises:
         PostureError: the posture is missing or invalid.
+        TypeError: ``posture`` is not a Posture.
     """
     import boto3
     import botocore
 
-    if posture is None:
-        from secure_comprehend._loading import load_posture
-
-        posture = load_posture()
+    checked = posture_or_load(posture)
     with _PatchState.lock:
-        _PatchState.posture = posture
+        _PatchState.posture = checked
         if not _PatchState.registered:
             botocore.register_initializer(_initialize)
             _PatchState.registered = True

@@ -11,16 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from secure_comprehend._errors import Violation
+from secure_comprehend._errors import Violation, short_repr
 from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
-from secure_comprehend._operations import (
-    Member,
-    OperationSpec,
-    default_model,
-    operation_name,
-    partition_of,
-)
-from secure_comprehend._posture import EffectivePosture, Posture
+from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name
+from secure_comprehend._posture import EffectivePosture, Posture, require_posture
 
 ABSENT: Any = object()  # a member the request does not carry (None could be a value)
 # VpcConfig members: (name, API maximum, pattern, what it must look like)
@@ -108,7 +102,28 @@ class _Draft:
 
 
 def decide(spec: OperationSpec, params: Mapping[str, Any], posture: EffectivePosture) -> Decision:
-    """Apply the posture to one request of a covered operation."""
+    """Apply the posture to one request of a covered operation.
+
+    Total: a request too deep or too strange to check (a mapping whose methods
+    raise, say) is a violation, never an exception.
+    """
+    try:
+        return _decide(spec, params, posture)
+    except Exception as exc:  # RecursionError included: fail closed, name what happened
+        reason = f"cannot be checked ({type(exc).__name__}: {short_repr(str(exc))})"
+        return Decision(
+            spec.name, _plain(params), violations=(Violation(spec.name, "(request)", None, reason),)
+        )
+
+
+def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(params)
+    except Exception:  # a mapping that cannot even be copied is sent as nothing
+        return {}
+
+
+def _decide(spec: OperationSpec, params: Mapping[str, Any], posture: EffectivePosture) -> Decision:
     draft = _Draft(spec, params)
     for path in spec.unknown:
         draft.refuse(
@@ -260,11 +275,25 @@ def evaluate(
         The decision: the request as it would be sent, what was injected, every violation.
 
     Raises:
+        TypeError: an argument of the wrong type (a dict for ``posture``, ``None`` for
+            ``region``), named.
         ValueError: ``operation`` is no Comprehend operation.
-        PostureError: the posture is not valid for ``region``.
+        PostureError: ``region`` is no region botocore knows, or the posture is not
+            valid for it.
     """
+    if not isinstance(operation, str):
+        raise TypeError(
+            f"operation must be an operation name (str), not {type(operation).__name__}"
+        )
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"params must be a mapping of request parameters, not {type(params).__name__}"
+        )
+    if not isinstance(region, str):
+        raise TypeError(f"region must be a region name (str), not {type(region).__name__}")
+    effective = require_posture(posture).effective(region, partition)
     name = operation_name(operation)
     spec = default_model()[1].get(name)
     if spec is None:
-        return Decision(name, dict(params))
-    return decide(spec, params, posture.effective(region, partition or partition_of(region)))
+        return Decision(name, _plain(params))
+    return decide(spec, params, effective)

@@ -37,7 +37,7 @@ class _Injections(logging.Handler):
         self.members: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.members.extend(getattr(record, "members", ()))
+        self.members.extend(getattr(record, "injected", ()))
 
 
 @contextmanager

@@ -9,10 +9,21 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlevel = 4
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = 20
+
+
+def short_repr(value: Any) -> str:
+    """A bounded repr: a 2 KB bogus key or a deeply nested value must not drown a message."""
+    return _REPR.repr(value)
 
 
 @dataclass(frozen=True)
@@ -35,10 +46,7 @@ class Violation:
 
     def __str__(self) -> str:
         allowed = f" (approved: {', '.join(self.allowed)})" if self.allowed else ""
-        shown = repr(self.value)
-        if len(shown) > 120:  # a 2 KB bogus key ID would drown the message
-            shown = f"{shown[:100]}...({len(shown)} chars)"
-        value = "" if self.value is None else f"={shown}"
+        value = "" if self.value is None else f"={short_repr(self.value)}"
         return f"{self.operation} {self.path}{value}: {self.reason}{allowed}"
 
 

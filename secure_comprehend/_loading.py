@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._posture import Posture, describe_invalid, model_type
+from secure_comprehend._posture import Posture, describe_invalid, model_type, require_posture
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -55,6 +55,16 @@ def load_posture(path: str | os.PathLike[str] | None = None) -> Posture:
             the field, the value and its source.
     """
     return load_with_sources(path)[0]
+
+
+def posture_or_load(posture: object) -> Posture:
+    """``posture`` if it is a ``Posture``; ``None`` loads one with ``load_posture()``.
+
+    Raises:
+        TypeError: ``posture`` is something else (a dict, say).
+        PostureError: as ``load_posture()``.
+    """
+    return load_posture() if posture is None else require_posture(posture)
 
 
 def load_with_sources(
@@ -157,9 +167,7 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
         if upper not in known:
             close = difflib.get_close_matches(upper, [CONFIG_VAR, *known], n=1, cutoff=0.8)
             hint = f"did you mean {close[0]}?" if close else f"see {CONFIG_VAR} and the README"
-            raise PostureError(
-                f"unknown environment variable {var}={os.environ[var]!r}: {hint}"
-            )
+            raise PostureError(f"unknown environment variable {var}={os.environ[var]!r}: {hint}")
         path, complex_ = known[upper]
         raw = os.environ[var]
         try:

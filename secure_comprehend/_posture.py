@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -25,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from secure_comprehend._errors import PostureError
+from secure_comprehend._errors import PostureError, short_repr
 from secure_comprehend._ids import (
     ALIAS_ARN_RE,
     ALIAS_NAME_RE,
@@ -222,7 +221,7 @@ class Posture(BaseModel):
         key = (self.model_dump_json(), region, partition)
         cached = _EFFECTIVE.get(key)
         if cached is None:
-            check_region(region, "no posture for the region")
+            check_region(region, f"no posture for {region!r}")
             cached = _effective(self, region, partition or partition_of(region))
             if len(_EFFECTIVE) >= _EFFECTIVE_MAX:
                 _EFFECTIVE.clear()
@@ -234,6 +233,20 @@ class Posture(BaseModel):
         if not any((self.vpc, self.kms, self.iam)):
             return None
         return _effective(self, None, None)
+
+
+def require_posture(posture: object, parameter: str = "posture") -> Posture:
+    """``posture`` itself if it is a ``Posture``.
+
+    Raises:
+        TypeError: naming ``parameter`` and what it expected.
+    """
+    if isinstance(posture, Posture):
+        return posture
+    raise TypeError(
+        f"{parameter} must be a secure_comprehend.Posture, not {type(posture).__name__}: "
+        "build one with sc.Posture(**settings) or sc.load_posture(path)"
+    )
 
 
 @dataclass(frozen=True)
@@ -344,8 +357,10 @@ def describe_invalid(
             (sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), default
         )
         field_name = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
-        value = "" if error["type"] == "missing" else f" = {_short_repr(error['input'])}"
-        lines.append(f"  - {field_name or 'posture'}{value} (from {source}): {_message(loc, error)}")
+        value = "" if error["type"] == "missing" else f" = {short_repr(error['input'])}"
+        lines.append(
+            f"  - {field_name or 'posture'}{value} (from {source}): {_message(loc, error)}"
+        )
     return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
 
 
@@ -375,16 +390,6 @@ def _unknown_key(key: str, allowed: list[str]) -> str:
     if close:
         return f"unknown key; did you mean {close[0]!r}?"
     return f"unknown key; allowed here: {', '.join(allowed)}"
-
-
-def _short_repr(value: Any) -> str:
-    """A bounded repr: a 2 KB bogus value or a deeply nested one must not drown the message."""
-    return _REPR.repr(value)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 120
-_REPR.maxlevel = 4
 
 
 def _fields_at(loc: tuple[str, ...]) -> list[str]:

@@ -82,12 +82,16 @@ def test_patch_covers_an_existing_default_session() -> None:
         sc.unpatch()
 
 
-def test_patch_refuses_a_client_in_an_uncovered_region() -> None:
+@pytest.mark.usefixtures("moto")
+def test_patch_refuses_covered_calls_in_an_uncovered_region_not_the_client() -> None:
     sc.patch(make_posture())
     try:
-        with pytest.raises(sc.PostureError, match="eu-west-1"):
-            boto3.client("comprehend", region_name="eu-west-1")
-        boto3.client("s3", region_name="eu-west-1")  # other services are untouched
+        client = boto3.client("comprehend", region_name="eu-west-1")  # created: not our client
+        with pytest.raises(sc.PostureViolation, match=r"no posture for eu-west-1: .*us-east-1"):
+            client.start_topics_detection_job(
+                InputDataConfig={"S3Uri": "s3://in/"}, OutputDataConfig={"S3Uri": "s3://out/"}
+            )
+        assert client.list_topics_detection_jobs()["TopicsDetectionJobPropertiesList"] == []
     finally:
         sc.unpatch()
 

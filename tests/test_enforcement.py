@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from collections.abc import Callable
@@ -178,7 +179,7 @@ def test_audit_mode_logs_and_sends(sc_logs: pytest.LogCaptureFixture) -> None:
     warnings = [r for r in sc_logs.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert OTHER_SUBNET in warnings[0].getMessage()
-    assert warnings[0].member == "VpcConfig.Subnets[0]"  # type: ignore[attr-defined]
+    assert warnings[0].violations == ["VpcConfig.Subnets[0]"]  # type: ignore[attr-defined]
     assert warnings[0].mode == "audit"  # type: ignore[attr-defined]
 
 
@@ -191,7 +192,7 @@ def test_injection_logged_at_info_values_only_at_debug(sc_logs: pytest.LogCaptur
     ]
     [record] = info
     assert record.operation == "StartEntitiesDetectionJob"  # type: ignore[attr-defined]
-    assert set(record.members) == {  # type: ignore[attr-defined]
+    assert set(record.injected) == {  # type: ignore[attr-defined]
         "OutputDataConfig.KmsKeyId",
         "DataAccessRoleArn",
         "VolumeKmsKeyId",
@@ -217,10 +218,13 @@ def test_final_check_catches_a_later_handler(
     change: Callable[[dict[str, Any]], Any], path: str
 ) -> None:
     client = protected()
-    client.meta.events.register(
-        "before-parameter-build.comprehend.StartEntitiesDetectionJob",
-        lambda params, **_: change(params),
-    )
+
+    # registered last on the generic name after protection: it runs after the posture
+    def later(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "StartEntitiesDetectionJob":
+            change(params)
+
+    client.meta.events.register_last("before-parameter-build", later)
     with pytest.raises(sc.PostureViolation) as info:
         client.start_entities_detection_job(
             InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
@@ -298,19 +302,23 @@ def test_client_is_a_real_botocore_client() -> None:
 def test_import_model_via_stubber() -> None:
     client = protected()
     source = f"arn:aws:comprehend:{REGION}:444455556666:document-classifier/shared"
+    sent: list[dict[str, Any]] = []
+    # the serialized request, read before Stubber answers at before-call
+    client.meta.events.register_first(
+        "before-call.*.*", lambda params, **_: sent.append(json.loads(params["body"]))
+    )
     with Stubber(client) as stub:
-        # Stubber checks params after injection: these are what the posture filled in.
-        stub.add_response(
-            "import_model",
-            {"ModelArn": CLASSIFIER},
-            {
-                "SourceModelArn": source,
-                "ModelKmsKeyId": KEYS["model_key"],
-                "DataAccessRoleArn": ROLES[0],
-            },
-        )
+        # Stubber checks params as the caller gave them (it runs before the posture)
+        stub.add_response("import_model", {"ModelArn": CLASSIFIER}, {"SourceModelArn": source})
         client.import_model(SourceModelArn=source)
         stub.assert_no_pending_responses()
+    assert sent == [
+        {
+            "SourceModelArn": source,
+            "ModelKmsKeyId": KEYS["model_key"],
+            "DataAccessRoleArn": ROLES[0],
+        }
+    ]
 
 
 def test_update_flywheel_via_stubber() -> None:

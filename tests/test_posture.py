@@ -284,7 +284,7 @@ def test_region_section_replaces_top_level_section() -> None:
 def test_region_without_any_posture_is_refused() -> None:
     posture = sc.Posture(regions={"eu-west-1": {"iam": {"data_access_roles": [ROLES[0]]}}})
     assert posture.effective("eu-west-1").roles == {ROLES[0]}
-    with pytest.raises(sc.PostureError, match="no posture for us-east-1: .*only for eu-west-1"):
+    with pytest.raises(sc.PostureError, match=r"no posture for us-east-1: .*only for eu-west-1"):
         posture.effective("us-east-1")
 
 

@@ -68,9 +68,10 @@ def test_import_has_no_side_effects() -> None:
     assert result.stdout == ""
 
 
-def test_logger_has_a_null_handler() -> None:
+def test_logger_has_no_handler_of_its_own() -> None:
+    # a NullHandler would switch off Python's last-resort handler: audit findings unseen
     import logging
 
-    assert any(
-        isinstance(h, logging.NullHandler) for h in logging.getLogger("secure_comprehend").handlers
-    )
+    import secure_comprehend._enforcement  # noqa: F401  # the module that logs
+
+    assert logging.getLogger("secure_comprehend").handlers == []

@@ -57,9 +57,8 @@ def test_final_check_reads_cbor(
     sent = read_body("smithy-rpc-v2-cbor", body)
     assert sent["VpcConfig"] == VPC and sent["VolumeKmsKeyId"] == KEYS["volume_key"]
 
-    client.meta.events.register(
-        "before-parameter-build.comprehend.StartEntitiesDetectionJob",
-        lambda params, **_: params.pop("VolumeKmsKeyId"),
+    client.meta.events.register_last(  # after the posture was applied
+        "before-parameter-build", lambda params, **_: params.pop("VolumeKmsKeyId")
     )
     with pytest.raises(sc.PostureViolation, match="VolumeKmsKeyId"):
         client.start_entities_detection_job(
