@@ -192,7 +192,11 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         problem = str(exc)
     protocol = getattr(model, "resolved_protocol", None) or model.protocol
     protection = _Protection(
-        operations_for(model).specs, effective, problem, posture.mode, protocol
+        operations_for(model, getattr(client, "_loader", None)).specs,
+        effective,
+        problem,
+        posture.mode,
+        protocol,
     )
     events = client.meta.events
     for (event, unique_id), handler, first in (

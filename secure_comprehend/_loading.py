@@ -177,6 +177,12 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
                 f"environment variable {var}={raw!r} is not JSON ({exc}): lists and sections "
                 f"must be JSON, e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'"
             ) from exc
+        if complex_ and len(path) == 1 and value in (None, {}):
+            # merged over a file, an empty section would be a silent no-op, null a removal
+            raise PostureError(
+                f"environment variable {var}={raw!r} makes [{path[0]}] an empty or null "
+                "section, which would enforce nothing: set its fields, or unset the variable"
+            )
         node = values
         for name in path[:-1]:
             child = node.setdefault(name, {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -156,19 +157,27 @@ class OperationsTable:
         return self.specs.get(name)
 
 
-_CACHE: dict[int, tuple[object, OperationsTable]] = {}
+# id(model document) -> (the loader that holds that document, its table). The
+# loader caches the document for its session's lifetime, so while the loader is
+# alive the id names that document; when the loader goes, its entry goes with it.
+# Nothing here keeps a document (about 1.4 MiB) alive.
+_CACHE: dict[int, tuple[weakref.ref[Any], OperationsTable]] = {}
 _LOCK = threading.Lock()
 
 
-def operations_for(model: ServiceModel) -> OperationsTable:
+def operations_for(model: ServiceModel, loader: Any = None) -> OperationsTable:
     """The operations table of a service model, walked once per loaded model.
 
-    botocore's loader hands every client of a session the same model document,
-    so the walk is keyed on that document and kept with it.
+    Args:
+        model: the client's service model.
+        loader: the botocore loader that loaded ``model`` (a client's ``_loader``);
+            with it, the table is shared by every client of that session. Without it,
+            the model is walked again (about a millisecond).
     """
     document = model._service_description  # type: ignore[attr-defined]  # loader-cached
-    entry = _CACHE.get(id(document))
-    if entry is not None and entry[0] is document:
+    key = id(document)
+    entry = _CACHE.get(key)
+    if entry is not None and loader is not None and entry[0]() is loader:
         return entry[1]
     # The raw document, not botocore's Shape objects: the same model, walked without
     # building thousands of objects (and the garbage collections they set off) at cold start.
@@ -178,9 +187,17 @@ def operations_for(model: ServiceModel) -> OperationsTable:
         if spec.covered:
             specs[name] = spec
     table = OperationsTable(specs)
-    with _LOCK:
-        _CACHE[id(document)] = (document, table)
+    if loader is not None and _holds(loader, document):
+        with _LOCK:
+            _CACHE[key] = (weakref.ref(loader), table)
+        weakref.finalize(loader, _CACHE.pop, key, None)
     return table
+
+
+def _holds(loader: Any, document: object) -> bool:
+    """Whether botocore's loader keeps ``document`` in its cache (so its id stays its own)."""
+    cache = getattr(loader, "_cache", None)
+    return isinstance(cache, dict) and any(value is document for value in cache.values())
 
 
 _DEFAULT: list[tuple[ServiceModel, OperationsTable, dict[str, str]]] = []

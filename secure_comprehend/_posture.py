@@ -352,16 +352,22 @@ def describe_invalid(
             other[: len(loc)] == loc and len(other) > len(loc) for other, _ in errors
         ):
             continue
-        # the longest prefix of the error's location that a source set
-        source = next(
-            (sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), default
-        )
+        source = _source_of(loc, sources, default)
         field_name = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
         value = "" if error["type"] == "missing" else f" = {short_repr(error['input'])}"
         lines.append(
             f"  - {field_name or 'posture'}{value} (from {source}): {_message(loc, error)}"
         )
     return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
+
+
+def _source_of(loc: tuple[str, ...], sources: Mapping[tuple[str, ...], str], default: str) -> str:
+    """Who set ``loc``: the longest prefix a source set, else every source of its fields."""
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in sources:
+            return sources[loc[:n]]
+    below = sorted({s for path, s in sources.items() if path[: len(loc)] == loc and loc})
+    return " and ".join(below) or default
 
 
 def _message(loc: tuple[str, ...], error: Any) -> str:
