@@ -200,7 +200,7 @@ def test_a_client_in_a_misspelt_region_has_no_posture() -> None:
 # 4. IDs and ARNs match whole and ASCII only.
 
 FULLWIDTH = "１１１１２２２２３３３３"  # noqa: RUF001  # fullwidth digits
-ARABIC_INDIC = "١١١١٢٢٢٢٣٣٣٣"  # noqa: RUF001
+ARABIC_INDIC = "١١١١٢٢٢٢٣٣٣٣"
 BAD_IDS = [
     ("vpc", "subnets", f"{SUBNETS[0]}\n"),
     ("vpc", "security_group_ids", f"{GROUPS[0]}\n"),

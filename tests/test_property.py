@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from conftest import (
@@ -162,3 +165,54 @@ def test_compliant_or_nothing_left(
         return
     assert len(recorder.bodies) == before + 1
     assert compliant(spec, recorder.sent()[-1]), recorder.sent()[-1]
+
+
+COPIES = {
+    "model_copy": lambda p, update: p.model_copy(update=update),
+    "copy+update": lambda p, update: copy.copy(p).model_copy(update=update),
+    "deepcopy+update": lambda p, update: copy.deepcopy(p).model_copy(update=update),
+    "pickle+update": lambda p, update: pickle.loads(pickle.dumps(p)).model_copy(update=update),
+}
+
+
+@st.composite
+def posture_family(draw: st.DrawFn) -> list[sc.Posture]:
+    """Postures made from one another by copies with changes, as a notebook would."""
+    family = [make_posture()]
+    for _ in range(draw(st.integers(1, 4))):
+        parent = draw(st.sampled_from(family))
+        parent.effective("us-east-1")  # derived state exists before the copy is made
+        update = {
+            "mode": draw(st.sampled_from(["enforce", "audit"])),
+            "iam": {"data_access_roles": draw(st.permutations(ROLES))},
+            "vpc": {
+                "subnets": draw(st.lists(st.sampled_from(SUBNETS), min_size=1, unique=True)),
+                "security_group_ids": list(GROUPS),
+            },
+        }
+        family.append(COPIES[draw(st.sampled_from(sorted(COPIES)))](parent, update))
+    return family
+
+
+@settings(max_examples=40, deadline=None)
+@given(family=posture_family(), data=st.data())
+def test_a_client_enforces_exactly_its_own_posture(family: list[sc.Posture], data: Any) -> None:
+    session = boto3.Session(region_name="us-east-1")
+    for posture in data.draw(st.permutations(family)):
+        recorder = Recorder()
+        client = recorded_client(posture, recorder, session)
+        io = {"InputDataConfig": {"S3Uri": "s3://i/"}, "OutputDataConfig": {"S3Uri": "s3://o/"}}
+        client.start_topics_detection_job(**io)
+        [sent] = recorder.sent()
+        assert posture.iam is not None and posture.vpc is not None
+        assert sent["DataAccessRoleArn"] == posture.iam.data_access_roles[0]
+        assert sent["VpcConfig"]["Subnets"] == list(posture.vpc.subnets)
+        outside = [s for s in SUBNETS if s not in posture.vpc.subnets] or [OTHER_SUBNET]
+        violating = {"Subnets": outside, "SecurityGroupIds": list(GROUPS)}
+        if posture.mode == "enforce":
+            with pytest.raises(sc.PostureViolation):
+                client.start_topics_detection_job(VpcConfig=violating, **io)
+            assert len(recorder.bodies) == 1
+        else:
+            client.start_topics_detection_job(VpcConfig=violating, **io)
+            assert recorder.sent()[-1]["VpcConfig"] == violating
