@@ -1,0 +1,345 @@
+"""A true drop-in: other handlers compose, audit mode never breaks, memory stays bounded."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from conftest import GROUPS, KEYS, REGION, ROLES, SUBNETS, Recorder, make_posture
+
+import secure_comprehend as sc
+from secure_comprehend._enforcement import _FINAL, _move_to_front
+
+IO = {"InputDataConfig": {"S3Uri": "s3://in/"}, "OutputDataConfig": {"S3Uri": "s3://out/"}}
+TAGS = [{"Key": "cost-centre", "Value": "ml-42"}]
+OP = "StartTopicsDetectionJob"
+VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
+REGISTER = ("register", "register_first", "register_last")
+
+
+def register(client: Any, how: str, event: str, handler: Callable[..., Any]) -> None:
+    getattr(client.meta.events, how)(event, handler)
+
+
+def plain_client(session: boto3.Session | None = None) -> Any:
+    return (session or boto3.Session(region_name=REGION)).client("comprehend", region_name=REGION)
+
+
+# Compose, then enforce: a team's Tags helper keeps working, the posture lands on top.
+
+
+def add_tags_by_returning(params: dict[str, Any], **_: Any) -> dict[str, Any]:
+    return {**params, "Tags": TAGS}  # provide-client-params: a returned dict replaces params
+
+
+def add_tags_in_place(params: dict[str, Any], **_: Any) -> None:
+    params["Tags"] = TAGS  # before-parameter-build: changed in place
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("how", REGISTER)
+@pytest.mark.parametrize(
+    ("event", "helper"),
+    [
+        (f"provide-client-params.comprehend.{OP}", add_tags_by_returning),
+        ("provide-client-params.comprehend", add_tags_by_returning),
+        ("provide-client-params.*.*", add_tags_by_returning),
+        ("provide-client-params", add_tags_by_returning),
+        (f"before-parameter-build.comprehend.{OP}", add_tags_in_place),
+        ("before-parameter-build.comprehend", add_tags_in_place),
+        ("before-parameter-build.*.*", add_tags_in_place),
+        ("before-parameter-build", add_tags_in_place),
+    ],
+)
+def test_a_tags_helper_and_the_posture_both_arrive(
+    event: str, helper: Callable[..., Any], how: str, when: str
+) -> None:
+    client, recorder = plain_client(), Recorder()
+    if when == "before":
+        register(client, how, event, helper)
+    sc.protect(client, make_posture())
+    if when == "after":
+        register(client, how, event, helper)
+    client.meta.events.register_last("before-send", recorder)
+    client.start_topics_detection_job(**IO)
+    [sent] = recorder.sent()
+    assert sent["Tags"] == TAGS
+    assert sent["VpcConfig"] == VPC
+    assert sent["DataAccessRoleArn"] == ROLES[0]
+    assert sent["VolumeKmsKeyId"] == KEYS["volume_key"]
+
+
+@pytest.mark.usefixtures("moto")
+def test_tags_and_posture_reach_moto() -> None:
+    client = sc.client(region_name=REGION, posture=make_posture())
+    client.meta.events.register(f"provide-client-params.comprehend.{OP}", add_tags_by_returning)
+    job = client.start_topics_detection_job(**IO)
+    recorded = client.describe_topics_detection_job(JobId=job["JobId"])
+    assert recorded["TopicsDetectionJobProperties"]["VpcConfig"] == VPC
+    tags = client.list_tags_for_resource(ResourceArn=job["JobArn"])["Tags"]
+    assert tags == TAGS
+
+
+def test_a_caller_s_nested_objects_are_never_changed() -> None:
+    client, recorder = plain_client(), Recorder()
+    sc.protect(client, make_posture())
+    client.meta.events.register_last("before-send", recorder)
+    output = {"S3Uri": "s3://out/"}
+    vpc = {"Subnets": [SUBNETS[0]]}
+    client.start_topics_detection_job(
+        InputDataConfig={"S3Uri": "s3://in/"}, OutputDataConfig=output, VpcConfig=vpc
+    )
+    assert output == {"S3Uri": "s3://out/"} and vpc == {"Subnets": [SUBNETS[0]]}
+    assert recorder.sent()[0]["VpcConfig"]["SecurityGroupIds"] == list(GROUPS)
+
+
+@pytest.mark.parametrize("how", REGISTER)
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"before-parameter-build.comprehend.{OP}",
+        "before-parameter-build.*.*",
+        "before-parameter-build",
+    ],
+)
+def test_a_handler_that_removes_an_injected_value_never_gets_it_out(name: str, how: str) -> None:
+    client, recorder = plain_client(), Recorder()
+    sc.protect(client, make_posture())
+    register(client, how, name, lambda params, **_: params.pop("VpcConfig", None))
+    client.meta.events.register_last("before-send", recorder)
+    if (name, how) == ("before-parameter-build", "register_last"):  # runs after the posture
+        with pytest.raises(sc.PostureViolation, match="VpcConfig: missing"):
+            client.start_topics_detection_job(**IO)
+        assert recorder.bodies == []
+    else:  # it ran before the posture: filled in again
+        client.start_topics_detection_job(**IO)
+        assert recorder.sent()[0]["VpcConfig"] == VPC
+
+
+# The final check sees every body before any other before-send handler does.
+
+BEFORE_SEND_NAMES = [
+    "before-send",
+    "before-send.*",
+    "before-send.*.*",
+    f"before-send.*.{OP}",
+    "before-send.comprehend",
+    "before-send.comprehend.*",
+    f"before-send.comprehend.{OP}",
+]
+
+
+def drop_vpc(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if model.name == OP:
+        params.pop("VpcConfig", None)
+
+
+@pytest.mark.parametrize("when", ["before", "after", "session"])
+@pytest.mark.parametrize("how", REGISTER)
+@pytest.mark.parametrize("name", BEFORE_SEND_NAMES)
+def test_no_transport_ever_receives_a_violating_body(name: str, how: str, when: str) -> None:
+    recorder = Recorder()
+    session = boto3.Session(region_name=REGION)
+    if when == "session":  # copied into every client the session makes, before protection
+        getattr(session.events, how)(name, recorder)
+    client = plain_client(session)
+    if when == "before":
+        register(client, how, name, recorder)
+    sc.protect(client, make_posture())
+    if when == "after":
+        register(client, how, name, recorder)
+    client.meta.events.register_last("before-parameter-build", drop_vpc)  # after the posture
+    with pytest.raises(sc.PostureViolation, match="VpcConfig"):
+        client.start_topics_detection_job(**IO)
+    assert recorder.bodies == []
+    client.meta.events.unregister("before-parameter-build", drop_vpc)
+    client.start_topics_detection_job(**IO)  # compliant: it does reach them
+    assert len(recorder.bodies) == 1
+
+
+def test_the_installed_botocore_lets_the_check_go_first() -> None:
+    # pins the botocore internals _move_to_front relies on; if this fails, read its docstring
+    def other(**_: Any) -> None:
+        pass
+
+    client = plain_client()
+    client.meta.events.register_first(_FINAL[0], other)
+    sc.protect(client, make_posture())
+    assert _move_to_front(client.meta.events, _FINAL[0], other)
+
+
+# Regions without a posture: covered calls are violations, nothing else changes.
+
+OTHER_REGIONS = [
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-northeast-1",
+    "ca-central-1",
+]
+
+
+def covered_and_uncovered(client: Any) -> list[Any]:
+    own = {**IO, "DataAccessRoleArn": ROLES[1]}  # the caller's own values, as without us
+    return [
+        lambda: client.start_topics_detection_job(**own),
+        lambda: client.start_entities_detection_job(**own, LanguageCode="en"),
+        lambda: client.list_entities_detection_jobs(),
+        lambda: client.detect_sentiment(Text="good", LanguageCode="en"),
+    ]
+
+
+@pytest.mark.usefixtures("moto")
+def test_audit_mode_under_patch_never_breaks_a_caller_in_any_region(
+    sc_logs: pytest.LogCaptureFixture,
+) -> None:
+    sc.patch(make_posture(mode="audit"))
+    try:
+        for region in OTHER_REGIONS:
+            client = boto3.client("comprehend", region_name=region)
+            for call in covered_and_uncovered(client):
+                call()
+            jobs = client.list_topics_detection_jobs()["TopicsDetectionJobPropertiesList"]
+            assert len(jobs) == 1 and "VpcConfig" not in jobs[0]  # sent unchanged
+    finally:
+        sc.unpatch()
+    warnings = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 * len(OTHER_REGIONS)  # one per covered call
+    assert all("no posture for" in r.getMessage() for r in warnings)
+
+
+@pytest.mark.usefixtures("moto")
+def test_enforce_mode_under_patch_refuses_covered_calls_in_other_regions() -> None:
+    sc.patch(make_posture())
+    try:
+        for region in OTHER_REGIONS:
+            client = boto3.client("comprehend", region_name=region)
+            start_topics, start_entities, list_jobs, detect = covered_and_uncovered(client)
+            for covered in (start_topics, start_entities):
+                with pytest.raises(sc.PostureViolation, match=f"no posture for {region}"):
+                    covered()
+            assert list_jobs()["EntitiesDetectionJobPropertiesList"] == []
+            assert detect()["Sentiment"]
+    finally:
+        sc.unpatch()
+
+
+@pytest.mark.usefixtures("moto")
+def test_explicit_clients_in_a_region_without_posture() -> None:
+    with pytest.raises(sc.PostureError, match=r"no posture for eu-west-1: .*\[regions\.eu-west-1"):
+        sc.client(region_name="eu-west-1", posture=make_posture())
+    audited = sc.client(region_name="eu-west-1", posture=make_posture(mode="audit"))
+    audited.start_topics_detection_job(**IO, DataAccessRoleArn=ROLES[1])  # logged and sent
+    assert len(audited.list_topics_detection_jobs()["TopicsDetectionJobPropertiesList"]) == 1
+
+
+# Third-party code, unchanged, under sc.patch() in audit mode.
+
+THIRD_PARTY = Path(__file__).parent / "third_party" / "comprehend_pipeline.py"
+
+
+def test_a_third_party_pipeline_runs_unchanged_under_patch_in_audit_mode(
+    sc_logs: pytest.LogCaptureFixture,
+) -> None:
+    import runpy
+
+    from moto import mock_aws
+
+    pipeline = runpy.run_path(str(THIRD_PARTY), run_name="third_party")["run"]
+    with mock_aws():
+        plain = pipeline()
+    sc.patch(make_posture(mode="audit"))
+    try:
+        with mock_aws():
+            patched = pipeline()
+    finally:
+        sc.unpatch()
+    assert patched == plain
+    assert plain["jobs"] == 2
+    audited = {r.operation for r in sc_logs.records if r.levelno == logging.WARNING}  # type: ignore[attr-defined]
+    assert audited == {"CreateDocumentClassifier", "StartDocumentClassificationJob"}
+
+
+# Bounded memory: nothing of a session outlives its clients.
+
+
+def _retained_after(make: Callable[[], None], rounds: int) -> int:
+    make()  # imports, the default model and first-use caches are not what we measure
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for _ in range(rounds):
+            make()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+
+def protected_client_of_a_new_session() -> Any:
+    client = boto3.Session(region_name=REGION).client("comprehend")
+    return sc.protect(client, make_posture())
+
+
+def test_protected_clients_of_many_sessions_retain_nothing() -> None:
+    # tracemalloc makes each session about ten times slower: ten rounds, and a bound
+    # below one comprehend model document (about 1.4 MiB), so that even one session's
+    # document kept alive fails. Plain boto3 retains a few tens of KiB here.
+    retained = _retained_after(protected_client_of_a_new_session, rounds=10)
+    assert retained < 512 * 1024, f"{retained / 2**20:.2f} MiB retained"
+
+
+def test_clients_of_one_session_share_one_walk_of_the_model() -> None:
+    from secure_comprehend._operations import operations_for
+
+    session = boto3.Session(region_name=REGION)
+    first, second = session.client("comprehend"), session.client("comprehend")
+    tables = [
+        operations_for(c.meta.service_model, c._loader)  # type: ignore[attr-defined]
+        for c in (first, second)
+    ]
+    assert tables[0] is tables[1]
+
+
+# Typing: protect() keeps the client's type.
+
+
+@pytest.mark.parametrize(
+    ("call", "ok"),
+    [("list_document_classifiers()", True), ("list_document_classifierz()", False)],
+)
+def test_protect_keeps_the_client_type_for_mypy(tmp_path: Path, call: str, ok: bool) -> None:
+    usage = tmp_path / "usage.py"
+    usage.write_text(
+        textwrap.dedent(
+            f"""
+            import boto3
+            import secure_comprehend as sc
+
+            sc.protect(boto3.client("comprehend")).{call}
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(usage)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) == ok, result.stdout
+    if not ok:
+        assert 'has no attribute "list_document_classifierz"' in result.stdout
