@@ -201,7 +201,6 @@ def _holds(loader: Any, document: object) -> bool:
 
 
 _DEFAULT: list[tuple[ServiceModel, OperationsTable, dict[str, str]]] = []
-_SESSION: list[Any] = []
 
 
 def default_model() -> tuple[ServiceModel, OperationsTable, dict[str, str]]:
@@ -214,11 +213,10 @@ def default_model() -> tuple[ServiceModel, OperationsTable, dict[str, str]]:
         from botocore import xform_name
 
         session = botocore.session.get_session()
-        _SESSION.append(session)
         model = session.get_service_model("comprehend")
         names = {xform_name(n): n for n in model.operation_names}
         names.update({n: n for n in model.operation_names})
-        table = operations_for(model)
+        table = operations_for(model, session.get_component("data_loader"))
         with _LOCK:
             if not _DEFAULT:
                 _DEFAULT.append((model, table, names))
@@ -239,12 +237,3 @@ def operation_name(name: str) -> str:
     close = difflib.get_close_matches(name, names, n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ValueError(f"unknown Comprehend operation {name!r}{hint}")
-
-
-def partition_of(region: str) -> str | None:
-    """The partition botocore places ``region`` in; None for a region it does not know."""
-    default_model()
-    try:
-        return str(_SESSION[0].get_partition_for_region(region))
-    except Exception:  # botocore raises UnknownRegionError, among others
-        return None

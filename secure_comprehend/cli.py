@@ -82,7 +82,7 @@ def _region(args: argparse.Namespace) -> str:
 
 def _effective(args: argparse.Namespace) -> tuple[EffectivePosture, dict[tuple[str, ...], str]]:
     from secure_comprehend._loading import load_with_sources
-    from secure_comprehend._operations import partition_of
+    from secure_comprehend._regions import partition_of
 
     posture, sources = load_with_sources(args.config)
     region = _region(args)

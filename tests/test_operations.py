@@ -9,7 +9,7 @@ import boto3
 import botocore.session
 import pytest
 
-from secure_comprehend._operations import default_model, operations_for
+from secure_comprehend._operations import operations_for
 
 MODEL = botocore.session.get_session().get_service_model("comprehend")
 TABLE = operations_for(MODEL)
@@ -65,8 +65,12 @@ def test_optional_output_config_is_buildable_required_one_is_not() -> None:
 
 
 def test_walked_once_per_model_document() -> None:
-    assert operations_for(MODEL) is TABLE
-    assert default_model()[1] is operations_for(default_model()[0])
+    session = botocore.session.get_session()
+    model, loader = session.get_service_model("comprehend"), session.get_component("data_loader")
+    table = operations_for(model, loader)
+    assert operations_for(session.get_service_model("comprehend"), loader) is table
+    assert operations_for(model) is not table  # without its loader: walked again, equal
+    assert operations_for(model) == table == TABLE
 
 
 def _add_member(
