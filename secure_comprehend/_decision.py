@@ -24,7 +24,7 @@ _VPC_LISTS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Decision:
     """What the posture makes of one request.
 
@@ -46,6 +46,46 @@ class Decision:
     def allowed(self) -> bool:
         """No violations, whatever the mode."""
         return not self.violations
+
+    def __repr__(self) -> str:
+        verdict = "compliant" if self.allowed else f"{len(self.violations)} violation(s)"
+        changed = f", filled in {len(self.injected)}" if self.injected else ""
+        changed += f", rewrote {len(self.rewritten)}" if self.rewritten else ""
+        return f"<Decision {self.operation}: {verdict}{changed}>"
+
+    def __str__(self) -> str:
+        lines = [f"{self.operation}: {'compliant' if self.allowed else 'not compliant'}"]
+        for label, paths in (
+            ("filled in", self.injected),
+            ("key IDs rewritten to ARNs", self.rewritten),
+        ):
+            if paths:
+                lines.append(f"  {label}: {', '.join(paths)}")
+        lines += [f"  violation: {v}" for v in self.violations]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from secure_comprehend._display import html_table
+
+        rows: list[tuple[str, object, str, str]] = [
+            (path, value_at(self.params, path), "filled in", "the posture's default")
+            for path in self.injected
+        ]
+        rows += [
+            (path, value_at(self.params, path), "rewritten", "an approved key ID, sent as its ARN")
+            for path in self.rewritten
+        ]
+        rows += [(v.path, v.value, "not approved", v.reason) for v in self.violations]
+        caption = f"{self.operation}: {'compliant' if self.allowed else 'not compliant'}"
+        return html_table(caption, ("member", "value", "status", "why"), rows)
+
+
+def value_at(params: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted member path; None where the path ends early."""
+    node: Any = params
+    for name in dotted.split("."):
+        node = node.get(name) if isinstance(node, Mapping) else None
+    return node
 
 
 class _Draft:

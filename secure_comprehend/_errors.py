@@ -50,6 +50,14 @@ class Violation:
         return f"{self.operation} {self.path}{value}: {self.reason}{allowed}"
 
 
+_VIOLATION_HEADERS = ("member", "value", "approved", "why")
+
+
+def _row(violation: Violation) -> tuple[str, object, str, str]:
+    shown: object = "(missing)" if violation.value is None else violation.value
+    return (violation.path, shown, ", ".join(violation.allowed) or "-", violation.reason)
+
+
 class SecureComprehendError(Exception):
     """Base of every error this library raises."""
 
@@ -81,6 +89,20 @@ class PostureViolation(SecureComprehendError, ClientError):
     def __str__(self) -> str:
         return str(self.response["Error"]["Message"])
 
+    def __repr__(self) -> str:
+        return f"PostureViolation({self.operation_name!r}, {len(self.violations)} violation(s))"
+
+    def _repr_html_(self) -> str:
+        from secure_comprehend._display import html_table
+
+        caption = f"secure_comprehend refused {self.operation_name}: nothing was sent"
+        return html_table(caption, _VIOLATION_HEADERS, [_row(v) for v in self.violations])
+
     def __reduce__(self) -> tuple[type[PostureViolation], tuple[str, tuple[Violation, ...]]]:
         # ClientError.__reduce__ would rebuild a plain ClientError.
         return (PostureViolation, (self.operation_name, self.violations))
+
+
+# Shown by their public path (secure_comprehend.PostureViolation) in tracebacks and reprs.
+for _public in (Violation, SecureComprehendError, PostureError, PostureViolation):
+    _public.__module__ = "secure_comprehend"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secure_comprehend._decision import ABSENT, decide
+from secure_comprehend._decision import ABSENT, decide, value_at
 from secure_comprehend._errors import Violation
 from secure_comprehend._operations import OperationSpec
 from secure_comprehend._posture import EffectivePosture
@@ -34,7 +34,7 @@ def final_check(
     bare = tuple(
         Violation(spec.name, path, draft_value, "sent as a bare key ID or alias name, not an ARN")
         for path in decision.rewritten
-        for draft_value in [_lookup(sent, path)]
+        for draft_value in [value_at(sent, path)]
     )
     return decision.violations + missing + bare
 
@@ -83,10 +83,3 @@ def _plainly_compliant(
             elif value not in approved or (not member.accepts_alias and "alias/" in value):
                 return False
     return True
-
-
-def _lookup(params: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = params
-    for name in dotted.split("."):
-        node = node.get(name) if isinstance(node, Mapping) else None
-    return node

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._posture import Posture, describe_invalid, model_type, require_posture
+from secure_comprehend._posture import (
+    Posture,
+    describe_invalid,
+    model_type,
+    remember_sources,
+    require_posture,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -88,12 +94,14 @@ def load_with_sources(
             f"{looked}; secure_comprehend never returns an unprotected client"
         )
     try:
-        return Posture(**merged), sources
+        posture = Posture(**merged)
     except PostureError as exc:
         if not isinstance(exc.__cause__, ValidationError):
             raise
         # describe again, now that each value's source is known
         raise PostureError(describe_invalid(exc.__cause__, sources)) from exc.__cause__
+    remember_sources(posture, sources)
+    return posture, sources
 
 
 def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | None:

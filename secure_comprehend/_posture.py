@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -228,11 +229,56 @@ class Posture(BaseModel):
             _EFFECTIVE[key] = cached
         return cached
 
+    def __repr__(self) -> str:
+        parts = [f"mode={self.mode!r}"]
+        if self.vpc:
+            parts.append(
+                f"vpc={len(self.vpc.subnets)} subnet(s)/{len(self.vpc.security_group_ids)} group(s)"
+            )
+        if self.kms:
+            keys = sum(1 for kind in KMS_KINDS if getattr(self.kms, kind))
+            parts.append(f"kms={keys} default key(s)+{len(self.kms.also_allowed)} also allowed")
+        if self.iam:
+            parts.append(f"iam={len(self.iam.data_access_roles)} role(s)")
+        if self.regions:
+            parts.append(f"regions={','.join(sorted(self.regions))}")
+        return f"Posture({', '.join(parts)})"
+
+    def __str__(self) -> str:
+        from secure_comprehend._show import show_report, show_text
+
+        return show_text(show_report(self, provenance(self), None))
+
+    def _repr_html_(self) -> str:
+        from secure_comprehend._display import html_table
+        from secure_comprehend._show import setting_rows
+
+        return html_table(
+            f"secure_comprehend posture (mode {self.mode})",
+            ("setting", "value", "from"),
+            setting_rows(self, provenance(self)),
+        )
+
     def top_level(self) -> EffectivePosture | None:
         """The top-level sections alone, unchecked for any region; None if there are none."""
         if not any((self.vpc, self.kms, self.iam)):
             return None
         return _effective(self, None, None)
+
+
+# id(posture) -> where each of its settings came from, for postures load_posture() made
+_PROVENANCE: dict[int, Mapping[tuple[str, ...], str]] = {}
+
+
+def remember_sources(posture: Posture, sources: Mapping[tuple[str, ...], str]) -> None:
+    """Record where a loaded posture's settings came from (shown by str() and notebooks)."""
+    _PROVENANCE[id(posture)] = dict(sources)
+    weakref.finalize(posture, _PROVENANCE.pop, id(posture), None)
+
+
+def provenance(posture: Posture) -> Mapping[tuple[str, ...], str]:
+    """Where each setting of ``posture`` came from; empty for a posture built in code."""
+    return _PROVENANCE.get(id(posture), {})
 
 
 def require_posture(posture: object, parameter: str = "posture") -> Posture:

@@ -45,6 +45,32 @@ class PreflightReport:
         """Nothing FAILed."""
         return all(c.status != "FAIL" for c in self.checks)
 
+    def counts(self) -> dict[str, int]:
+        """How many checks have each status."""
+        return {
+            s: sum(c.status == s for c in self.checks) for s in ("PASS", "WARN", "FAIL", "SKIPPED")
+        }
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items())
+        return f"<PreflightReport {self.region} account {self.account or '?'}: {counts}>"
+
+    def __str__(self) -> str:
+        lines = [f"preflight for account {self.account or '(unknown)'} in {self.region}"]
+        width = max((len(c.area) for c in self.checks), default=0)
+        for check in self.checks:
+            lines.append(f"{check.status:<8} {check.area:<{width}}  {check.subject}")
+            lines.append(f"{'':<8} {'':<{width}}  {check.reason}")
+        lines.append(", ".join(f"{n} {s}" for s, n in self.counts().items()))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from secure_comprehend._display import html_table
+
+        caption = f"preflight for account {self.account or '(unknown)'} in {self.region}"
+        rows = [(c.status, c.area, c.subject, c.reason) for c in self.checks]
+        return html_table(caption, ("status", "area", "subject", "why"), rows)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "region": self.region,
@@ -121,24 +147,23 @@ def preflight(
 
     Raises:
         PostureError: the posture is missing, invalid, or not valid for the region.
+        TypeError: ``posture`` is not a Posture.
     """
     import boto3
 
+    from secure_comprehend._loading import posture_or_load
     from secure_comprehend._preflight_iam import roles
     from secure_comprehend._preflight_kms import key_policies, keys
     from secure_comprehend._preflight_vpc import s3_paths, security_groups, subnets
 
-    if posture is None:
-        from secure_comprehend._loading import load_posture
-
-        posture = load_posture()
+    checked = posture_or_load(posture)
     session = session or boto3.Session(region_name=region_name)
     region = region_name or session.region_name
     if not region:
         from secure_comprehend._errors import PostureError
 
         raise PostureError("no region: pass region_name or configure one for the session")
-    effective = posture.effective(region, session.get_partition_for_region(region))
+    effective = checked.effective(region)
     probe = Probe(session, region)
     report = PreflightReport(region)
     areas: list[tuple[str, Area]] = [

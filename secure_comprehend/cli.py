@@ -1,4 +1,11 @@
-"""The ``secure-comprehend`` command: show, check, demo."""
+"""The ``secure-comprehend`` command: show, check, policy, doctor, demo.
+
+Exit codes for every command: 0 compliant / passed, 1 not compliant / a check
+FAILed, 2 could not run (usage, posture, credentials, region, network, file,
+encoding). A failure to run is one line ``secure-comprehend: error: ...`` on
+stderr that says what to do (and a JSON error object on stdout under
+``--json``); a traceback only with ``--debug``. A closed pipe is quiet.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,22 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._errors import PostureError
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from secure_comprehend._decision import Decision
-    from secure_comprehend._posture import EffectivePosture
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_NOT_COMPLIANT, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a tool ended by SIGPIPE
+
+EXIT_CODES = """exit codes:
+  0  {ok}
+  1  {failed}
+  2  could not run: usage, posture, credentials, region, network, file or encoding"""
+
+
+class CannotRun(Exception):
+    """The command could not run; the message says what to do."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,158 +38,314 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (PostureError, ValueError, OSError) as exc:
-        print(f"secure-comprehend: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader went away (`| head`): say nothing, as other Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = _explain(exc)
+        print(f"secure-comprehend: error: {message}", file=sys.stderr)
+        if args.json:
+            _print_json({"error": {"type": type(exc).__name__, "message": message}})
+        return EXIT_CANNOT_RUN
+
+
+def _explain(exc: Exception) -> str:
+    """One line (or a posture's list of errors) that says what went wrong and what to do."""
+    from botocore import exceptions as botocore_errors
+
+    from secure_comprehend._errors import PostureError
+
+    if isinstance(exc, (CannotRun, PostureError)):
+        return str(exc)
+    if isinstance(exc, botocore_errors.NoCredentialsError):
+        return (
+            "no AWS credentials: run 'aws configure' or 'aws sso login', or set AWS_PROFILE "
+            "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        )
+    if isinstance(exc, botocore_errors.NoRegionError):
+        return "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
+    if isinstance(exc, (botocore_errors.EndpointConnectionError, botocore_errors.ConnectionError)):
+        return f"cannot reach AWS ({exc}): check the network, proxy or endpoint settings"
+    if isinstance(exc, botocore_errors.ClientError):
+        error = exc.response.get("Error", {})
+        return (
+            f"AWS answered {exc.operation_name} with {error.get('Code', 'an error')}: "
+            f"{error.get('Message', exc)}"
+        )
+    if isinstance(exc, botocore_errors.BotoCoreError):
+        return f"botocore: {exc}"
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to check"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, (ValueError, TypeError)):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="secure-comprehend",
         description="Keep Amazon Comprehend inside your VPC and under your KMS keys.",
+        epilog="Run 'secure-comprehend COMMAND --help' for a command's options and examples.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    show = commands.add_parser("show", help="the effective posture for a region and its sources")
-    _common(show)
+    def command(name: str, summary: str, text: str, example: str, ok: str, failed: str) -> Any:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. {text}",
+            epilog=f"example:\n  {example}\n\n" + EXIT_CODES.format(ok=ok, failed=failed),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+        return sub
+
+    show = command(
+        "show",
+        "the posture and where each value came from",
+        "Without --region: the top-level sections and the regions that have their own. "
+        "With --region: the effective posture of that region, each value credited to the "
+        "file, variable or section that set it. Reads nothing from AWS.",
+        "secure-comprehend show --region eu-west-1",
+        "shown",
+        "(not used)",
+    )
+    _posture_options(show, region="the region whose effective posture to show (default: none)")
     show.set_defaults(run=_show)
 
-    check = commands.add_parser("check", help="decide a request without calling AWS")
+    check = command(
+        "check",
+        "decide a request without calling AWS",
+        "Applies the posture to a request as a protected client would, then runs botocore's "
+        "own parameter validation on the result, and prints the verdict, what was filled in "
+        "and the request.",
+        "secure-comprehend check start_entities_detection_job request.json --region us-east-1",
+        "compliant: the request would be sent",
+        "not compliant: a posture violation, or botocore would refuse the request",
+    )
     check.add_argument("operation", help="CreateDocumentClassifier or create_document_classifier")
     check.add_argument("request", help="a JSON file with the request parameters ('-' for stdin)")
-    _common(check)
+    _posture_options(check, region="the region the request would go to (default: as boto3)")
     check.set_defaults(run=_check)
 
-    policy = commands.add_parser("policy", help="the posture as IAM policies or SCPs")
-    policy.add_argument("--kind", choices=["identity", "scp"], default="identity")
-    policy.add_argument("--config", help="posture TOML file (default: environment and lookup)")
-    policy.add_argument("--region", help="only this region (default: every region, others denied)")
-    policy.add_argument("--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...)")
+    policy = command(
+        "policy",
+        "the posture as IAM policies or SCPs",
+        "Deny-only documents that make AWS enforce what the client enforces, from the same "
+        "posture and botocore model. Notes on stderr say what a policy cannot express.",
+        "secure-comprehend policy --kind scp --out scp.json",
+        "written",
+        "(not used)",
+    )
+    policy.add_argument(
+        "--kind", choices=["identity", "scp"], default="identity", help="document kind"
+    )
+    _posture_options(policy, region="only this region (default: every region, others denied)")
+    policy.add_argument(
+        "--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...) instead"
+    )
     policy.set_defaults(run=_policy)
 
-    doctor = commands.add_parser("doctor", help="read-only checks of the posture against AWS")
-    _common(doctor)
+    doctor = command(
+        "doctor",
+        "read-only checks of the posture against the account",
+        "Describe/Get/List calls only: the subnets, security groups, S3 path, KMS keys, key "
+        "policies and data-access roles the posture names. A call you may not make is SKIPPED.",
+        "AWS_PROFILE=ml secure-comprehend doctor --region us-east-1",
+        "every check passed (WARN and SKIPPED included)",
+        "a check FAILed",
+    )
+    _posture_options(doctor, region="the region to check (default: as boto3)")
     doctor.set_defaults(run=_doctor)
 
-    demo = commands.add_parser("demo", help="run a protected client against in-process moto")
+    demo = command(
+        "demo",
+        "run a protected client against in-process moto",
+        "Trains a classifier and starts a job with business parameters only, then shows a "
+        "request the posture refuses. Needs the 'demo' extra (moto); no AWS account.",
+        "secure-comprehend demo --config my-posture.toml",
+        "the demo ran and the posture held",
+        "a request the posture should refuse was sent",
+    )
     demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
     demo.set_defaults(run=_demo)
     return parser
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="posture TOML file (default: environment and lookup)")
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION or the AWS config)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+def _posture_options(parser: argparse.ArgumentParser, *, region: str) -> None:
+    parser.add_argument(
+        "--config", help="posture TOML file (default: SECURE_COMPREHEND_* and the lookup)"
+    )
+    parser.add_argument("--region", help=region)
 
 
-def _region(args: argparse.Namespace) -> str:
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        import botocore.session
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-        region = botocore.session.get_session().get_config_variable("region")
-    if not region:
-        raise ValueError("no region: pass --region or set AWS_REGION")
-    return str(region)
+    try:
+        return version("secure-comprehend")
+    except PackageNotFoundError:  # run from a source tree
+        return "unknown"
 
 
-def _effective(args: argparse.Namespace) -> tuple[EffectivePosture, dict[tuple[str, ...], str]]:
+def _load(args: argparse.Namespace) -> tuple[Any, dict[tuple[str, ...], str]]:
     from secure_comprehend._loading import load_with_sources
-    from secure_comprehend._regions import partition_of
 
-    posture, sources = load_with_sources(args.config)
-    region = _region(args)
-    return posture.effective(region, partition_of(region)), sources
+    return load_with_sources(args.config, "--config")
+
+
+def _region(args: argparse.Namespace, *, required: bool = True) -> str | None:
+    """--region, else the region boto3 would use (AWS_DEFAULT_REGION, the profile)."""
+    if args.region:
+        return str(args.region)
+    import botocore.session
+
+    region = botocore.session.get_session().get_config_variable("region")
+    if not region and required:
+        raise CannotRun(
+            "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
+        )
+    return str(region) if region else None
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, allow_nan=False, default=str))
 
 
 def _show(args: argparse.Namespace) -> int:
-    effective, sources = _effective(args)
-    sections: dict[str, Any] = {}
-    for name in ("vpc", "kms", "iam"):
-        section = getattr(effective, name)
-        if section is None:
-            sections[name] = None
-            continue
-        overlaid = ("regions", effective.region, name) in sources
-        prefix: tuple[str, ...] = ("regions", effective.region, name) if overlaid else (name,)
-        sections[name] = {
-            field: {
-                "value": list(value) if isinstance(value, tuple) else value,
-                "source": sources.get((*prefix, field), "default"),
-            }
-            for field, value in section.model_dump().items()
-        }
-    mode = {"value": effective.mode, "source": sources.get(("mode",), "default")}
-    report = {"region": effective.region, "mode": mode, **sections}
+    from secure_comprehend._show import show_report, show_text
+
+    posture, sources = _load(args)
+    report = show_report(posture, sources, _region(args, required=False))
     if args.json:
-        print(json.dumps(report, indent=2))
-        return EXIT_OK
-    print(f"posture for {effective.region} (mode: {effective.mode}, from {mode['source']})")
-    for name, fields in sections.items():
-        print(f"[{name}]" + ("  not configured: not enforced" if fields is None else ""))
-        for field, entry in (fields or {}).items():
-            print(f"  {field} = {entry['value']!r}\n      from {entry['source']}")
+        _print_json(report)
+    else:
+        print(show_text(report))
     return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
+    from secure_comprehend._decision import evaluate
+
+    params = _read_request(args.request)
+    posture, _ = _load(args)
+    region = _region(args)
+    decision = evaluate(args.operation, params, posture, region=str(region))
+    invalid = _botocore_errors(decision)
+    _print_decision(decision, posture.mode, invalid, args.json)
+    return EXIT_OK if decision.allowed and not invalid else EXIT_NOT_COMPLIANT
+
+
+def _read_request(name: str) -> dict[str, Any]:
     from pathlib import Path
 
-    from secure_comprehend._decision import evaluate
-    from secure_comprehend._loading import load_posture
-
-    text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text()
+    label = "stdin" if name == "-" else name
     try:
-        params = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{args.request}: not JSON: {exc}") from exc
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        raise CannotRun(f"request file {label}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CannotRun(f"request file {label} is not UTF-8 text: {exc}") from exc
+
+    def no_constants(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        params = json.loads(text, parse_constant=no_constants)
+    except RecursionError as exc:
+        raise CannotRun(f"request file {label} is nested too deeply to check") from exc
+    except ValueError as exc:
+        raise CannotRun(f"request file {label} is not JSON: {exc}") from exc
     if not isinstance(params, dict):
-        raise ValueError(f"{args.request}: the request must be a JSON object")
-    posture = load_posture(args.config)
-    decision = evaluate(args.operation, params, posture, region=_region(args))
-    _print_decision(decision, posture.mode, args.json)
-    return EXIT_OK if decision.allowed else EXIT_REFUSED
+        raise CannotRun(f"request file {label}: the request must be a JSON object")
+    return params
 
 
-def _print_decision(decision: Decision, mode: str, as_json: bool) -> None:
-    verdict = (
-        "compliant"
-        if decision.allowed
-        else ("refused" if mode == "enforce" else "not compliant (audit mode: would be sent)")
-    )
+def _botocore_errors(decision: Decision) -> list[str]:
+    """botocore's own validation of the request as it would be sent."""
+    from botocore.validate import ParamValidator
+
+    from secure_comprehend._operations import default_model
+
+    shape = default_model()[0].operation_model(decision.operation).input_shape
+    if shape is None:  # an operation without input: nothing to validate
+        return []
+    try:
+        report = ParamValidator().validate(decision.params, shape)
+    except RecursionError:
+        return ["the request is nested too deeply to validate"]
+    if not report.has_errors():
+        return []
+    lines = report.generate_report().splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: bool) -> None:
+    sent = not invalid and (decision.allowed or mode == "audit")
     if as_json:
-        report = {
-            "operation": decision.operation,
-            "allowed": decision.allowed,
-            "mode": mode,
-            "request": decision.params,
-            "injected": list(decision.injected),
-            "rewritten": list(decision.rewritten),
-            "violations": [
-                {"path": v.path, "value": v.value, "reason": v.reason, "allowed": list(v.allowed)}
-                for v in decision.violations
-            ],
-        }
-        print(json.dumps(report, indent=2, default=str))
+        _print_json(
+            {
+                "operation": decision.operation,
+                "allowed": decision.allowed and not invalid,
+                "mode": mode,
+                "sent": sent,
+                "request": decision.params,
+                "injected": list(decision.injected),
+                "rewritten": list(decision.rewritten),
+                "violations": [
+                    {
+                        "path": v.path,
+                        "value": v.value,
+                        "reason": v.reason,
+                        "approved": list(v.allowed),
+                    }
+                    for v in decision.violations
+                ],
+                "botocore_errors": invalid,
+            }
+        )
         return
+    if decision.allowed and not invalid:
+        verdict = "compliant"
+    elif not decision.allowed and mode == "enforce":
+        verdict = "refused"
+    elif not decision.allowed:
+        verdict = "not compliant (audit mode: would be sent)"
+    else:
+        verdict = "not valid: botocore would refuse it"
     print(f"{decision.operation}: {verdict}")
-    for label, paths in (("injected", decision.injected), ("rewritten", decision.rewritten)):
+    for label, paths in (
+        ("filled in", decision.injected),
+        ("key IDs rewritten to ARNs", decision.rewritten),
+    ):
         if paths:
             print(f"  {label}: {', '.join(paths)}")
     for violation in decision.violations:
         print(f"  violation: {violation}")
-    print("request as it would be sent:")
-    print(json.dumps(decision.params, indent=2, default=str))
+    for line in invalid:
+        print(f"  botocore: {line}")
+    print("request as it would be sent:" if sent else "request (not sent):")
+    print(json.dumps(decision.params, indent=2, allow_nan=False, default=str))
 
 
 def _policy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from secure_comprehend._iam import SIZE_LIMITS, build_policy
-    from secure_comprehend._loading import load_posture
 
-    result = build_policy(load_posture(args.config), kind=args.kind, region=args.region)
+    posture, _ = _load(args)
+    result = build_policy(posture, kind=args.kind, region=args.region)
     documents = result.documents
     limit = SIZE_LIMITS[args.kind]
     why = (
@@ -197,7 +367,7 @@ def _policy(args: argparse.Namespace) -> int:
         written = ", ".join(str(p) for p in paths)
         print(f"wrote {len(documents)} {args.kind} document(s) ({why}): {written}", file=sys.stderr)
     else:
-        print(json.dumps(documents, indent=2))
+        _print_json(documents)
         print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -207,36 +377,27 @@ def _policy(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     import boto3
 
-    from secure_comprehend._loading import load_posture
     from secure_comprehend._preflight import preflight
 
     region = _region(args)
     interactive = sys.stderr.isatty() and not args.json
+    posture, _ = _load(args)
 
     def progress(area: str) -> None:
         if interactive:
             print(f"checking {area}...", file=sys.stderr)
 
     report = preflight(
-        load_posture(args.config),
+        posture,
         session=boto3.Session(region_name=region),
         region_name=region,
         progress=progress,
     )
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        _print_json(report.to_dict())
     else:
-        print(f"preflight for account {report.account or '(unknown)'} in {report.region}")
-        width = max((len(c.area) for c in report.checks), default=0)
-        for check in report.checks:
-            print(f"{check.status:<8} {check.area:<{width}}  {check.subject}")
-            print(f"{'':<8} {'':<{width}}  {check.reason}")
-        counts = {
-            s: sum(c.status == s for c in report.checks)
-            for s in ("PASS", "WARN", "FAIL", "SKIPPED")
-        }
-        print(", ".join(f"{n} {s}" for s, n in counts.items()))
-    return EXIT_OK if report.ok else EXIT_REFUSED
+        print(str(report))
+    return EXIT_OK if report.ok else EXIT_NOT_COMPLIANT
 
 
 def _demo(args: argparse.Namespace) -> int:

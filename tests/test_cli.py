@@ -27,7 +27,11 @@ def test_check_compliant_request_exits_0_with_json(
 ) -> None:
     request = write_request(
         tmp_path,
-        {"InputDataConfig": {"S3Uri": "s3://i/"}, "OutputDataConfig": {"S3Uri": "s3://o/"}},
+        {
+            "InputDataConfig": {"S3Uri": "s3://i/"},
+            "OutputDataConfig": {"S3Uri": "s3://o/"},
+            "LanguageCode": "en",
+        },
     )
     code = main(
         [
@@ -61,8 +65,15 @@ def test_check_refused_request_exits_1(tmp_path: Path, capsys: pytest.CaptureFix
     assert "refused" in out and OTHER_SUBNET in out
 
 
+RECOGNIZER = {
+    "RecognizerName": "r",
+    "LanguageCode": "en",
+    "InputDataConfig": {"EntityTypes": [{"Type": "PERSON"}], "Documents": {"S3Uri": "s3://d/"}},
+}
+
+
 def test_check_uses_the_region_sections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    request = write_request(tmp_path, {})
+    request = write_request(tmp_path, RECOGNIZER)
     assert (
         main(
             ["check", "CreateEntityRecognizer", request, *CONFIG, "--region", "eu-west-1", "--json"]
@@ -126,6 +137,7 @@ def test_show_reports_values_and_sources(
     assert report["vpc"]["subnets"] == {
         "value": ["subnet-0fedcba9876543210"],
         "source": f"file {EXAMPLE_CONFIG}",
+        "section": "regions.eu-west-1.vpc",
     }
     assert report["iam"]["data_access_roles"]["source"] == f"file {EXAMPLE_CONFIG}"
     assert main(["show", *CONFIG, "--region", "us-east-1"]) == 0

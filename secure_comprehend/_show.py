@@ -1,0 +1,105 @@
+"""What ``secure-comprehend show`` reports: each setting, and who set it.
+
+A value is credited to the source that set it (a file, an environment
+variable, a section-level variable such as ``SECURE_COMPREHEND_VPC``) and to
+the section it sits in: a region's own section replaces the top-level one
+entirely, so ``[regions.eu-west-1.kms]`` is named where it applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from secure_comprehend._posture import Posture
+
+SECTIONS = ("vpc", "kms", "iam")
+Sources = Mapping[tuple[str, ...], str]
+
+
+def source_of(path: tuple[str, ...], sources: Sources, default: str = "not set") -> str:
+    """Who set ``path``: the source of its longest prefix that a source set."""
+    for n in range(len(path), 0, -1):
+        if path[:n] in sources:
+            return sources[path[:n]]
+    return default
+
+
+def show_report(posture: Posture, sources: Sources, region: str | None) -> dict[str, Any]:
+    """The posture as plain data: top level (``region`` None) or one region's effective one.
+
+    Raises:
+        PostureError: ``region`` is unknown or has no valid posture.
+    """
+    overlay = None
+    if region is not None:
+        posture.effective(region)  # the same checks as a client in that region
+        overlay = posture.regions.get(region)
+    report: dict[str, Any] = {
+        "region": region,
+        "mode": {"value": posture.mode, "source": source_of(("mode",), sources, "default")},
+    }
+    for name in SECTIONS:
+        own = getattr(overlay, name, None) if overlay is not None else None
+        section = own if own is not None else getattr(posture, name)
+        prefix = ("regions", str(region), name) if own is not None else (name,)
+        if section is None:
+            report[name] = None
+            continue
+        report[name] = {
+            field: {
+                "value": list(value) if isinstance(value, tuple) else value,
+                "source": source_of((*prefix, field), sources)
+                if field in section.model_fields_set
+                else "not set",
+                "section": ".".join(prefix),
+            }
+            for field, value in section.model_dump().items()
+        }
+    if region is None:
+        report["regions"] = {
+            name: [s for s in SECTIONS if getattr(settings, s) is not None]
+            for name, settings in sorted(posture.regions.items())
+        }
+    return report
+
+
+def show_text(report: Mapping[str, Any]) -> str:
+    """The report as the table people read on a terminal."""
+    mode = report["mode"]
+    where = f"for {report['region']}" if report["region"] else "(top level)"
+    lines = [f"posture {where}: mode {mode['value']} (from {mode['source']})"]
+    for name in SECTIONS:
+        fields = report[name]
+        if fields is None:
+            lines.append(f"[{name}]  not configured: not enforced")
+            continue
+        section = next(iter(fields.values()))["section"]
+        lines.append(f"[{name}]" + (f"  from [{section}]" if section != name else ""))
+        for field, entry in fields.items():
+            if entry["source"] == "not set":
+                continue
+            lines.append(f"  {field} = {entry['value']!r}")
+            lines.append(f"      from {entry['source']}")
+    regions = report.get("regions")
+    if regions:
+        listed = ", ".join(f"{r} ({', '.join(s)})" for r, s in regions.items())
+        lines.append(f"regions with their own sections: {listed}; see --region REGION")
+    return "\n".join(lines)
+
+
+def setting_rows(posture: Posture, sources: Sources) -> list[tuple[str, object, str]]:
+    """(setting, value, source) for every setting a posture sets, regions included."""
+    rows: list[tuple[str, object, str]] = [
+        ("mode", posture.mode, source_of(("mode",), sources, "default"))
+    ]
+    scopes: list[tuple[tuple[str, ...], Any]] = [((), posture)]
+    scopes += [(("regions", name), settings) for name, settings in sorted(posture.regions.items())]
+    for prefix, scope in scopes:
+        for name in SECTIONS:
+            section = getattr(scope, name)
+            for field in sorted(section.model_fields_set) if section is not None else ():
+                path = (*prefix, name, field)
+                rows.append((".".join(path), getattr(section, field), source_of(path, sources)))
+    return rows
