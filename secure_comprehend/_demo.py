@@ -35,9 +35,12 @@ class _Injections(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.members: list[str] = []
+        self.warnings: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.members.extend(getattr(record, "injected", ()))
+        if record.levelno >= logging.WARNING:
+            self.warnings.append(record.getMessage())
 
 
 @contextmanager
@@ -54,18 +57,39 @@ def _fake_credentials() -> Iterator[None]:
                 os.environ[key] = value
 
 
+DEMO_ROLE = "arn:aws:iam::123456789012:role/DemoComprehendAccess"  # when the posture has none
+UNAPPROVED = {
+    "vpc": (
+        "VpcConfig",
+        {"Subnets": ["subnet-0badc0ffee0000000"], "SecurityGroupIds": ["sg-0badc0ffee0000000"]},
+    ),
+    "kms": (
+        "VolumeKmsKeyId",
+        "arn:aws:kms:us-east-1:123456789012:key/0badc0ff-ee00-4000-8000-000000000000",
+    ),
+    "iam": ("DataAccessRoleArn", "arn:aws:iam::123456789012:role/Unapproved"),
+}
+
+
 def run(config: str | None = None) -> int:
-    """Train a classifier, start a job, and show a refused request; returns the exit code."""
+    """Train a classifier, start a job, and show a request the posture refuses.
+
+    Works with any valid posture: what the posture does not supply (a data-access
+    role, say) the demo supplies itself, and the refused request breaks a section
+    the posture does configure. Returns the exit code.
+    """
     try:
         from moto import mock_aws
     except ImportError:
         print("the demo needs moto: pip install 'secure-comprehend[demo]'", file=sys.stderr)
         return 2
     import secure_comprehend as sc
+    from secure_comprehend._loading import load_with_sources
 
     path = Path(config) if config else example_config()
-    posture = sc.load_posture(path)
-    print(f"posture: {path} (mode: {posture.mode})\n")
+    posture, sources = load_with_sources(path, "--config")
+    mode_from = sources.get(("mode",), "the default")
+    print(f"posture: {path} (mode: {posture.mode}, from {mode_from})\n")
     injections = _Injections()
     logger = logging.getLogger("secure_comprehend")
     logger.addHandler(injections)
@@ -74,14 +98,19 @@ def run(config: str | None = None) -> int:
     try:
         with _fake_credentials(), mock_aws():
             comprehend = sc.client(region_name=REGION, posture=posture)
+            supplied = {} if posture.effective(REGION).iam else {"DataAccessRoleArn": DEMO_ROLE}
             for title, step in (
                 ("CreateDocumentClassifier", _train),
                 ("StartEntitiesDetectionJob", _start_job),
             ):
                 injections.members.clear()
-                given, recorded = step(comprehend)
+                given, recorded = step(comprehend, supplied)
                 _show(title, given, injections.members, recorded)
-            return _refused(comprehend)
+            status = _violating(comprehend, posture.mode, supplied, posture.effective(REGION))
+            if posture.mode == "audit":
+                for warning in injections.warnings:
+                    print(f"   WARNING {warning}".replace("\n", "\n   "))
+            return status
     finally:
         logger.removeHandler(injections)
         logger.setLevel(level)
@@ -106,50 +135,61 @@ def _show(title: str, given: dict[str, Any], injected: list[str], recorded: dict
     print()
 
 
-def _train(comprehend: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _train(comprehend: Any, supplied: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     given: dict[str, Any] = {
         "DocumentClassifierName": "support-tickets",
         "LanguageCode": "en",
         "InputDataConfig": {"S3Uri": "s3://demo-training/tickets.csv"},
+        **supplied,
     }
     arn = comprehend.create_document_classifier(**given)["DocumentClassifierArn"]
     described = comprehend.describe_document_classifier(DocumentClassifierArn=arn)
     return given, described["DocumentClassifierProperties"]
 
 
-def _start_job(comprehend: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _start_job(comprehend: Any, supplied: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     given: dict[str, Any] = {
         "JobName": "entities-nightly",
         "LanguageCode": "en",
         "InputDataConfig": {"S3Uri": "s3://demo-input/docs/"},
         "OutputDataConfig": {"S3Uri": "s3://demo-output/entities/"},
+        **supplied,
     }
     job = comprehend.start_entities_detection_job(**given)["JobId"]
     described = comprehend.describe_entities_detection_job(JobId=job)
     return given, described["EntitiesDetectionJobProperties"]
 
 
-def _refused(comprehend: Any) -> int:
+def _violating(comprehend: Any, mode: str, supplied: dict[str, Any], effective: Any) -> int:
+    """Send a request that breaks a section the posture configures; say what happened."""
     import secure_comprehend as sc
 
-    before = len(comprehend.list_entities_detection_jobs()["EntitiesDetectionJobPropertiesList"])
-    print("== StartEntitiesDetectionJob in an unapproved subnet")
+    section = next(name for name in UNAPPROVED if getattr(effective, name) is not None)
+    member, value = UNAPPROVED[section]
+    request = {
+        "JobName": f"entities-unapproved-{section}",
+        "LanguageCode": "en",
+        "InputDataConfig": {"S3Uri": "s3://demo-input/docs/"},
+        "OutputDataConfig": {"S3Uri": "s3://demo-output/entities/"},
+        **supplied,
+        member: value,
+    }
+    before = _jobs(comprehend)
+    print(f"== StartEntitiesDetectionJob with an unapproved {member}")
     try:
-        comprehend.start_entities_detection_job(
-            JobName="entities-wrong-subnet",
-            LanguageCode="en",
-            InputDataConfig={"S3Uri": "s3://demo-input/docs/"},
-            OutputDataConfig={"S3Uri": "s3://demo-output/entities/"},
-            VpcConfig={
-                "Subnets": ["subnet-0badc0ffee0000000"],
-                "SecurityGroupIds": ["sg-0123456789abcdef0"],
-            },
-        )
+        comprehend.start_entities_detection_job(**request)
     except sc.PostureViolation as exc:
         print(f"   refused: {exc}".replace("\n", "\n   "))
-    else:
-        print("   NOT refused: the posture does not cover VpcConfig")
-        return 1
-    after = len(comprehend.list_entities_detection_jobs()["EntitiesDetectionJobPropertiesList"])
+    after = _jobs(comprehend)
+    if mode == "audit":
+        print(
+            f"   audit mode: sent anyway and logged at WARNING; jobs the service knows: "
+            f"{before} before, {after} after"
+        )
+        return 0 if after == before + 1 else 1
     print(f"   jobs the service knows: {before} before, {after} after: nothing reached it")
     return 0 if after == before else 1
+
+
+def _jobs(comprehend: Any) -> int:
+    return len(comprehend.list_entities_detection_jobs()["EntitiesDetectionJobPropertiesList"])

@@ -44,6 +44,14 @@ class Violation:
     reason: str
     allowed: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        return f"Violation({self})"
+
+    def _repr_html_(self) -> str:
+        from secure_comprehend._display import html_table
+
+        return html_table(self.operation, _VIOLATION_HEADERS, [_row(self)])
+
     def __str__(self) -> str:
         allowed = f" (approved: {', '.join(self.allowed)})" if self.allowed else ""
         value = "" if self.value is None else f"={short_repr(self.value)}"

@@ -202,6 +202,8 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
             node = child
         node[path[-1]] = value
         names[path] = var
+        if isinstance(value, Mapping):  # a section variable sets every field it holds
+            names.update({(*path, *sub): var for sub in _leaf_sources(value, var)})
     return values, names
 
 
