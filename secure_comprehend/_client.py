@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
@@ -9,6 +10,8 @@ from secure_comprehend._enforcement import protect, protect_with
 from secure_comprehend._loading import posture_or_load
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import boto3
     from botocore.config import Config
     from types_boto3_comprehend.client import ComprehendClient
@@ -55,38 +58,33 @@ def client(
 class _PatchState:
     lock = threading.Lock()
     posture: Posture | None = None
-    registered = False
+    installed = False
 
 
-class _Protected:
-    """Mixed into every comprehend client class created while patched."""
+def _protecting(create_client: Callable[..., Any]) -> Callable[..., Any]:
+    """botocore's ClientCreator.create_client, protecting Comprehend clients while patched."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    @functools.wraps(create_client)
+    def create(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        created = create_client(self, service_name, *args, **kwargs)
         posture = _PatchState.posture
-        if posture is not None:
+        if posture is not None and service_name == "comprehend":
             # someone else's client: never refused at creation; a region without a
             # posture makes its covered operations violations instead
-            protect_with(self, posture, strict=False)  # type: ignore[arg-type]
+            protect_with(created, posture, strict=False)
+        return created
 
-
-def _add_protection(base_classes: list[type], **_: Any) -> None:
-    if _Protected not in base_classes:
-        base_classes.insert(0, _Protected)
-
-
-def _initialize(session: Any) -> None:
-    session.register(
-        "creating-client-class.comprehend", _add_protection, unique_id="secure_comprehend.patch"
-    )
+    return create
 
 
 def patch(posture: Posture | None = None) -> None:
-    """Protect every Comprehend client created from now on.
+    """Protect every Comprehend client created from now on, by any session.
 
     Covers ``boto3.client(...)``, ``boto3.Session().client(...)`` and botocore
-    sessions created after this call, and boto3's default session. Clients that
-    exist already are not changed: pass them to ``protect()``.
+    sessions, whenever they were created: every botocore client is made by
+    ``botocore.client.ClientCreator.create_client``, which ``patch()`` wraps once
+    per process. Clients that exist already are not changed: pass them to
+    ``protect()``.
 
     Args:
         posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
@@ -95,30 +93,21 @@ def patch(posture: Posture | None = None) -> None:
         PostureError: the posture is missing or invalid.
         TypeError: ``posture`` is not a Posture.
     """
-    import boto3
-    import botocore
+    from botocore.client import ClientCreator
 
     checked = posture_or_load(posture)
     with _PatchState.lock:
         _PatchState.posture = checked
-        if not _PatchState.registered:
-            botocore.register_initializer(_initialize)
-            _PatchState.registered = True
-        if boto3.DEFAULT_SESSION is not None:
-            _initialize(boto3.DEFAULT_SESSION._session)
+        if not _PatchState.installed:
+            ClientCreator.create_client = _protecting(ClientCreator.create_client)  # type: ignore[method-assign]
+            _PatchState.installed = True
 
 
 def unpatch() -> None:
-    """Undo ``patch()``: clients created afterwards are plain again."""
-    import boto3
-    import botocore
+    """Undo ``patch()``: clients created afterwards are plain again.
 
+    The wrapper stays installed (another library may have wrapped it since); with
+    no posture it passes every client through untouched.
+    """
     with _PatchState.lock:
         _PatchState.posture = None
-        if _PatchState.registered:
-            botocore.unregister_initializer(_initialize)
-            _PatchState.registered = False
-        if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION._session.unregister(
-                "creating-client-class.comprehend", unique_id="secure_comprehend.patch"
-            )

@@ -1,7 +1,8 @@
 """Enforcement: botocore event handlers that apply the posture and check once more.
 
-Two handlers per protected client, on the client's own event emitter, under
-fixed unique IDs (protecting twice replaces, never doubles):
+Three handlers per protected client, on the client's own event emitter,
+registered once; protecting again swaps the posture they read in one
+assignment, so no request ever runs unchecked while a client is re-protected.
 
 - ``before-parameter-build`` (the generic name, registered last): the posture is
   applied to the parameters as every other handler left them, whatever name
@@ -10,17 +11,24 @@ fixed unique IDs (protecting twice replaces, never doubles):
   refused before anything is serialized. botocore changes the call's own
   top-level dict in place here; the caller's nested objects are never changed.
 - ``before-send.*.*``, ahead of every other handler: read back the body botocore
-  serialized and check it again, before any transport (moto's, a recorder,
-  the real HTTP send) sees it. A handler that changed the request after the
-  posture was applied cannot get a violating body out. In audit mode this is
-  where a request's violations are logged, once, as sent.
+  serialized, and the operation the request names (its ``X-Amz-Target`` header
+  or CBOR path, not the event name), and check them again before any transport
+  (moto's, a recorder, the real HTTP send) sees them. A handler that changed
+  the request after the posture was applied cannot get a violating body out.
+  In audit mode this is where a request's violations are logged, once, as sent.
+- ``before-send`` (the generic name, registered last): if a handler changed the
+  body or the operation after that check, check again before botocore's own
+  HTTP send.
 
-Operations without security members cost one dictionary look-up per call.
+Operations without security members cost a dictionary look-up and a header
+comparison per call.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -45,6 +53,8 @@ ClientT = TypeVar("ClientT", bound="BaseClient")
 
 _PREPARE = ("before-parameter-build", "secure_comprehend.apply-posture")
 _FINAL = ("before-send.*.*", "secure_comprehend.final-check")
+_RECHECK = ("before-send", "secure_comprehend.recheck")
+_CHECKED = "_secure_comprehend_checked"  # on a request: (body, operation) as checked
 
 
 class _Protection:
@@ -79,7 +89,10 @@ class _Protection:
         else:
             decision = decide(spec, params, self.posture)
         if decision.violations and self.enforce:
-            self._refuse(spec, decision.violations)
+            _refuse(spec.name, decision.violations)
+        if self.posture is None:  # audit mode: say now why nothing is filled in
+            self._report(spec.name, decision.violations)
+            return
         # audit mode: what is missing is still filled in; violations are logged once,
         # for the request as sent, by check_sent
         if decision.injected or decision.rewritten:
@@ -88,40 +101,73 @@ class _Protection:
             logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
 
     def check_sent(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
-        """before-send: the serialized body must need no amending."""
-        spec = self.specs.get(event_name.rpartition(".")[2])
-        if spec is None:
-            return
-        if self.posture is None:
-            violations = self._no_posture(spec)
-        else:
-            try:
-                sent = read_body(self.protocol, request.body)
-            except UnreadableBody as exc:
-                violations = (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
-            else:
-                violations = final_check(spec, sent, self.posture)
-        if not violations:
-            return
+        """before-send: the serialized request must need no amending."""
+        built = event_name.rpartition(".")[2]
+        sent = sent_operation(request, self.protocol)
+        spec = self.specs.get(sent or built)
+        violations: tuple[Violation, ...] = ()
+        if sent != built:  # a handler re-targeted the request after it was built
+            name = spec.name if spec else (sent or built)
+            reason = f"the request is sent as {sent or 'an unknown operation'}, built as {built}"
+            violations = (Violation(name, "(operation)", None, reason),)
+        if spec is not None:
+            violations += self._check_body(spec, request)
+        if violations:
+            self._report(spec.name if spec else built, violations)
+        setattr(request, _CHECKED, (request.body, sent))
+
+    def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
+        """before-send, last: check again if the body or operation changed since."""
+        checked = getattr(request, _CHECKED, None)
+        if checked != (request.body, sent_operation(request, self.protocol)):
+            self.check_sent(request, event_name)
+
+    def _check_body(
+        self, spec: OperationSpec, request: AWSPreparedRequest
+    ) -> tuple[Violation, ...]:
+        if self.posture is None:  # in audit mode, apply() logged it already
+            return self._no_posture(spec) if self.enforce else ()
+        try:
+            sent = read_body(self.protocol, request.body)
+        except UnreadableBody as exc:
+            return (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
+        return final_check(spec, sent, self.posture)
+
+    def _report(self, operation: str, violations: tuple[Violation, ...]) -> None:
         if self.enforce:
-            self._refuse(spec, violations)
+            _refuse(operation, violations)
         logger.warning(
             "audit mode, sent anyway: %s: %d posture violation(s)\n%s",
-            spec.name,
+            operation,
             len(violations),
             _lines(violations),
-            extra=_extra(spec.name, violations, "audit"),
+            extra=_extra(operation, violations, "audit"),
         )
 
-    def _refuse(self, spec: OperationSpec, violations: tuple[Violation, ...]) -> None:
-        logger.warning(
-            "refused %s: %d posture violation(s); nothing was sent\n%s",
-            spec.name,
-            len(violations),
-            _lines(violations),
-            extra=_extra(spec.name, violations, "enforce"),
-        )
-        raise PostureViolation(spec.name, violations)
+
+def _refuse(operation: str, violations: tuple[Violation, ...]) -> None:
+    logger.warning(
+        "refused %s: %d posture violation(s); nothing was sent\n%s",
+        operation,
+        len(violations),
+        _lines(violations),
+        extra=_extra(operation, violations, "enforce"),
+    )
+    raise PostureViolation(operation, violations)
+
+
+def sent_operation(request: AWSPreparedRequest, protocol: str) -> str | None:
+    """The operation a serialized request names: X-Amz-Target (JSON) or the CBOR path."""
+    if protocol == "smithy-rpc-v2-cbor":
+        path = str(request.url).split("?", 1)[0]
+        head, _, name = path.rpartition("/operation/")
+        return name or None if head else None
+    target = request.headers.get("X-Amz-Target")
+    if isinstance(target, bytes):
+        target = target.decode("ascii", "replace")
+    if not isinstance(target, str) or "." not in target:
+        return None
+    return target.rpartition(".")[2]
 
 
 def _lines(violations: tuple[Violation, ...]) -> str:
@@ -198,18 +244,44 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         posture.mode,
         protocol,
     )
+    with _GUARDS_LOCK:
+        guard = _GUARDS.get(client)
+        if guard is not None:
+            guard.protection = protection  # one assignment: no request runs unchecked
+            _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)
+            return
+        guard = _GUARDS[client] = _Guard(protection)
     events = client.meta.events
-    for (event, unique_id), handler, first in (
-        (_PREPARE, protection.apply, False),
-        (_FINAL, protection.check_sent, True),
+    for (event, unique_id), handler, where in (
+        (_PREPARE, guard.apply, "last"),
+        (_FINAL, guard.check_sent, "first"),
+        (_RECHECK, guard.recheck, "last"),
     ):
-        events.unregister(event, unique_id=unique_id)
         typed = cast("Callable[..., None]", handler)
-        if first:
-            events.register_first(event, typed, unique_id=unique_id)
-            _move_to_front(events, event, typed)
-        else:
-            events.register_last(event, typed, unique_id=unique_id)
+        getattr(events, f"register_{where}")(event, typed, unique_id=unique_id)
+    _move_to_front(events, _FINAL[0], guard.check_sent)
+
+
+class _Guard:
+    """The handlers of one client; they read the protection protect() last gave it."""
+
+    __slots__ = ("__weakref__", "protection")
+
+    def __init__(self, protection: _Protection) -> None:
+        self.protection = protection
+
+    def apply(self, **kwargs: Any) -> None:
+        self.protection.apply(**kwargs)
+
+    def check_sent(self, **kwargs: Any) -> None:
+        self.protection.check_sent(**kwargs)
+
+    def recheck(self, **kwargs: Any) -> None:
+        self.protection.recheck(**kwargs)
+
+
+_GUARDS: weakref.WeakKeyDictionary[Any, _Guard] = weakref.WeakKeyDictionary()
+_GUARDS_LOCK = threading.Lock()
 
 
 def _move_to_front(events: Any, event: str, handler: Callable[..., None]) -> bool:

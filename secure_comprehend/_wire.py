@@ -27,7 +27,7 @@ def read_body(protocol: str, body: Any) -> dict[str, Any]:
         raise UnreadableBody(f"body of type {type(body).__name__} cannot be inspected")
     try:
         if protocol == "json":
-            value = json.loads(body) if body else {}
+            value = json.loads(body, object_pairs_hook=_unique_keys) if body else {}
         elif protocol == "smithy-rpc-v2-cbor":
             value = _decode_cbor(bytes(body)) if body else {}
         else:
@@ -38,6 +38,15 @@ def read_body(protocol: str, body: Any) -> dict[str, Any]:
         raise UnreadableBody(f"{protocol} body does not decode: {exc}") from exc
     if not isinstance(value, dict):
         raise UnreadableBody(f"{protocol} body is a {type(value).__name__}, not a structure")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; a service might read the first
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen = [k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i])]
+        raise UnreadableBody(f"duplicate keys {sorted(set(seen))} in a JSON object")
     return value
 
 
