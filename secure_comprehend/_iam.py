@@ -143,7 +143,7 @@ def _scopes(
         else (f"regions other than {', '.join(sorted(covered))}" if covered else "every region")
     )
     notes.append(
-        f"No posture holds in {closed}: secure_comprehend refuses to build a client there, and "
+        f"No posture holds in {closed}: secure_comprehend clients refuse covered calls there, and "
         f"DenyComprehendInRegionsWithoutPosture denies there the {len(actions)} Comprehend "
         "actions that carry VPC, KMS or role settings."
     )

@@ -84,6 +84,8 @@ def load_with_sources(
     env_values, env_vars = _read_env()  # first: it refuses two names for one variable
     file = _config_file(path, origin)
     file_values = _read_toml(file) if file else {}
+    if file is not None and not file_values:
+        raise PostureError(f"posture file {str(file)!r} is empty: it configures nothing")
     merged = _deep_merge(file_values, env_values)
     sources = _leaf_sources(file_values, f"file {file}")
     sources.update({field: f"environment variable {var}" for field, var in env_vars.items()})
@@ -118,12 +120,37 @@ def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | Non
                 f"{', '.join(str(p) for p in DEFAULT_FILES)}"
             )
     else:
-        return next((p for p in (d.expanduser() for d in DEFAULT_FILES) if p.is_file()), None)
-    if named.is_dir():
-        raise PostureError(f"posture file {str(named)!r} (from {origin}) is a directory")
-    if not named.exists():
-        raise PostureError(f"posture file {str(named)!r} (from {origin}) does not exist")
+        return _default_file()
+    problem = _not_a_file(named)
+    if problem:
+        raise PostureError(f"posture file {str(named)!r} (from {origin}) {problem}")
     return named
+
+
+def _default_file() -> Path | None:
+    """The first default location that holds something; it must be a regular file."""
+    for default in DEFAULT_FILES:
+        try:
+            candidate = default.expanduser()
+        except RuntimeError:  # no HOME and no passwd entry (a container's --user N)
+            continue
+        if candidate.is_symlink() or candidate.exists():
+            problem = _not_a_file(candidate)
+            if problem:  # present but unusable: never fall through to the next location
+                raise PostureError(f"posture file {str(candidate)!r} (default location) {problem}")
+            return candidate
+    return None
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a posture file, or None."""
+    if path.is_dir():
+        return "is a directory"
+    if not path.exists():
+        return "is a broken symbolic link" if path.is_symlink() else "does not exist"
+    if not path.is_file():  # pydantic-settings would read a pipe or device as empty
+        return "is not a regular file (a pipe or a device): write the posture to a file"
+    return None
 
 
 def _config_var() -> str | None:
@@ -158,6 +185,22 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     values: dict[str, Any] = {}
     names: dict[tuple[str, ...], str] = {}
     ours = [v for v in os.environ if v.upper().startswith(ENV_PREFIX)]
+    for var in os.environ:
+        near = var.upper()[: len(ENV_PREFIX)]
+        if near != ENV_PREFIX and difflib.SequenceMatcher(None, near, ENV_PREFIX).ratio() > 0.85:
+            upper = var.upper()
+            meant = next(
+                (
+                    f"{ENV_PREFIX}{upper[i:]}"
+                    for i in range(len(upper))
+                    if f"{ENV_PREFIX}{upper[i:]}" in {CONFIG_VAR, *known}
+                ),
+                f"a {ENV_PREFIX}* name",
+            )
+            raise PostureError(
+                f"environment variable {var}: did you mean {meant}? "
+                "(a misspelt prefix is never read)"
+            )
     by_upper: dict[str, list[str]] = {}
     for var in ours:
         by_upper.setdefault(var.upper(), []).append(var)
@@ -191,6 +234,11 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
                 f"environment variable {var}={raw!r} makes [{path[0]}] an empty or null "
                 "section, which would enforce nothing: set its fields, or unset the variable"
             )
+        if _holds_null(value):
+            raise PostureError(
+                f"environment variable {var}={raw!r} holds null: a variable may add or replace "
+                "settings, never remove one; unset the variable or set a value"
+            )
         node = values
         for name in path[:-1]:
             child = node.setdefault(name, {})
@@ -205,6 +253,14 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
         if isinstance(value, Mapping):  # a section variable sets every field it holds
             names.update({(*path, *sub): var for sub in _leaf_sources(value, var)})
     return values, names
+
+
+def _holds_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_null(v) for v in value)
+    return value is None
 
 
 def _env_names(

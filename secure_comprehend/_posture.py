@@ -83,6 +83,28 @@ RoleArn = Annotated[
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
+
+class _Validated(BaseModel):
+    """Every way to build one validates: ``model_construct`` would skip the checks."""
+
+    @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
+        return cls(**values)
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that cannot be changed after it is built (a posture's ``regions``)."""
+
+    def _frozen(self, *_: Any, **__: Any) -> Any:
+        raise TypeError("a posture is immutable: build a new one, or use model_copy(update=...)")
+
+    __setitem__ = __delitem__ = __ior__ = _frozen
+    clear = pop = popitem = setdefault = update = _frozen
+
+    def __reduce__(self) -> Any:  # copy, deepcopy and pickle rebuild it whole
+        return (type(self), (dict(self),))
+
+
 # What each section must configure when it is present: an empty or null section
 # would enforce nothing, which the reader of the file would not expect.
 _SECTION_NEEDS = {
@@ -104,7 +126,7 @@ def _present_section(name: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-class VpcSettings(BaseModel):
+class VpcSettings(_Validated):
     """The approved subnets and security groups; both are injected as one VpcConfig."""
 
     model_config = _STRICT
@@ -116,7 +138,7 @@ class VpcSettings(BaseModel):
     ]
 
 
-class KmsSettings(BaseModel):
+class KmsSettings(_Validated):
     """The default key per member and further keys a caller may name."""
 
     model_config = _STRICT
@@ -136,7 +158,7 @@ class KmsSettings(BaseModel):
         return self
 
 
-class IamSettings(BaseModel):
+class IamSettings(_Validated):
     """The approved data-access roles; the first is injected."""
 
     model_config = _STRICT
@@ -148,7 +170,7 @@ KmsSection = Annotated[KmsSettings | None, _present_section("kms")]
 IamSection = Annotated[IamSettings | None, _present_section("iam")]
 
 
-class RegionSettings(BaseModel):
+class RegionSettings(_Validated):
     """Sections for one region; each replaces the top-level section of the same name."""
 
     model_config = _STRICT
@@ -171,7 +193,7 @@ _EFFECTIVE: dict[tuple[str, str, str | None], EffectivePosture] = {}
 _EFFECTIVE_MAX = 256
 
 
-class Posture(BaseModel):
+class Posture(_Validated):
     """The organization's approved settings for Comprehend: an immutable value.
 
     Built only from its arguments; ``load_posture()`` reads the environment and files.
@@ -183,7 +205,9 @@ class Posture(BaseModel):
     vpc: VpcSection = None
     kms: KmsSection = None
     iam: IamSection = None
-    regions: dict[RegionName, RegionSettings] = Field(default_factory=dict)
+    regions: Annotated[dict[RegionName, RegionSettings], AfterValidator(FrozenDict)] = Field(
+        default_factory=FrozenDict
+    )
 
     def __init__(self, **data: Any) -> None:
         """Validate the arguments.
@@ -201,6 +225,30 @@ class Posture(BaseModel):
         if not any((self.vpc, self.kms, self.iam, self.regions)):
             raise ValueError("the posture configures nothing: set [vpc], [kms], [iam] or [regions]")
         return self
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate a mapping, as ``Posture(**obj)`` does.
+
+        Raises:
+            PostureError: an unknown key or an invalid value, each named with its value.
+        """
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise PostureError(describe_invalid(exc, {}, "model_validate()")) from exc
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate a JSON document, as ``Posture(**json.loads(...))`` does.
+
+        Raises:
+            PostureError: an unknown key or an invalid value, each named with its value.
+        """
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise PostureError(describe_invalid(exc, {}, "model_validate_json()")) from exc
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; with ``update``, validated exactly like a new ``Posture(...)``.

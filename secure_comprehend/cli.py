@@ -37,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
+        if sys.stdout is None:  # started with stdout closed (`>&-`): nothing could be shown
+            raise CannotRun("standard output is closed: nothing could be written")
         return int(args.run(args))
     except BrokenPipeError:
         # the reader went away (`| head`): say nothing, as other Unix tools do
@@ -320,8 +322,10 @@ def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: 
         verdict = "compliant"
     elif not decision.allowed and mode == "enforce":
         verdict = "refused"
-    elif not decision.allowed:
+    elif not decision.allowed and not invalid:
         verdict = "not compliant (audit mode: would be sent)"
+    elif not decision.allowed:
+        verdict = "not compliant, and botocore would refuse it: not sent"
     else:
         verdict = "not valid: botocore would refuse it"
     print(f"{decision.operation}: {verdict}")
@@ -355,6 +359,8 @@ def _policy(args: argparse.Namespace) -> int:
     )
     if args.out:
         out = Path(args.out)
+        if out.is_dir():
+            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'policy.json'}")
         paths = (
             [out]
             if len(documents) == 1

@@ -422,3 +422,35 @@ def test_the_module_says_what_it_is() -> None:
     assert module.__doc__.splitlines()[0] == (
         "The ``secure-comprehend`` command: show, check, policy, doctor, demo."
     )
+
+
+def test_check_in_audit_mode_does_not_contradict_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_MODE", "audit")
+    request = write_request(tmp_path, {"VpcConfig": {"Subnets": [OTHER_SUBNET]}})
+    assert main(["check", "CreateEntityRecognizer", request, *CONFIG, "--region", "us-east-1"]) == 1
+    text = capsys.readouterr().out
+    assert "botocore would refuse it: not sent" in text and "would be sent" not in text
+
+
+def test_policy_out_a_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", *CONFIG, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.parent.glob(f"{tmp_path.name}-*")) == []
+
+
+def test_closed_stdout_is_an_error_not_silence() -> None:
+    result = subprocess.run(
+        f"{sys.executable} -m secure_comprehend policy --config {EXAMPLE_CONFIG} >&-",
+        shell=True,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "standard output is closed" in result.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
 import logging
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import GROUPS, KEYS, REGION, ROLES, SUBNETS, Recorder, make_posture
+from conftest import GROUPS, KEYS, OTHER_SUBNET, REGION, ROLES, SUBNETS, Recorder, make_posture
 
 import secure_comprehend as sc
 from secure_comprehend._enforcement import _FINAL, _move_to_front
@@ -343,3 +345,111 @@ def test_protect_keeps_the_client_type_for_mypy(tmp_path: Path, call: str, ok: b
     assert (result.returncode == 0) == ok, result.stdout
     if not ok:
         assert 'has no attribute "list_document_classifierz"' in result.stdout
+
+
+# What a stranger tried (each once got a violating request out).
+
+BAD = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
+
+
+def test_re_protecting_a_client_in_use_leaves_no_unchecked_window() -> None:
+    import threading
+
+    client, recorder = plain_client(), Recorder()
+    posture = make_posture()
+    sc.protect(client, posture)
+    client.meta.events.register_last("before-send", recorder)
+    done = threading.Event()
+
+    def send_violating() -> None:
+        while not done.is_set():
+            # a request in an unchecked window would be sent: the recorder would see it
+            with contextlib.suppress(sc.PostureViolation):
+                client.start_topics_detection_job(**IO, VpcConfig=BAD, DataAccessRoleArn=ROLES[1])
+
+    workers = [threading.Thread(target=send_violating) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(3000):
+            sc.protect(client, posture)
+    finally:
+        done.set()
+        for worker in workers:
+            worker.join()
+    assert recorder.bodies == []
+
+
+def test_a_request_re_targeted_after_it_was_built_is_refused() -> None:
+    client, recorder = plain_client(), Recorder()
+    sc.protect(client, make_posture())
+
+    def retarget(request: Any, **_: Any) -> None:
+        request.headers["X-Amz-Target"] = f"Comprehend_20171127.{OP}"
+        request.data = json.dumps({**IO, "VpcConfig": BAD, "DataAccessRoleArn": ROLES[1]}).encode()
+
+    client.meta.events.register("before-sign.comprehend.DetectSentiment", retarget)
+    client.meta.events.register_last("before-send", recorder)
+    with pytest.raises(sc.PostureViolation, match=rf"sent as {OP}, built as DetectSentiment"):
+        client.detect_sentiment(Text="hello", LanguageCode="en")
+    assert recorder.bodies == []
+
+
+def test_a_body_changed_after_the_check_is_checked_again_before_the_http_send() -> None:
+    client = plain_client()
+    sc.protect(client, make_posture())
+
+    def rewrite(request: Any, **_: Any) -> None:
+        body = json.loads(request.body)
+        request.body = json.dumps({**body, "VpcConfig": BAD}).encode()
+
+    client.meta.events.register_first("before-send.*.*", rewrite)  # runs right after the check
+    http_send = Recorder()  # registered last after protection: where botocore's HTTP send is
+    client.meta.events.register_last("before-send", http_send)
+    with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets\[0\]"):
+        client.start_topics_detection_job(**IO)
+    assert http_send.bodies == []
+
+
+def test_a_body_with_duplicate_keys_is_refused() -> None:
+    client, recorder = plain_client(), Recorder()
+    sc.protect(client, make_posture())
+
+    def duplicate(request: Any, **_: Any) -> None:
+        bad = json.dumps({"VpcConfig": BAD})[1:-1]
+        request.data = b"{" + bad.encode() + b", " + request.data[1:]
+
+    client.meta.events.register("before-sign.comprehend", duplicate)
+    client.meta.events.register_last("before-send", recorder)
+    with pytest.raises(sc.PostureViolation, match="duplicate keys"):
+        client.start_topics_detection_job(**IO)
+    assert recorder.bodies == []
+
+
+@pytest.mark.usefixtures("moto")
+def test_patch_covers_sessions_created_before_it() -> None:
+    early = boto3.Session(region_name=REGION)  # a library made it at import time
+    sc.patch(make_posture())
+    try:
+        client = early.client("comprehend")
+        with pytest.raises(sc.PostureViolation):
+            client.start_topics_detection_job(**IO, VpcConfig=BAD)
+        assert client.list_topics_detection_jobs()["TopicsDetectionJobPropertiesList"] == []
+    finally:
+        sc.unpatch()
+    assert "apply-posture" not in str(
+        early.client("comprehend").meta.events._emitter._unique_id_handlers
+    )  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("moto")
+def test_audit_mode_without_posture_says_why_before_botocore_complains(
+    sc_logs: pytest.LogCaptureFixture,
+) -> None:
+    from botocore.exceptions import ParamValidationError
+
+    client = sc.client(region_name="eu-west-1", posture=make_posture(mode="audit"))
+    with pytest.raises(ParamValidationError, match="DataAccessRoleArn"):
+        client.start_topics_detection_job(**IO)  # relied on the posture, which has none here
+    [warning] = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert "no posture for eu-west-1" in warning.getMessage()

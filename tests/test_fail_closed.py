@@ -378,3 +378,92 @@ def test_a_deeply_nested_value_is_refused_by_the_client() -> None:
     with pytest.raises(sc.PostureViolation, match="VpcConfig"):
         start_job(client, VpcConfig=deep())
     assert client.list_entities_detection_jobs()["EntitiesDetectionJobPropertiesList"] == []
+
+
+# What a stranger tried on loading and on the value itself.
+
+
+def test_a_pipe_is_not_read_as_an_empty_posture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    fifo = tmp_path / "posture.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("SECURE_COMPREHEND_IAM__DATA_ACCESS_ROLES", f'["{ROLES[0]}"]')
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG", str(fifo))
+    with pytest.raises(sc.PostureError, match="is not a regular file"):
+        sc.load_posture()
+
+
+@pytest.mark.parametrize("kind", ["dangling symlink", "directory"])
+def test_a_broken_default_file_is_never_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    home_file = tmp_path / "home" / ".config" / "secure_comprehend" / "config.toml"
+    home_file.parent.mkdir(parents=True)
+    home_file.write_text('mode = "audit"\n' + ROLE_LINE)  # would weaken an enforce posture
+    here = tmp_path / "secure_comprehend.toml"
+    if kind == "directory":
+        here.mkdir()
+    else:
+        here.symlink_to(tmp_path / "missing-secret.toml")
+    with pytest.raises(sc.PostureError, match=r"secure_comprehend\.toml' \(default location\) is"):
+        sc.load_posture()
+
+
+def test_no_home_directory_skips_that_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    monkeypatch.delenv("HOME")
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(uid)  # a container's --user 12345 has no passwd entry
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    monkeypatch.setenv("SECURE_COMPREHEND_IAM__DATA_ACCESS_ROLES", f'["{ROLES[0]}"]')
+    assert sc.load_posture().iam is not None
+
+
+def test_an_empty_named_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(sc.PostureError, match=r"p\.toml' is empty: it configures nothing"):
+        sc.load_posture(write(tmp_path, "# nothing yet\n"))
+
+
+def test_a_variable_can_never_remove_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'[kms]\nvolume_key = "{KEYS["volume_key"]}"\n' + ROLE_LINE)
+    monkeypatch.setenv("SECURE_COMPREHEND_KMS", '{"volume_key": null}')
+    with pytest.raises(sc.PostureError, match="holds null"):
+        sc.load_posture(path)
+
+
+@pytest.mark.parametrize(
+    "var", ["SECURE_COMPRHEND_MODE", "SECURE-COMPREHEND_MODE", "SECURECOMPREHEND_MODE"]
+)
+def test_a_misspelt_prefix_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, var: str
+) -> None:
+    monkeypatch.setenv(var, "enforce")
+    with pytest.raises(sc.PostureError, match=rf"{var}: did you mean SECURE_COMPREHEND_MODE\?"):
+        sc.load_posture(write(tmp_path, 'mode = "audit"\n' + ROLE_LINE))
+
+
+def test_a_posture_cannot_be_changed_in_place() -> None:
+    posture = make_posture(regions={"eu-west-1": {"iam": {"data_access_roles": [ROLES[0]]}}})
+    with pytest.raises(TypeError, match="immutable"):
+        posture.regions["eu-west-2"] = posture.regions["eu-west-1"]
+    with pytest.raises(TypeError, match="immutable"):
+        copy.copy(posture).regions.clear()
+    assert pickle.loads(pickle.dumps(posture)) == posture == copy.deepcopy(posture)
+    assert list(posture.regions) == ["eu-west-1"]
+
+
+def test_every_way_to_build_a_posture_validates() -> None:
+    with pytest.raises(ValueError, match="enforce nothing"):
+        sc.KmsSettings.model_construct()
+    with pytest.raises(sc.PostureError, match=r"mode = 'enforced'"):
+        sc.Posture.model_validate({"mode": "enforced", "iam": {"data_access_roles": [ROLES[0]]}})
+    with pytest.raises(sc.PostureError, match="configures nothing"):
+        sc.Posture.model_validate_json("{}")
