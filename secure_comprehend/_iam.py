@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal
 
 from secure_comprehend._errors import PostureError
@@ -21,10 +22,13 @@ from secure_comprehend._ids import parse_kms
 from secure_comprehend._operations import OperationsTable, default_model
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from secure_comprehend._posture import EffectivePosture, Posture
 
 Kind = Literal["identity", "scp"]
-# Characters, whitespace excluded: customer managed policy and service control policy.
+# Characters of the compact JSON written: customer managed policy (IAM does not count
+# whitespace) and service control policy (Organizations counts every character).
 SIZE_LIMITS: dict[str, int] = {"identity": 6144, "scp": 5120}
 # Operation member kind -> the IAM condition key that carries it (IAM Service
 # Authorization Reference; the operations carrying each come from botocore's model).
@@ -38,6 +42,7 @@ VPC_CONDITION_KEYS = {
     "Subnets": "comprehend:VpcSubnets",
     "SecurityGroupIds": "comprehend:VpcSecurityGroupIds",
 }
+VPC_KEY = VPC_CONDITION_KEYS["Subnets"]
 COMPREHEND_PRINCIPAL = "comprehend.amazonaws.com"
 
 
@@ -88,11 +93,20 @@ def build_policy(
         "are refused by the client and by Comprehend's own validation, not by this policy.",
     ]
     scopes, uncovered = _scopes(posture, region, table, notes)
-    actions = _Actions.of(table)
-    statements = [s for scope in scopes for s in _statements(actions, *scope, notes)]
-    statements = _merge_regions(statements, [suffix for suffix, _, _ in scopes])
+    statements = _statements(_Actions.of(table), scopes, notes)
     if uncovered is not None:
         statements.append(uncovered)
+    if any("*" in a for s in statements for a in _listed(s["Action"])):
+        notes.append(
+            "Action wildcards (Start*, ...) match exactly the intended Comprehend actions today; "
+            "a future action matching one would be covered by its statement too."
+        )
+    if kind == "scp":  # every character of an SCP counts, and a Sid is optional there
+        statements = [{k: v for k, v in s.items() if k != "Sid"} for s in statements]
+        notes.append(
+            "SCP statements carry no Sid (every character counts); the identity kind has the "
+            "same statements with Sids. Organizations attaches at most 5 SCPs to one target."
+        )
     return PolicySet(_pack(statements, kind), notes)
 
 
@@ -150,7 +164,7 @@ def _scopes(
     statement: dict[str, Any] = {
         "Sid": "DenyComprehendInRegionsWithoutPosture",
         "Effect": "Deny",
-        "Action": actions,
+        "Action": _wildcards(actions),
         "Resource": "*",
     }
     if elsewhere_open:
@@ -184,69 +198,135 @@ class _Actions:
         return cls(carrying, creating, frozenset(alias_kinds))
 
 
-def _statements(
-    actions: _Actions,
-    suffix: str,
-    scope: dict[str, Any],
-    posture: EffectivePosture,
-    notes: list[str],
-) -> list[dict[str, Any]]:
+RR = "aws:RequestedRegion"
+
+
+def _statements(actions: _Actions, scopes: list[Scope], notes: list[str]) -> list[dict[str, Any]]:
+    """A Missing and an Unapproved statement per condition key, over every scope.
+
+    A statement carries a region condition only where the posture differs by
+    region: scopes that approve the same values share one statement, and a key
+    that every scope configures alike has none.
+    """
     carrying, creating, alias_kinds = actions.carrying, actions.creating, actions.alias_kinds
     out: list[dict[str, Any]] = []
 
-    def deny(sid: str, actions: list[str], condition: dict[str, Any]) -> None:
-        if actions:
+    def where(configuring: list[Scope]) -> dict[str, Any]:
+        if len(configuring) == len(scopes):
+            return {}
+        explicit = [s for s in configuring if "StringEquals" in s[1]]
+        if len(explicit) == len(configuring):  # aws:RequestedRegion is always in a Comprehend call
+            return _regions(
+                "StringEquals", sorted(r for s in explicit for r in s[1]["StringEquals"][RR])
+            )
+        lacking = [s for s in scopes if s not in configuring]  # true when absent: fails closed
+        return _regions(
+            "StringNotEquals", sorted(r for s in lacking for r in s[1]["StringEquals"][RR])
+        )
+
+    def deny(sid: str, actions: list[str], condition: dict[str, Any], group: list[Scope]) -> None:
+        if actions and group:
             out.append(
                 {
-                    "Sid": f"Deny{sid}{suffix}",
+                    "Sid": f"Deny{sid}",
                     "Effect": "Deny",
-                    "Action": sorted(set(actions)),
+                    "Action": _wildcards(actions),
                     "Resource": "*",
-                    "Condition": _merge(condition, scope),
+                    "Condition": _merge(condition, where(group)),
                 }
             )
 
-    if posture.vpc is not None:
-        approved = {
-            "Subnets": posture.vpc.subnets,
-            "SecurityGroupIds": posture.vpc.security_group_ids,
-        }
-        for part, key in VPC_CONDITION_KEYS.items():
-            name = key.split(":")[1]
-            deny(f"Missing{name}", creating.get("vpc", []), {"Null": {key: "true"}})
+    def by_values(pairs: list[tuple[Iterable[str], Scope]]) -> list[tuple[list[str], list[Scope]]]:
+        """Scopes grouped by the values they approve, in a stable order."""
+        groups: dict[tuple[str, ...], list[Scope]] = {}
+        for values, scope in pairs:
+            groups.setdefault(tuple(sorted(values)), []).append(scope)
+        return [(list(v), g) for v, g in sorted(groups.items())]
+
+    def suffix(group: list[Scope], every: int) -> str:
+        return "" if every == 1 else "".join(s[0] for s in group) or "OtherRegions"
+
+    with_vpc = [s for s in scopes if s[2].vpc is not None]
+    # VpcConfig requires both lists: one Null statement finds a VpcConfig left out
+    deny("MissingVpcSubnets", creating.get("vpc", []), {"Null": {VPC_KEY: "true"}}, with_vpc)
+    for part, key in VPC_CONDITION_KEYS.items():
+        name = key.split(":")[1]
+        groups = by_values(
+            [(s[2].subnets if part == "Subnets" else s[2].security_groups, s) for s in with_vpc]
+        )
+        for approved, group in groups:
             deny(
-                f"Unapproved{name}",
+                f"Unapproved{name}{suffix(group, len(groups))}",
                 carrying.get("vpc", []),
-                {"ForAnyValue:StringNotEquals": {key: sorted(approved[part])}},
+                {"ForAnyValue:StringNotEquals": {key: approved}},
+                group,
             )
     for kind, key in KMS_CONDITION_KEYS.items():
-        keys = posture.approved_keys.get(kind)
-        if keys is None:
-            continue
         name = key.split(":")[1]
-        if posture.default_key(kind):
-            deny(f"Missing{name}", creating.get(kind, []), {"Null": {key: "true"}})
-        arns = _policy_arns(keys, kind in alias_kinds, posture, notes)
-        # ArnNotEquals alone is true when the key is absent (a negated operator):
-        # Null false keeps it to requests that name a key.
-        deny(
-            f"Unapproved{name}",
-            carrying.get(kind, []),
-            {"ArnNotEquals": {key: arns}, "Null": {key: "false"}},
+        with_keys = [s for s in scopes if kind in s[2].approved_keys]
+        with_default = [s for s in with_keys if s[2].default_key(kind)]
+        deny(f"Missing{name}", creating.get(kind, []), {"Null": {key: "true"}}, with_default)
+        groups = by_values(
+            [
+                (_policy_arns(s[2].approved_keys[kind], kind in alias_kinds, s[2], notes), s)
+                for s in with_keys
+            ]
         )
-    if posture.iam is not None:
+        for arns, group in groups:
+            # ArnNotEquals alone is true when the key is absent (a negated operator):
+            # Null false keeps it to requests that name a key.
+            deny(
+                f"Unapproved{name}{suffix(group, len(groups))}",
+                carrying.get(kind, []),
+                {"ArnNotEquals": {key: arns}, "Null": {key: "false"}},
+                group,
+            )
+    with_roles = [s for s in scopes if s[2].iam is not None]
+    if with_roles:
+        roles = sorted({r for s in with_roles for r in s[2].roles})
+        # No region condition: roles are global, and AWS does not document that an
+        # iam:PassRole check carries aws:RequestedRegion (StringEquals on an absent key
+        # would never deny).
         out.append(
             {
-                "Sid": f"DenyPassingUnapprovedRoleToComprehend{suffix}",
+                "Sid": "DenyPassingUnapprovedRoleToComprehend",
                 "Effect": "Deny",
                 "Action": "iam:PassRole",
-                "NotResource": sorted(posture.iam.data_access_roles),
-                "Condition": _merge(
-                    {"StringEquals": {"iam:PassedToService": COMPREHEND_PRINCIPAL}}, scope
-                ),
+                "NotResource": roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": COMPREHEND_PRINCIPAL}},
             }
         )
+        if len(with_roles) < len(scopes) or len({s[2].roles for s in with_roles}) > 1:
+            notes.append(
+                "Data-access roles differ by region: iam:PassRole is denied for roles outside "
+                "the union of every region's roles (a PassRole check need not carry "
+                "aws:RequestedRegion); which role a region may use is enforced by the client."
+            )
     return out
+
+
+def _wildcards(actions: list[str]) -> str | list[str]:
+    """The actions, with ``Prefix*`` where it matches exactly some of them among all of
+    Comprehend's actions (botocore's model). Trailing wildcards only: an SCP allows no other."""
+    wanted = {a.split(":", 1)[1] for a in actions}
+    universe = set(default_model()[0].operation_names)
+    candidates = {name[:i] + "*" for name in wanted for i in range(1, len(name))}
+    valid = {c: {u for u in universe if fnmatchcase(u, c)} for c in candidates}
+    valid = {c: m for c, m in valid.items() if len(m) > 1 and m <= wanted}
+    chosen: list[str] = []
+    left = set(wanted)
+    while True:
+        best = max(
+            (c for c in valid if valid[c] & left),
+            key=lambda c: (len(valid[c] & left), -len(c)),
+            default=None,
+        )
+        if best is None or sum(len(n) for n in valid[best] & left) <= len(best):
+            break
+        chosen.append(best)
+        left -= valid[best]
+    patterns = sorted(f"comprehend:{p}" for p in [*chosen, *left])
+    return patterns[0] if len(patterns) == 1 else patterns
 
 
 def _policy_arns(
@@ -275,27 +355,8 @@ def _arns(posture: EffectivePosture) -> list[Any]:
     return [ref for ref in (parse_kms(t) for t in texts) if ref and ref.region]
 
 
-def _merge_regions(statements: list[dict[str, Any]], suffixes: list[str]) -> list[dict[str, Any]]:
-    """One statement for regions whose statements differ only in the region they name."""
-    merged: dict[str, dict[str, Any]] = {}
-    for statement in statements:
-        regions = statement.get("Condition", {}).get("StringEquals", {}).get("aws:RequestedRegion")
-        sid = statement["Sid"]
-        base = next((sid.removesuffix(x) for x in suffixes if x and sid.endswith(x)), sid)
-        if regions is None:
-            merged[sid] = statement
-            continue
-        shape = {**statement, "Sid": base, "Condition": _merge(statement["Condition"], {})}
-        del shape["Condition"]["StringEquals"]["aws:RequestedRegion"]
-        key = json.dumps(shape, sort_keys=True)
-        if key in merged:
-            known = merged[key]["Condition"]["StringEquals"]["aws:RequestedRegion"]
-            known[:] = sorted({*known, *regions})
-            merged[key]["Sid"] = base
-        else:
-            merged[key] = {**statement, "Condition": _merge(statement["Condition"], {})}
-            merged[key]["Condition"]["StringEquals"]["aws:RequestedRegion"] = list(regions)
-    return list(merged.values())
+def _listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
 
 
 def _regions(operator: str, regions: list[str]) -> dict[str, Any]:
@@ -313,8 +374,13 @@ def _camel(region: str) -> str:
     return "".join(part.capitalize() for part in region.split("-"))
 
 
+def compact(document: dict[str, Any]) -> str:
+    """A document as written: compact JSON, the text whose length the limits count."""
+    return json.dumps(document, separators=(",", ":"))
+
+
 def _compact_size(document: dict[str, Any]) -> int:
-    return len(json.dumps(document, separators=(",", ":")))
+    return len(compact(document))
 
 
 def _pack(statements: list[dict[str, Any]], kind: Kind) -> list[dict[str, Any]]:
@@ -326,7 +392,8 @@ def _pack(statements: list[dict[str, Any]], kind: Kind) -> list[dict[str, Any]]:
         alone = {"Version": "2012-10-17", "Statement": [statement]}
         if _compact_size(alone) > limit:
             raise PostureError(
-                f"statement {statement['Sid']} alone is {_compact_size(alone)} characters, over "
+                f"statement {statement.get('Sid', statement['Action'])} alone is "
+                f"{_compact_size(alone)} characters, over "
                 f"the {limit}-character {kind} limit: approve fewer values"
             )
         if (

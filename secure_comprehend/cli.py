@@ -346,7 +346,7 @@ def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: 
 def _policy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from secure_comprehend._iam import SIZE_LIMITS, build_policy
+    from secure_comprehend._iam import SIZE_LIMITS, build_policy, compact
 
     posture, _ = _load(args)
     result = build_policy(posture, kind=args.kind, region=args.region)
@@ -369,11 +369,11 @@ def _policy(args: argparse.Namespace) -> int:
             ]
         )
         for path, document in zip(paths, documents, strict=True):
-            path.write_text(json.dumps(document, indent=2) + "\n")
+            path.write_text(compact(document) + "\n")  # the text whose size was checked
         written = ", ".join(str(p) for p in paths)
         print(f"wrote {len(documents)} {args.kind} document(s) ({why}): {written}", file=sys.stderr)
     else:
-        _print_json(documents)
+        print("[" + ",".join(compact(d) for d in documents) + "]")
         print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

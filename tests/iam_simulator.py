@@ -46,7 +46,8 @@ def _operator(name: str, key: str, wanted: Any, context: Context) -> bool:
 
 
 def _matches(statement: dict[str, Any], action: str, resource: str, context: Context) -> bool:
-    if action not in _values(statement["Action"]):
+    # action names match case-insensitively, with * and ? wildcards
+    if not any(fnmatchcase(action.lower(), a.lower()) for a in _values(statement["Action"])):
         return False
     if "NotResource" in statement and resource in _values(statement["NotResource"]):
         return False
@@ -62,10 +63,10 @@ def _matches(statement: dict[str, Any], action: str, resource: str, context: Con
 def denied(
     documents: list[dict[str, Any]], action: str, context: Context, resource: str = "*"
 ) -> list[str]:
-    """The Sids of every Deny statement that applies to the request."""
+    """The Sids (or, without one, the position) of every Deny statement that applies."""
     return [
-        s["Sid"]
-        for doc in documents
-        for s in doc["Statement"]
+        s.get("Sid", f"statement {d}.{i}")
+        for d, doc in enumerate(documents)
+        for i, s in enumerate(doc["Statement"])
         if s["Effect"] == "Deny" and _matches(s, action, resource, context)
     ]

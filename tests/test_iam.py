@@ -31,6 +31,23 @@ def statements(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for doc in documents for s in doc["Statement"]]
 
 
+def iam_actions() -> set[str]:
+    """Every Comprehend action in parliament's IAM database (independent of botocore)."""
+    service = next(s for s in parliament.iam_definition if s["prefix"] == "comprehend")
+    return {f"comprehend:{p['privilege']}" for p in service["privileges"]}
+
+
+def expand(action: str | list[str]) -> set[str]:
+    """A statement's Action, wildcards expanded over every Comprehend action."""
+    from fnmatch import fnmatchcase
+
+    patterns = [action] if isinstance(action, str) else action
+    universe = iam_actions() | {f"comprehend:{n}" for n in default_model()[0].operation_names}
+    return {a for a in universe for p in patterns if fnmatchcase(a, p)} | {
+        p for p in patterns if "*" not in p
+    }
+
+
 def parliament_condition_keys() -> dict[str, set[str]]:
     """condition key -> the Comprehend actions carrying it, from parliament's IAM database."""
     service = next(s for s in parliament.iam_definition if s["prefix"] == "comprehend")
@@ -56,7 +73,7 @@ def test_null_keys_exist_on_every_action_they_are_used_with() -> None:
     for statement in statements(sc.iam_policy(EXAMPLE)):
         for key in statement.get("Condition", {}).get("Null", {}):
             assert key in ALL_KEYS
-            assert set(statement["Action"]) <= carrying[key], statement["Sid"]
+            assert expand(statement["Action"]) <= carrying[key], statement["Sid"]
 
 
 def test_actions_per_key_match_the_iam_reference() -> None:
@@ -86,19 +103,22 @@ def test_each_configured_key_has_missing_and_unapproved_statements(key: str) -> 
     everyone = {
         f"comprehend:{n}" for n, s in TABLE.specs.items() if any(m.kind == kind for m in s.members)
     }
-    [missing] = _find(documents, "Null", key) and [
-        s for s in _find(documents, "Null", key) if s["Condition"]["Null"][key] == "true"
-    ]
-    assert set(missing["Action"]) == creates
-    assert not any("Update" in a for a in missing["Action"])
+    missing = [s for s in _find(documents, "Null", key) if s["Condition"]["Null"][key] == "true"]
+    if key == "comprehend:VpcSecurityGroupIds":
+        # VpcConfig requires both lists: the VpcSubnets Null statement finds one left out
+        assert missing == []
+    else:
+        [statement] = missing
+        assert expand(statement["Action"]) == creates
+        assert not any("Update" in a for a in expand(statement["Action"]))
     operator = "ForAnyValue:StringNotEquals" if kind == "vpc" else "ArnNotEquals"
     [unapproved] = _find(documents, operator, key)
-    assert set(unapproved["Action"]) == everyone
+    assert expand(unapproved["Action"]) == everyone
     if operator == "ArnNotEquals":
         assert unapproved["Condition"]["Null"] == {key: "false"}  # absent key: not this statement
-    for statement in (missing, unapproved):
+    for statement in (*missing, unapproved):
         assert statement["Effect"] == "Deny"
-        assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == ["us-east-1"]
+        assert "aws:RequestedRegion" not in json.dumps(statement)  # one region: no scoping
     assert not any(
         op.startswith("ForAllValues")
         for s in statements(documents)
@@ -111,8 +131,8 @@ def test_unconfigured_sections_get_no_statement() -> None:
     documents = sc.iam_policy(posture)
     sids = [s["Sid"] for s in statements(documents)]
     assert sids == [
-        "DenyMissingVolumeKmsKeyUsEast1",
-        "DenyUnapprovedVolumeKmsKeyUsEast1",
+        "DenyMissingVolumeKmsKey",
+        "DenyUnapprovedVolumeKmsKey",
         "DenyComprehendInRegionsWithoutPosture",
     ]
 
@@ -145,7 +165,9 @@ def test_region_whose_posture_is_invalid_is_closed_even_when_the_top_level_holds
     [closing] = [s for s in statements(result.documents) if s["Sid"].startswith("DenyComprehendIn")]
     assert closing["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}
     [role] = [s for s in statements(result.documents) if s["Action"] == "iam:PassRole"]
-    assert role["Condition"]["StringNotEquals"] == {"aws:RequestedRegion": ["eu-west-1"]}
+    assert role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "comprehend.amazonaws.com"}
+    }
 
 
 def test_uncovered_regions_are_denied_and_said() -> None:
@@ -158,7 +180,7 @@ def test_uncovered_regions_are_denied_and_said() -> None:
     assert closing["Condition"] == {
         "StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}
     }
-    assert len(closing["Action"]) == len(TABLE.specs)
+    assert expand(closing["Action"]) == {f"comprehend:{n}" for n in TABLE.specs}
     assert any(
         "No posture holds in regions other than eu-west-1, us-east-1" in n for n in result.notes
     )
@@ -240,11 +262,14 @@ def policy_denies(
     reasons = denied(documents, f"comprehend:{op}", context_of(params, region))
     for member in ("DataAccessRoleArn", "DesiredDataAccessRoleArn"):
         if member in params:
-            passrole = {
-                "aws:RequestedRegion": region,
-                "iam:PassedToService": "comprehend.amazonaws.com",
-            }
-            reasons += denied(documents, "iam:PassRole", passrole, resource=params[member])
+            # AWS does not document whether an iam:PassRole check carries
+            # aws:RequestedRegion: the policy must decide the same with and without it
+            passrole = {"iam:PassedToService": "comprehend.amazonaws.com"}
+            without = denied(documents, "iam:PassRole", passrole, resource=params[member])
+            regional = {**passrole, "aws:RequestedRegion": region}
+            with_region = denied(documents, "iam:PassRole", regional, resource=params[member])
+            assert without == with_region, (op, region, params[member])
+            reasons += without
     return reasons
 
 
@@ -361,3 +386,63 @@ def test_policy_and_evaluate_agree(kind: str) -> None:
                 (op, region, label, f"refused ({decision.violations}), policy allows")
             )
     assert disagreements == []
+
+
+# -- deployable as written ----------------------------------------------------------------
+
+SINGLE = sc.Posture(**{k: getattr(EXAMPLE, k).model_dump() for k in ("vpc", "kms", "iam")})
+
+
+@pytest.mark.parametrize(
+    ("posture", "kind", "count"),
+    [(SINGLE, "identity", 1), (SINGLE, "scp", 1), (EXAMPLE, "scp", 2)],
+    ids=["single-identity", "single-scp", "example-scp"],
+)
+def test_document_counts(posture: sc.Posture, kind: str, count: int) -> None:
+    assert len(sc.iam_policy(posture, kind=kind)) == count  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["identity", "scp"])
+def test_files_are_compact_and_within_the_limit_as_written(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from secure_comprehend.cli import main
+
+    out = tmp_path / "p.json"
+    assert main(["policy", "--config", str(EXAMPLE_CONFIG), "--kind", kind, "--out", str(out)]) == 0
+    written = sorted(tmp_path.glob("p*.json"))
+    assert written
+    for path in written:
+        text = path.read_text().removesuffix("\n")
+        assert "\n" not in text and ": " not in text and ", " not in text  # compact
+        assert len(text) <= SIZE_LIMITS[kind], (path.name, len(text))
+    capsys.readouterr()
+    assert main(["policy", "--config", str(EXAMPLE_CONFIG), "--kind", kind]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert json.loads(printed) == [json.loads(p.read_text()) for p in written]
+    assert ", " not in printed
+
+
+def test_wildcards_expand_to_the_intended_actions_only() -> None:
+    universe = iam_actions() | {f"comprehend:{n}" for n in default_model()[0].operation_names}
+    seen = 0
+    for kind in ("identity", "scp"):
+        for statement in statements(sc.iam_policy(EXAMPLE, kind=kind)):  # type: ignore[arg-type]
+            actions = statement["Action"]
+            for pattern in [actions] if isinstance(actions, str) else actions:
+                if "*" not in pattern:
+                    continue
+                seen += 1
+                assert pattern.endswith("*") and pattern.count("*") == 1  # SCPs allow no other
+                assert len(expand(pattern)) > 1
+                assert expand(pattern) <= universe
+    assert seen > 5
+    # what each statement stands for: the actions that carry its key, from the IAM reference
+    carrying = parliament_condition_keys()
+    for statement in statements(sc.iam_policy(EXAMPLE)):
+        for operator in ("ForAnyValue:StringNotEquals", "ArnNotEquals"):
+            for key in statement.get("Condition", {}).get(operator, {}):
+                assert expand(statement["Action"]) == carrying[key], statement["Sid"]
+    result = build_policy(EXAMPLE)
+    assert any("a future action matching one would be covered" in n for n in result.notes)
+    assert any("at most 5 SCPs" in n for n in build_policy(EXAMPLE, kind="scp").notes)
