@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import parse_kms
@@ -54,26 +54,54 @@ class PolicySet:
     notes: list[str] = field(default_factory=list)
 
 
+@overload
 def iam_policy(
     posture: Posture, *, kind: Kind = "identity", region: str | None = None
-) -> list[dict[str, Any]]:
-    """The posture as Deny-only IAM policy documents.
+) -> list[dict[str, Any]]: ...
+@overload
+def iam_policy(
+    posture: Posture, *, kind: Literal["data-access-role"], region: str | None = None
+) -> dict[str, dict[str, Any]]: ...
+@overload
+def iam_policy(
+    posture: Posture, *, kind: Literal["key-policy"], region: str | None = None
+) -> dict[str, list[dict[str, Any]]]: ...
+def iam_policy(
+    posture: Posture, *, kind: str = "identity", region: str | None = None
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """The posture as IAM documents: the Deny-only twin, or what the account needs.
 
     Args:
         posture: the posture to export.
         kind: ``identity`` (customer managed policies, 6,144 characters each) or
-            ``scp`` (service control policies, 5,120 characters each).
+            ``scp`` (service control policies, 5,120 characters each): Deny-only
+            documents that make AWS enforce the posture. ``data-access-role``: per role
+            ARN, its ``TrustPolicy`` and ``PermissionsPolicy``. ``key-policy``: per key
+            ARN, the statements its key policy needs so the roles can use it.
         region: only this region's effective posture; ``None`` covers every region the
-            posture names and denies the covered actions in all others.
+            posture names (and, for the Deny kinds, denies the covered actions in all others).
 
     Returns:
-        One document, or several when one would exceed its kind's size limit.
+        identity/scp: one document, or several when one would exceed the size limit.
+        data-access-role and key-policy: documents keyed by role or key ARN.
 
     Raises:
-        PostureError: the posture is not valid for ``region``, or a statement alone
-            exceeds the size limit.
+        PostureError: the posture is not valid for ``region``, lacks what the kind needs,
+            or a statement alone exceeds the size limit.
+        ValueError: an unknown kind.
     """
-    return build_policy(posture, kind=kind, region=region).documents
+    from secure_comprehend._posture import require_posture
+
+    checked = require_posture(posture)
+    if kind == "data-access-role":
+        from secure_comprehend._provisioning import data_access_role
+
+        return data_access_role(checked, region)[0]
+    if kind == "key-policy":
+        from secure_comprehend._provisioning import key_policy
+
+        return key_policy(checked, region)[0]
+    return build_policy(checked, kind=kind, region=region).documents  # type: ignore[arg-type]
 
 
 def build_policy(
@@ -81,7 +109,8 @@ def build_policy(
 ) -> PolicySet:
     """``iam_policy()`` with the notes the CLI prints beside the documents."""
     if kind not in SIZE_LIMITS:
-        raise ValueError(f"kind must be one of {sorted(SIZE_LIMITS)}, not {kind!r}")
+        kinds = [*sorted(SIZE_LIMITS), "data-access-role", "key-policy"]
+        raise ValueError(f"kind must be one of {kinds}, not {kind!r}")
     table = default_model()[1]
     notes = [
         "AWS does not document which string Comprehend puts in an ARN-typed KMS condition key "

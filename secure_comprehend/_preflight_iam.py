@@ -7,25 +7,13 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._preflight import Check, Skipped, error_code
+from secure_comprehend._provisioning import COMPREHEND_PRINCIPAL, KMS_ACTIONS, VPC_ACTIONS
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
     from secure_comprehend._preflight import PreflightReport, Probe
 
-COMPREHEND = "comprehend.amazonaws.com"
-# What the data-access role needs for VPC jobs and for model encryption (see the reference).
-VPC_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-)
-KMS_ACTIONS = ("kms:CreateGrant", "kms:RetireGrant", "kms:Decrypt", "kms:GenerateDataKey")
+COMPREHEND = COMPREHEND_PRINCIPAL
 
 
 def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> Iterator[Check]:
@@ -59,7 +47,7 @@ def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> I
             code = error_code(exc)
             yield Check("roles", arn, "FAIL", f"role cannot be read: {code}")
             continue
-        yield _trust(arn, role.get("AssumeRolePolicyDocument", {}))
+        yield _trust(arn, _json(role.get("AssumeRolePolicyDocument", {})))
         try:
             statements = _statements(probe, name)
         except Skipped as exc:
@@ -85,8 +73,17 @@ def _trust(arn: str, document: dict[str, Any]) -> Check:
             and COMPREHEND in services
             and any(fnmatchcase("sts:assumerole", a.lower()) for a in actions)
         ):
-            if not statement.get("Condition"):
+            condition = statement.get("Condition")
+            if not condition:
                 return Check("roles", arn, "PASS", f"trust policy lets {COMPREHEND} assume it")
+            if _only_own_account(condition, arn.split(":")[4]):
+                return Check(
+                    "roles",
+                    arn,
+                    "PASS",
+                    f"trust policy lets {COMPREHEND} assume it for account "
+                    f"{arn.split(':')[4]} only (confused-deputy guard)",
+                )
             conditional = True
     if conditional:
         return Check(
@@ -97,6 +94,21 @@ def _trust(arn: str, document: dict[str, Any]) -> Check:
             "cannot evaluate",
         )
     return Check("roles", arn, "FAIL", f"trust policy does not let {COMPREHEND} assume it")
+
+
+def _only_own_account(condition: dict[str, Any], account: str) -> bool:
+    """A condition that only limits Comprehend to acting for the role's own account."""
+    known = {
+        ("StringEquals", "aws:sourceaccount"): lambda v: v == account,
+        ("ArnLike", "aws:sourcearn"): lambda v: v.split(":")[4:5] == [account],
+        ("ArnEquals", "aws:sourcearn"): lambda v: v.split(":")[4:5] == [account],
+    }
+    for operator, keys in condition.items():
+        for key, values in keys.items():
+            test = known.get((operator, key.lower()))
+            if test is None or not all(test(str(v)) for v in _as_list(values)):
+                return False
+    return True
 
 
 def _statements(probe: Probe, name: str) -> list[dict[str, Any]]:

@@ -149,7 +149,11 @@ def _parser() -> argparse.ArgumentParser:
         "(not used)",
     )
     policy.add_argument(
-        "--kind", choices=["identity", "scp"], default="identity", help="document kind"
+        "--kind",
+        choices=["identity", "scp", "data-access-role", "key-policy"],
+        default="identity",
+        help="identity or scp: Deny-only documents; data-access-role: each role's trust and "
+        "permissions policies; key-policy: the statement each key's policy needs",
     )
     _posture_options(policy, region="only this region (default: every region, others denied)")
     policy.add_argument(
@@ -349,6 +353,8 @@ def _policy(args: argparse.Namespace) -> int:
     from secure_comprehend._iam import SIZE_LIMITS, build_policy, compact
 
     posture, _ = _load(args)
+    if args.kind in ("data-access-role", "key-policy"):
+        return _provisioning(args, posture)
     result = build_policy(posture, kind=args.kind, region=args.region)
     documents = result.documents
     limit = SIZE_LIMITS[args.kind]
@@ -376,6 +382,29 @@ def _policy(args: argparse.Namespace) -> int:
         print("[" + ",".join(compact(d) for d in documents) + "]")
         print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
     for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _provisioning(args: argparse.Namespace, posture: Any) -> int:
+    """policy --kind data-access-role / key-policy: documents keyed by role or key ARN."""
+    from pathlib import Path
+
+    from secure_comprehend._iam import compact
+    from secure_comprehend._provisioning import data_access_role, key_policy
+
+    build = data_access_role if args.kind == "data-access-role" else key_policy
+    documents, notes = build(posture, args.region)
+    text = compact(documents)
+    if args.out:
+        out = Path(args.out)
+        if out.is_dir():
+            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'role.json'}")
+        out.write_text(text + "\n")
+        print(f"wrote {args.kind} documents for {len(documents)} ARN(s): {out}", file=sys.stderr)
+    else:
+        print(text)
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
 

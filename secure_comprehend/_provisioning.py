@@ -1,0 +1,181 @@
+"""What the account needs for the posture: the data-access role and the key policies.
+
+The Deny-only documents of ``_iam`` keep requests inside the posture; these are
+the Allow side, so that jobs inside the posture succeed: the trust and
+permissions policies of each data-access role, and the statement each KMS key's
+policy needs so those roles can use it. Nothing beyond what the posture names:
+no wildcard resource for KMS, EC2 network-interface actions only when [vpc] is
+configured, no S3 access (it depends on your buckets).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend._errors import PostureError
+from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
+
+if TYPE_CHECKING:
+    from secure_comprehend._posture import KmsSettings, Posture
+
+COMPREHEND_PRINCIPAL = "comprehend.amazonaws.com"
+# What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
+VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+KMS_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey", "kms:RetireGrant")
+# IAM: managed policy 6,144 characters, trust policy 2,048 (default quota); KMS key policy 32 KiB.
+_LIMITS = {"permissions": 6144, "trust": 2048, "key policy": 32768}
+VERSION = "2012-10-17"
+
+
+def _sections(posture: Posture, region: str | None) -> list[Any]:
+    """The sections in force: one region's effective posture, or every section."""
+    if region is not None:
+        effective = posture.effective(region)
+        return [effective]
+    return [posture, *posture.regions.values()]
+
+
+def key_arns(posture: Posture, region: str | None = None) -> list[str]:
+    """Every KMS key ARN the posture names (defaults and also_allowed), sorted."""
+    found: set[str] = set()
+    for section in _sections(posture, region):
+        kms: KmsSettings | None = section.kms
+        if kms is None:
+            continue
+        texts = [kms.volume_key, kms.output_key, kms.model_key, kms.data_lake_key]
+        for text in [*texts, *kms.also_allowed]:
+            ref = parse_kms(text) if text else None
+            if ref is not None and ref.form == "key_arn":
+                found.add(ref.text)
+    return sorted(found)
+
+
+def _roles(posture: Posture, region: str | None) -> list[str]:
+    sections = _sections(posture, region)
+    return sorted({r for s in sections if s.iam is not None for r in s.iam.data_access_roles})
+
+
+def data_access_role(
+    posture: Posture, region: str | None = None
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Per data-access role: its trust policy and the permissions policy the posture needs.
+
+    Returns:
+        (role ARN -> {"TrustPolicy": ..., "PermissionsPolicy": ...}, notes)
+
+    Raises:
+        PostureError: the posture names no data-access role, or a document is over its limit.
+    """
+    roles = _roles(posture, region)
+    if not roles:
+        raise PostureError("the posture names no data-access role: add [iam] data_access_roles")
+    sections = _sections(posture, region)
+    statements: list[dict[str, Any]] = []
+    if any(s.vpc is not None for s in sections):
+        statements.append(
+            {
+                "Sid": "ComprehendJobNetworkInterfaces",
+                "Effect": "Allow",
+                "Action": list(VPC_ACTIONS),
+                "Resource": "*",  # these EC2 actions take no narrower resource for Comprehend
+            }
+        )
+    keys = key_arns(posture, region)
+    if keys:
+        statements.append(
+            {
+                "Sid": "ComprehendUsesThePostureKeys",
+                "Effect": "Allow",
+                "Action": list(KMS_ACTIONS),
+                "Resource": keys,
+            }
+        )
+    notes = [
+        "S3 access depends on your buckets and is left out: grant s3:GetObject and "
+        "s3:ListBucket on the input, s3:PutObject on the output.",
+    ]
+    aliases = sorted(
+        {
+            a
+            for s in sections
+            if s.kms is not None
+            for a in s.kms.also_allowed
+            if (ref := parse_kms(a)) is not None and ref.form != "key_arn"
+        }
+    )
+    if aliases:
+        notes.append(f"Aliases {', '.join(aliases)}: add the ARN of the key each names.")
+    documents: dict[str, dict[str, Any]] = {}
+    for role in roles:
+        match = ROLE_ARN_RE.fullmatch(role)
+        assert match is not None  # validated by the posture
+        account, partition = match["account"], match["partition"]
+        trust = {
+            "Version": VERSION,
+            "Statement": [
+                {
+                    "Sid": "ComprehendAssumesThisRole",
+                    "Effect": "Allow",
+                    "Principal": {"Service": COMPREHEND_PRINCIPAL},
+                    "Action": "sts:AssumeRole",
+                    # against the confused deputy: only Comprehend acting for this account
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:comprehend:*:{account}:*"},
+                    },
+                }
+            ],
+        }
+        permissions = {"Version": VERSION, "Statement": statements}
+        _check_size("trust", role, trust)
+        _check_size("permissions", role, permissions)
+        documents[role] = {"TrustPolicy": trust, "PermissionsPolicy": permissions}
+    if not statements:
+        notes.append("The posture configures no [vpc] and no KMS key: the role needs no more.")
+    return documents, notes
+
+
+def key_policy(
+    posture: Posture, region: str | None = None
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Per KMS key ARN: the statement its key policy needs for the data-access roles.
+
+    Raises:
+        PostureError: the posture names no key ARN or no data-access role.
+    """
+    keys, roles = key_arns(posture, region), _roles(posture, region)
+    if not keys or not roles:
+        raise PostureError("a key policy needs [kms] key ARNs and [iam] data_access_roles")
+    statement = {
+        "Sid": "AllowComprehendDataAccessRoles",
+        "Effect": "Allow",
+        "Principal": {"AWS": roles},
+        "Action": list(KMS_ACTIONS),
+        "Resource": "*",  # in a key policy, "*" is the key itself
+    }
+    notes = [
+        "Add each statement to the key policy of its key (aws kms put-key-policy replaces the "
+        "whole policy: merge with the current one from aws kms get-key-policy).",
+    ]
+    for key in keys:
+        _check_size("key policy", key, {"Version": VERSION, "Statement": [statement]})
+    return {key: [statement] for key in keys}, notes
+
+
+def _check_size(what: str, subject: str, document: dict[str, Any]) -> None:
+    size = len(json.dumps(document, separators=(",", ":")))
+    if size > _LIMITS[what]:
+        raise PostureError(
+            f"the {what} for {subject} is {size} characters, over the {_LIMITS[what]:,} limit"
+        )
