@@ -7,7 +7,12 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._preflight import Check, Skipped, error_code
-from secure_comprehend._provisioning import COMPREHEND_PRINCIPAL, KMS_ACTIONS, VPC_ACTIONS
+from secure_comprehend._provisioning import (
+    COMPREHEND_PRINCIPAL,
+    DESCRIBE_ACTIONS,
+    ENI_ACTIONS,
+    KMS_ACTIONS,
+)
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
@@ -21,7 +26,7 @@ def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> I
     if posture.iam is None:
         yield Check("roles", "-", "SKIPPED", "no [iam] section in the posture")
         return
-    needs = [(action, "*") for action in VPC_ACTIONS] if posture.vpc else []
+    needs = _vpc_needs(posture, probe.region, report.account) if posture.vpc else []
     needs += [
         (action, key)
         for key in sorted(set(posture.default_keys.values()))
@@ -54,6 +59,25 @@ def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> I
             yield Check("roles", arn, "SKIPPED", f"{exc}; cannot see what the role is granted")
             continue
         yield _grants(arn, role, statements, needs)
+
+
+def _vpc_needs(
+    posture: EffectivePosture, region: str, account: str | None
+) -> list[tuple[str, str]]:
+    """(action, resource) pairs a VPC job needs: Describe* on "*", the ENI actions on a
+    network interface, CreateNetworkInterface on each subnet and security group."""
+    from secure_comprehend._regions import partition_of
+
+    assert posture.vpc is not None
+    arn = f"arn:{partition_of(region) or 'aws'}:ec2:{region}:{account or '*'}"
+    needs = [(action, "*") for action in DESCRIBE_ACTIONS]
+    needs += [(action, f"{arn}:network-interface/eni-0") for action in ENI_ACTIONS]
+    needs += [("ec2:CreateNetworkInterface", f"{arn}:subnet/{s}") for s in posture.vpc.subnets]
+    needs += [
+        ("ec2:CreateNetworkInterface", f"{arn}:security-group/{g}")
+        for g in posture.vpc.security_group_ids
+    ]
+    return needs
 
 
 def _as_list(value: Any) -> list[Any]:

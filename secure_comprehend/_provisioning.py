@@ -21,17 +21,32 @@ if TYPE_CHECKING:
 
 COMPREHEND_PRINCIPAL = "comprehend.amazonaws.com"
 # What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
-VPC_ACTIONS = (
+ENI_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",
     "ec2:DeleteNetworkInterface",
     "ec2:DeleteNetworkInterfacePermission",
+)
+DESCRIBE_ACTIONS = (  # no resource-level permissions: Resource "*"
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
 )
+VPC_ACTIONS = ENI_ACTIONS + DESCRIBE_ACTIONS
+
+
+def network_resources(partition: str, subnets: list[str], groups: list[str]) -> list[str]:
+    """What the ENI actions act on: network interfaces, and only the posture's subnets and
+    security groups (any region and account: the IDs are unique and name their own)."""
+    return [
+        f"arn:{partition}:ec2:*:*:network-interface/*",
+        *(f"arn:{partition}:ec2:*:*:subnet/{s}" for s in subnets),
+        *(f"arn:{partition}:ec2:*:*:security-group/{g}" for g in groups),
+    ]
+
+
 KMS_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey", "kms:RetireGrant")
 # IAM: managed policy 6,144 characters, trust policy 2,048 (default quota); KMS key policy 32 KiB.
 _LIMITS = {"permissions": 6144, "trust": 2048, "key policy": 32768}
@@ -82,13 +97,25 @@ def data_access_role(
         raise PostureError("the posture names no data-access role: add [iam] data_access_roles")
     sections = _sections(posture, region)
     statements: list[dict[str, Any]] = []
-    if any(s.vpc is not None for s in sections):
+    vpcs = [s.vpc for s in sections if s.vpc is not None]
+    if vpcs:
+        partition = _partition(roles[0])
+        subnets = sorted({n for v in vpcs for n in v.subnets})
+        groups = sorted({g for v in vpcs for g in v.security_group_ids})
         statements.append(
             {
                 "Sid": "ComprehendJobNetworkInterfaces",
                 "Effect": "Allow",
-                "Action": list(VPC_ACTIONS),
-                "Resource": "*",  # these EC2 actions take no narrower resource for Comprehend
+                "Action": list(ENI_ACTIONS),
+                "Resource": network_resources(partition, subnets, groups),
+            }
+        )
+        statements.append(
+            {
+                "Sid": "ComprehendDescribesTheNetwork",
+                "Effect": "Allow",
+                "Action": list(DESCRIBE_ACTIONS),
+                "Resource": "*",
             }
         )
     keys = key_arns(posture, region)
@@ -171,6 +198,11 @@ def key_policy(
     for key in keys:
         _check_size("key policy", key, {"Version": VERSION, "Statement": [statement]})
     return {key: [statement] for key in keys}, notes
+
+
+def _partition(role: str) -> str:
+    match = ROLE_ARN_RE.fullmatch(role)
+    return match["partition"] if match else "aws"
 
 
 def _check_size(what: str, subject: str, document: dict[str, Any]) -> None:

@@ -402,6 +402,7 @@ def test_cross_account_key_warns_and_its_policy_is_checked(
         ("missing", "FAIL", "cannot be read"),
         ("no-trust", "FAIL", "does not let comprehend.amazonaws.com"),
         ("conditional-trust", "WARN", "conditions"),
+        ("own-account-trust", "PASS", "confused-deputy guard"),
         ("no-kms", "FAIL", "kms:CreateGrant"),
         ("boundary", "WARN", "permissions boundary"),
         ("managed-policy", "PASS", "grant"),
@@ -425,8 +426,12 @@ def test_roles(world: World, setup: str, status: str, words: str) -> None:
         arn = make_role("NoTrust", trust=other, policy=grant([world.key]))
     elif setup == "conditional-trust":
         trust = json.loads(json.dumps(TRUST))
-        trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        trust["Statement"][0]["Condition"] = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
         arn = make_role("Conditional", trust=trust, policy=grant([world.key]))
+    elif setup == "own-account-trust":
+        trust = json.loads(json.dumps(TRUST))
+        trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        arn = make_role("Guarded", trust=trust, policy=grant([world.key]))
     elif setup == "no-kms":
         ec2_only = {
             "Version": "2012-10-17",
