@@ -31,7 +31,8 @@ if TYPE_CHECKING:
         RegionSettings,
         VpcSettings,
     )
-    from secure_comprehend._preflight import PreflightReport, preflight
+    from secure_comprehend._preflight import preflight
+    from secure_comprehend._preflight_report import PreflightReport
 
 _HOMES = {
     "Decision": "_decision",
@@ -40,7 +41,7 @@ _HOMES = {
     "Posture": "_posture",
     "PostureError": "_errors",
     "PostureViolation": "_errors",
-    "PreflightReport": "_preflight",
+    "PreflightReport": "_preflight_report",
     "RegionSettings": "_posture",
     "SecureComprehendError": "_errors",
     "Violation": "_errors",

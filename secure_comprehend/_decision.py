@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from secure_comprehend._errors import Violation, short_repr
+from secure_comprehend._display import short_repr
+from secure_comprehend._errors import Violation
 from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
 from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name
 from secure_comprehend._posture import EffectivePosture, Posture, require_posture

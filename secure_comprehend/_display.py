@@ -1,11 +1,21 @@
-"""Small HTML tables for notebooks (``_repr_html_``): every value escaped."""
+"""How values are shown: a bounded repr, and small HTML tables for notebooks (escaped)."""
 
 from __future__ import annotations
 
 import html
+import reprlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from secure_comprehend._errors import short_repr
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlevel = 4
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = 20
+
+
+def short_repr(value: Any) -> str:
+    """A bounded repr: a 2 KB bogus key or a deeply nested value must not drown a message."""
+    return _REPR.repr(value)
 
 
 def html_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -33,7 +33,8 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secure_comprehend._decision import Decision, decide
-from secure_comprehend._errors import PostureError, PostureViolation, Violation, short_repr
+from secure_comprehend._display import short_repr
+from secure_comprehend._errors import PostureError, PostureViolation, Violation
 from secure_comprehend._final_check import final_check
 from secure_comprehend._operations import OperationSpec, operations_for
 from secure_comprehend._wire import UnreadableBody, read_body

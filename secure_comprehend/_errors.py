@@ -9,21 +9,12 @@
 
 from __future__ import annotations
 
-import reprlib
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 120
-_REPR.maxlevel = 4
-_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = 20
-
-
-def short_repr(value: Any) -> str:
-    """A bounded repr: a 2 KB bogus key or a deeply nested value must not drown a message."""
-    return _REPR.repr(value)
+from secure_comprehend._display import html_table, short_repr
 
 
 @dataclass(frozen=True)
@@ -48,8 +39,6 @@ class Violation:
         return f"Violation({self})"
 
     def _repr_html_(self) -> str:
-        from secure_comprehend._display import html_table
-
         return html_table(self.operation, _VIOLATION_HEADERS, [_row(self)])
 
     def __str__(self) -> str:
@@ -101,8 +90,6 @@ class PostureViolation(SecureComprehendError, ClientError):
         return f"PostureViolation({self.operation_name!r}, {len(self.violations)} violation(s))"
 
     def _repr_html_(self) -> str:
-        from secure_comprehend._display import html_table
-
         caption = f"secure_comprehend refused {self.operation_name}: nothing was sent"
         return html_table(caption, _VIOLATION_HEADERS, [_row(v) for v in self.violations])
 

@@ -25,7 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from secure_comprehend._errors import PostureError, short_repr
+from secure_comprehend._display import short_repr
+from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import (
     ALIAS_ARN_RE,
     ALIAS_NAME_RE,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._preflight import Check, Skipped, error_code
+from secure_comprehend._preflight_report import Check, Skipped, error_code
 from secure_comprehend._provisioning import (
     COMPREHEND_PRINCIPAL,
     DESCRIBE_ACTIONS,
@@ -16,7 +16,7 @@ from secure_comprehend._provisioning import (
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
-    from secure_comprehend._preflight import PreflightReport, Probe
+    from secure_comprehend._preflight_report import PreflightReport, Probe
 
 COMPREHEND = COMPREHEND_PRINCIPAL
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
-from secure_comprehend._preflight import Check, Skipped, error_code
+from secure_comprehend._preflight_report import Check, Skipped, error_code
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
-    from secure_comprehend._preflight import PreflightReport, Probe
+    from secure_comprehend._preflight_report import PreflightReport, Probe
 
 
 def _configured(posture: EffectivePosture) -> list[tuple[str, str]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._preflight import Check
+from secure_comprehend._preflight_report import Check
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
-    from secure_comprehend._preflight import PreflightReport, Probe
+    from secure_comprehend._preflight_report import PreflightReport, Probe
 
 
 def _subnets(probe: Probe, ids: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -9,10 +9,21 @@ entirely, so ``[regions.eu-west-1.kms]`` is named where it applies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from secure_comprehend._posture import Posture
+
+class Posture(Protocol):
+    """What is shown of a posture (``secure_comprehend.Posture``; a protocol, so that the
+    posture's own ``__str__`` can use this module without an import circle)."""
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def regions(self) -> Mapping[str, Any]: ...
+
+    def effective(self, region: str, partition: str | None = None) -> Any: ...
+
 
 SECTIONS = ("vpc", "kms", "iam")
 Sources = Mapping[tuple[str, ...], str]

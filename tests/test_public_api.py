@@ -75,3 +75,28 @@ def test_logger_has_no_handler_of_its_own() -> None:
     import secure_comprehend._enforcement  # noqa: F401  # the module that logs
 
     assert logging.getLogger("secure_comprehend").handlers == []
+
+
+def test_module_imports_point_one_way() -> None:
+    """No circle among the package's modules: every import counts, lazy and typing ones too."""
+    import ast
+    from graphlib import CycleError, TopologicalSorter
+    from pathlib import Path
+
+    package = Path(sc.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        nodes = list(ast.walk(ast.parse(path.read_text())))
+        graph[path.stem] = {
+            node.module.removeprefix("secure_comprehend.")
+            for node in nodes
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("secure_comprehend.")
+        }
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"import cycle: {exc.args[1]}") from exc
+    assert order.index("_preflight_report") < order.index("_preflight_vpc")
+    assert order.index("_preflight_vpc") < order.index("_preflight")
