@@ -67,8 +67,8 @@ def preflight(
         ("security groups", security_groups),
         ("s3 path", s3_paths),
         ("kms", keys),
+        ("roles", roles),  # before key policy: a missing role skips the checks that need it
         ("key policy", key_policies),
-        ("roles", roles),
     ]
     for name, area in areas:
         if progress is not None:
@@ -82,22 +82,11 @@ def preflight(
 
 def identity(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> Iterator[Check]:
     """sts:GetCallerIdentity works, and the posture's ARNs are in this account."""
-    from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
+    from secure_comprehend._ids import ROLE_ARN_RE
 
     caller = probe.call("sts", "GetCallerIdentity")
     report.account = account = caller["Account"]
     yield Check("identity", caller["Arn"], "PASS", f"credentials work for account {account}")
-    arns = [k for k in posture.default_keys.values()]
-    arns += [k for k in (posture.kms.also_allowed if posture.kms else ()) if k.startswith("arn:")]
-    for arn in arns:
-        ref = parse_kms(arn)
-        if ref is not None and ref.account and ref.account != account:
-            yield Check(
-                "identity",
-                arn,
-                "WARN",
-                f"key in account {ref.account}, not {account}: cross-account",
-            )
     for role in sorted(posture.roles):
         match = ROLE_ARN_RE.fullmatch(role)
         if match and match["account"] != account:

@@ -50,7 +50,11 @@ def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> I
             continue
         except Exception as exc:
             code = error_code(exc)
-            yield Check("roles", arn, "FAIL", f"role cannot be read: {code}")
+            if code == "NoSuchEntity":
+                report.absent.add(arn)
+                yield Check("roles", arn, "FAIL", "role does not exist: create it (see README)")
+            else:
+                yield Check("roles", arn, "FAIL", f"role cannot be read: {code}")
             continue
         yield _trust(arn, _json(role.get("AssumeRolePolicyDocument", {})))
         try:
@@ -58,7 +62,7 @@ def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> I
         except Skipped as exc:
             yield Check("roles", arn, "SKIPPED", f"{exc}; cannot see what the role is granted")
             continue
-        yield _grants(arn, role, statements, needs)
+        yield from _grants(arn, role, statements, needs)
 
 
 def _vpc_needs(
@@ -171,10 +175,17 @@ def _matches(patterns: list[Any], value: str) -> bool:
     return any(fnmatchcase(value.lower(), str(p).lower()) for p in patterns)
 
 
+def _capability(action: str, resource: str) -> str:
+    """What a needed grant is for: the network interfaces, or one key."""
+    return "network interfaces" if action.startswith("ec2:") else f"key {resource}"
+
+
 def _grants(
     arn: str, role: dict[str, Any], statements: list[dict[str, Any]], needs: list[tuple[str, str]]
-) -> Check:
-    missing, conditional, denied, unsure = [], [], [], []
+) -> Iterator[Check]:
+    """One finding per capability (the network interfaces, each key), each with its fix."""
+    missing: dict[str, list[str]] = {}
+    conditional, denied, unsure = [], [], []
     for action, resource in needs:
         granted = False
         for statement in statements:
@@ -193,13 +204,21 @@ def _grants(
             else:
                 granted = True
         if not granted and action not in conditional and action not in unsure:
-            missing.append(f"{action} on {resource}")
+            missing.setdefault(_capability(action, resource), []).append(action)
     if denied:
-        return Check(
+        yield Check(
             "roles", arn, "FAIL", f"denied by its own policies: {', '.join(sorted(set(denied)))}"
         )
-    if missing:
-        return Check("roles", arn, "FAIL", f"not granted: {', '.join(missing)}")
+    fix = "Fix: attach the PermissionsPolicy of 'secure-comprehend policy --kind data-access-role'"
+    for capability, actions in missing.items():
+        yield Check(
+            "roles",
+            arn,
+            "FAIL",
+            f"not granted for {capability}: {', '.join(sorted(set(actions)))}. {fix}",
+        )
+    if denied or missing:
+        return
     caveats = []
     if conditional or unsure:
         unsure_actions = ", ".join(sorted(set(conditional + unsure)))
@@ -207,6 +226,7 @@ def _grants(
     if role.get("PermissionsBoundary"):
         caveats.append("a permissions boundary applies and is not evaluated")
     if caveats:
-        return Check("roles", arn, "WARN", "; ".join(caveats))
+        yield Check("roles", arn, "WARN", "; ".join(caveats))
+        return
     what = "EC2 network-interface and KMS grant actions" if needs else "nothing further"
-    return Check("roles", arn, "PASS", f"its policies grant {what} (key policies: see key policy)")
+    yield Check("roles", arn, "PASS", f"its policies grant {what} (key policies: see key policy)")

@@ -18,10 +18,10 @@ def _configured(posture: EffectivePosture) -> list[tuple[str, str]]:
     """(what, key reference) for every default key and every also_allowed entry."""
     keys = [(kind.replace("_", " "), key) for kind, key in posture.default_keys.items()]
     also = posture.kms.also_allowed if posture.kms else ()
-    return keys + [("also allowed", key) for key in also]
+    return keys + [("also-allowed key", key) for key in also]
 
 
-def keys(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+def keys(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> Iterator[Check]:
     """Each key exists, is enabled, symmetric, customer managed and in the region."""
     configured = _configured(posture)
     if not configured:
@@ -35,9 +35,18 @@ def keys(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterato
             continue
         except Exception as exc:  # NotFoundException, a key in an account we cannot see, ...
             code = error_code(exc)
-            yield Check("kms", key, "FAIL", f"{what} key cannot be described: {code}")
+            yield Check("kms", key, "FAIL", f"{what} cannot be described: {code}")
             continue
         yield _key_check(what, key, meta, probe.region)
+        owner = parse_kms(str(meta.get("Arn", "")))
+        if owner is not None and report.account and owner.account != report.account:
+            yield Check(
+                "kms",
+                key,
+                "WARN",
+                f"{what} is in account {owner.account}, not {report.account}: its key policy "
+                "must admit the data-access roles (see key policy)",
+            )
 
 
 def _key_check(what: str, key: str, meta: dict[str, Any], region: str) -> Check:
@@ -60,16 +69,19 @@ def _key_check(what: str, key: str, meta: dict[str, Any], region: str) -> Check:
     if ref is not None and ref.region != region:
         problems.append(f"is in {ref.region}, not {region}")
     if problems:
-        return Check("kms", key, "FAIL", f"{what} key " + "; ".join(problems))
+        return Check("kms", key, "FAIL", f"{what} " + "; ".join(problems))
     target = f" (alias of {arn})" if "alias/" in key else ""
-    return Check("kms", key, "PASS", f"{what} key enabled, symmetric, customer managed{target}")
+    return Check("kms", key, "PASS", f"{what} enabled, symmetric, customer managed{target}")
 
 
-def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+def key_policies(
+    probe: Probe, posture: EffectivePosture, report: PreflightReport
+) -> Iterator[Check]:
     """Each key's policy admits each data-access role, by name or through its account.
 
     A key policy that grants the role's account root delegates to IAM (the role's own
-    policies, checked under "roles"); one that names the role grants it directly.
+    policies, checked under "roles"); one that names the role grants it directly. An
+    alias is read through the key it names; a role found missing is SKIPPED.
     """
     role_accounts = {
         role: match["account"]
@@ -85,7 +97,10 @@ def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) ->
         return
     for key, what in keys.items():
         try:
-            policy = probe.call("kms", "GetKeyPolicy", KeyId=key, PolicyName="default")["Policy"]
+            target = key
+            if ":alias/" in key:  # GetKeyPolicy takes a key, not an alias: resolve it first
+                target = probe.call("kms", "DescribeKey", KeyId=key)["KeyMetadata"]["Arn"]
+            policy = probe.call("kms", "GetKeyPolicy", KeyId=target, PolicyName="default")["Policy"]
         except Skipped as exc:
             yield Check(
                 "key policy", key, "SKIPPED", f"{exc}; cannot see whether it admits the roles"
@@ -93,18 +108,25 @@ def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) ->
             continue
         except Exception as exc:
             code = error_code(exc)
-            yield Check("key policy", key, "SKIPPED", f"key policy unreadable ({code})")
+            yield Check(
+                "key policy",
+                key,
+                "SKIPPED",
+                f"key policy unreadable ({code}): needs kms:DescribeKey and kms:GetKeyPolicy",
+            )
             continue
         principals = _allowed_principals(json.loads(policy))
         for role, account in role_accounts.items():
-            if role in principals:
-                yield Check("key policy", key, "PASS", f"{what} key policy names {role}")
+            if role in report.absent:
+                yield Check("key policy", key, "SKIPPED", f"{role} does not exist (see roles)")
+            elif role in principals:
+                yield Check("key policy", key, "PASS", f"{what} policy names {role}")
             elif account in principals or any(p.endswith(f":{account}:root") for p in principals):
                 yield Check(
                     "key policy",
                     key,
                     "PASS",
-                    f"{what} key policy delegates to account {account}, so {role}'s own "
+                    f"{what} policy delegates to account {account}, so {role}'s own "
                     "policies decide",
                 )
             else:
@@ -112,7 +134,8 @@ def key_policies(probe: Probe, posture: EffectivePosture, _: PreflightReport) ->
                     "key policy",
                     key,
                     "FAIL",
-                    f"{what} key policy names neither {role} nor its account {account}",
+                    f"{what} policy names neither {role} nor its account {account}. Fix: add "
+                    "the statement from 'secure-comprehend policy --kind key-policy'",
                 )
 
 

@@ -35,6 +35,8 @@ class PreflightReport:
     region: str
     account: str | None = None
     checks: list[Check] = field(default_factory=list)
+    # ARNs a check found not to exist: later checks that depend on them are SKIPPED
+    absent: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._preflight_report import Check
+from secure_comprehend._preflight_report import Check, Status
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import EffectivePosture
@@ -38,7 +38,19 @@ def subnets(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iter
         yield Check(
             "subnets", ", ".join(vpcs), "FAIL", "the subnets are in several VPCs; a job uses one"
         )
+    for subnet in posture.vpc.subnets:
+        free = found[subnet].get("AvailableIpAddressCount") if subnet in found else None
+        if free is not None and free < _FEW_ADDRESSES:
+            status: Status = "FAIL" if free == 0 else "WARN"
+            yield Check(
+                "subnets",
+                subnet,
+                status,
+                f"{free} free IP address(es): each job's network interfaces need some; "
+                "free addresses or add a subnet",
+            )
     for vpc in probe.call("ec2", "DescribeVpcs", VpcIds=vpcs)["Vpcs"] if vpcs else []:
+        yield from _dns(probe, vpc["VpcId"])
         tenancy = vpc.get("InstanceTenancy", "default")
         if tenancy == "default":
             yield Check("subnets", vpc["VpcId"], "PASS", "VPC has default instance tenancy")
@@ -52,6 +64,33 @@ def subnets(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iter
     zones = sorted({s["AvailabilityZone"] for s in found.values()})
     if len(zones) == 1:
         yield Check("subnets", zones[0], "WARN", "every subnet is in one Availability Zone")
+
+
+_FEW_ADDRESSES = 10
+
+
+def _dns(probe: Probe, vpc: str) -> Iterator[Check]:
+    """DNS support (needed to resolve S3 at all) and DNS hostnames (private DNS names)."""
+    checks: tuple[tuple[str, str, Status], ...] = (
+        ("enableDnsSupport", "EnableDnsSupport", "FAIL"),
+        ("enableDnsHostnames", "EnableDnsHostnames", "WARN"),
+    )
+    for attribute, key, status in checks:
+        answer = probe.call("ec2", "DescribeVpcAttribute", VpcId=vpc, Attribute=attribute)
+        if answer.get(key, {}).get("Value"):
+            yield Check("subnets", vpc, "PASS", f"VPC has {attribute} on")
+        else:
+            yield Check(
+                "subnets",
+                vpc,
+                status,
+                f"VPC has {attribute} off: jobs resolve S3 through the VPC's DNS. Fix: "
+                f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --{_kebab(attribute)}",
+            )
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _s3_prefix_list(probe: Probe) -> str | None:
@@ -105,7 +144,8 @@ def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport)
     allowing = sorted(
         g["GroupId"]
         for g in groups
-        if any(_allows_https(rule, prefix_list) for rule in g.get("IpPermissionsEgress", []))
+        if (not vpcs or g["VpcId"] in vpcs)  # a group of another VPC cannot carry the job
+        and any(_allows_https(rule, prefix_list) for rule in g.get("IpPermissionsEgress", []))
     )
     subject = f"egress of {', '.join(posture.vpc.security_group_ids)}"
     if allowing:
@@ -131,6 +171,7 @@ def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Ite
         yield Check("s3 path", "-", "SKIPPED", "no [vpc] section in the posture")
         return
     prefix_list = _s3_prefix_list(probe)
+    checked: set[str] = set()  # subnets often share a route table, so an endpoint
     for subnet in _subnets(probe, posture.vpc.subnets):
         table = _route_table(probe, subnet)
         subject = subnet["SubnetId"]
@@ -139,16 +180,21 @@ def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Ite
             continue
         table_id = table["RouteTableId"]
         routes = [r for r in table.get("Routes", []) if r.get("State", "active") == "active"]
-        endpoint = any(
-            str(r.get("GatewayId", "")).startswith("vpce-")
-            and (prefix_list is None or r.get("DestinationPrefixListId") == prefix_list)
+        endpoints = [
+            str(r["GatewayId"])
             for r in routes
-        )
+            if str(r.get("GatewayId", "")).startswith("vpce-")
+            and (prefix_list is None or r.get("DestinationPrefixListId") == prefix_list)
+        ]
+        endpoint = bool(endpoints)
         nat = any(
             r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes
         )
+        yield from _network_acl(probe, subject)
         if endpoint:
             yield Check("s3 path", subject, "PASS", f"{table_id} routes S3 to a gateway endpoint")
+            yield from _endpoints(probe, sorted(set(endpoints) - checked))
+            checked.update(endpoints)
         elif nat:
             yield Check(
                 "s3 path", subject, "PASS", f"{table_id} has a default route to a NAT gateway"
@@ -178,3 +224,84 @@ def _route_table(probe: Probe, subnet: dict[str, Any]) -> dict[str, Any] | None:
         if tables:
             return dict(tables[0])
     return None
+
+
+def _endpoints(probe: Probe, ids: list[str]) -> Iterator[Check]:
+    """The S3 gateway endpoint is available and its policy does not deny everything."""
+    import json
+
+    if not ids:
+        return
+    found = probe.call("ec2", "DescribeVpcEndpoints", VpcEndpointIds=ids)["VpcEndpoints"]
+    for endpoint in found:
+        subject, state = endpoint["VpcEndpointId"], str(endpoint.get("State", "")).lower()
+        if state != "available":
+            yield Check(
+                "s3 endpoint", subject, "FAIL", f"the S3 gateway endpoint is {state or '?'}"
+            )
+            continue
+        policy = json.loads(endpoint.get("PolicyDocument") or "{}")
+        statements = policy.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        blanket_deny = any(
+            s.get("Effect") == "Deny"
+            and not s.get("Condition")
+            and set(_listed(s.get("Action"))) & {"*", "s3:*"}
+            and "*" in _listed(s.get("Resource"))
+            for s in statements
+        )
+        allows = any(s.get("Effect") == "Allow" for s in statements)
+        if blanket_deny or (policy and not allows):
+            yield Check(
+                "s3 endpoint",
+                subject,
+                "FAIL",
+                "the S3 gateway endpoint's policy denies every S3 request: allow the job's buckets",
+            )
+        else:
+            yield Check("s3 endpoint", subject, "PASS", "available, and its policy allows S3")
+
+
+def _listed(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _network_acl(probe: Probe, subnet: str) -> Iterator[Check]:
+    """The subnet's network ACL lets HTTPS out and the answers (ephemeral ports) back in."""
+    acls = probe.call(
+        "ec2",
+        "DescribeNetworkAcls",
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet]}],
+    )["NetworkAcls"]
+    if not acls:
+        return
+    entries = sorted(acls[0].get("Entries", []), key=lambda e: e.get("RuleNumber", 32767))
+    acl = acls[0]["NetworkAclId"]
+    for egress, ports, what in (
+        (True, (443,), "HTTPS (443) out"),
+        (False, (1024, 65535), "ephemeral ports (1024-65535) in"),
+    ):
+        blocked = [p for p in ports if not _acl_allows(entries, egress, p)]
+        if blocked:
+            yield Check(
+                "network acl",
+                subnet,
+                "FAIL",
+                f"network ACL {acl} does not allow {what} for 0.0.0.0/0: jobs cannot reach S3",
+            )
+        else:
+            yield Check("network acl", subnet, "PASS", f"network ACL {acl} allows {what}")
+
+
+def _acl_allows(entries: list[dict[str, Any]], egress: bool, port: int) -> bool:
+    """The first matching rule, by number, for TCP to or from 0.0.0.0/0 on ``port``."""
+    for entry in entries:
+        if bool(entry.get("Egress")) != egress or entry.get("CidrBlock") != "0.0.0.0/0":
+            continue
+        if str(entry.get("Protocol")) not in ("-1", "6"):
+            continue
+        ports = entry.get("PortRange")
+        if ports and not ports.get("From", 0) <= port <= ports.get("To", 65535):
+            continue
+        return entry.get("RuleAction") == "allow"
+    return False

@@ -146,6 +146,8 @@ def test_a_correct_posture_passes(world: World) -> None:
         "subnets",
         "security groups",
         "s3 path",
+        "s3 endpoint",
+        "network acl",
         "kms",
         "key policy",
         "roles",
@@ -387,10 +389,12 @@ def test_cross_account_key_warns_and_its_policy_is_checked(
     )
     with stub:
         report = run(posture(world, kms={"volume_key": partner}), session)
+    # a key of another account is a KMS finding, not an identity one
+    assert [c.reason for c in report.checks if c.area == "identity" and c.status == "WARN"] == []
     assert any(
-        c.status == "WARN" and "cross-account" in c.reason
+        c.status == "WARN" and "is in account 444455556666" in c.reason
         for c in report.checks
-        if c.area == "identity"
+        if c.area == "kms" and c.subject == partner
     )
     check = only(report, "key policy", partner)
     assert check.status == "FAIL" and "names neither" in check.reason
@@ -399,7 +403,7 @@ def test_cross_account_key_warns_and_its_policy_is_checked(
 @pytest.mark.parametrize(
     ("setup", "status", "words"),
     [
-        ("missing", "FAIL", "cannot be read"),
+        ("missing", "FAIL", "does not exist"),
         ("no-trust", "FAIL", "does not let comprehend.amazonaws.com"),
         ("conditional-trust", "WARN", "conditions"),
         ("own-account-trust", "PASS", "confused-deputy guard"),
@@ -484,3 +488,137 @@ def test_role_in_another_account_is_skipped_not_failed(world: World) -> None:
     assert any(
         c.status == "WARN" and c.subject == elsewhere for c in report.checks if c.area == "identity"
     )
+
+
+# Doctor, finding for finding.
+
+
+def test_an_alias_s_key_policy_is_read_through_its_key(world: World) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    kms.create_alias(AliasName="alias/comprehend-output", TargetKeyId=world.key)
+    alias = f"arn:aws:kms:{REGION}:123456789012:alias/comprehend-output"
+    report = run(posture(world, kms={"volume_key": world.key, "also_allowed": [alias]}))
+    check = only(report, "key policy", alias)
+    assert check.status == "PASS", check
+
+
+def test_skipped_names_the_permission_and_no_key_key(world: World) -> None:
+    ghost = f"arn:aws:kms:{REGION}:123456789012:alias/nowhere"
+    report = run(posture(world, kms={"model_key": world.key, "also_allowed": [ghost]}))
+    reasons = [c.reason for c in report.checks]
+    assert not any("key key" in r for r in reasons), reasons
+    skipped = [c for c in report.checks if c.status == "SKIPPED"]
+    assert skipped and all("needs " in c.reason for c in skipped)
+    assert any(c.reason.startswith("model key enabled") for c in report.checks)
+
+
+def test_one_finding_per_missing_capability_each_with_its_fix(world: World) -> None:
+    second = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+    bare = make_role(
+        "Bare",
+        policy={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        },
+    )
+    report = run(
+        posture(
+            world,
+            kms={"volume_key": world.key, "output_key": second},
+            iam={"data_access_roles": [bare]},
+        )
+    )
+    failing = [c.reason for c in report.checks if c.area == "roles" and c.status == "FAIL"]
+    assert len(failing) == 3, failing  # network interfaces, and each key
+    assert sum("for network interfaces" in r for r in failing) == 1
+    assert {k for k in (world.key, second) if any(f"for key {k}" in r for r in failing)} == {
+        world.key,
+        second,
+    }
+    assert all("Fix:" in r for r in failing)
+
+
+def test_checks_that_depend_on_a_missing_role_are_skipped(world: World) -> None:
+    nobody = "arn:aws:iam::123456789012:role/Nobody"
+    report = run(posture(world, iam={"data_access_roles": [nobody]}))
+    assert only(report, "roles", nobody).status == "FAIL"
+    assert statuses(report, "key policy") == [("SKIPPED", world.key)]
+
+
+def test_egress_counts_only_groups_in_the_subnets_vpc(world: World) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    rules = ec2.describe_security_groups(GroupIds=[world.group])["SecurityGroups"][0]
+    ec2.revoke_security_group_egress(
+        GroupId=world.group, IpPermissions=rules["IpPermissionsEgress"]
+    )
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    elsewhere = ec2.create_security_group(GroupName="open", Description="x", VpcId=other_vpc)[
+        "GroupId"
+    ]
+    report = run(
+        posture(
+            world,
+            vpc={"subnets": world.subnets[:2], "security_group_ids": [world.group, elsewhere]},
+        )
+    )
+    egress = [
+        c for c in report.checks if c.area == "security groups" and c.subject.startswith("egress")
+    ]
+    assert [c.status for c in egress] == ["FAIL"]
+
+
+def test_vpc_dns_attributes(world: World) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.modify_vpc_attribute(VpcId=world.vpc, EnableDnsSupport={"Value": False})
+    report = run(posture(world))
+    dns = [c for c in report.checks if c.subject == world.vpc and "enableDnsSupport" in c.reason]
+    assert [c.status for c in dns] == ["FAIL"]
+    assert "modify-vpc-attribute" in dns[0].reason
+
+
+def test_a_subnet_with_few_free_addresses(world: World) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    small = ec2.create_subnet(VpcId=world.vpc, CidrBlock="172.31.250.0/28")["Subnet"]
+    for _ in range(small["AvailableIpAddressCount"] - 3):
+        ec2.create_network_interface(SubnetId=small["SubnetId"])
+    report = run(
+        posture(
+            world,
+            vpc={
+                "subnets": [world.subnets[0], small["SubnetId"]],
+                "security_group_ids": [world.group],
+            },
+        )
+    )
+    [few] = [c for c in report.checks if c.subject == small["SubnetId"] and "free IP" in c.reason]
+    assert few.status == "WARN" and few.reason.startswith("3 free IP")
+
+
+def test_an_s3_endpoint_whose_policy_denies_everything(world: World) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    [endpoint] = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    deny = {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}
+    ec2.modify_vpc_endpoint(
+        VpcEndpointId=endpoint["VpcEndpointId"], PolicyDocument=json.dumps(deny)
+    )
+    report = run(posture(world))
+    assert statuses(report, "s3 endpoint") == [("FAIL", endpoint["VpcEndpointId"])]  # once
+
+
+def test_a_network_acl_that_blocks_https(world: World) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    closed = ec2.create_network_acl(VpcId=world.vpc)["NetworkAcl"]["NetworkAclId"]  # denies all
+    association = next(
+        a["NetworkAclAssociationId"]
+        for acl in ec2.describe_network_acls()["NetworkAcls"]
+        for a in acl["Associations"]
+        if a["SubnetId"] == world.subnets[0]
+    )
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=closed)
+    report = run(posture(world))
+    blocked = [
+        c for c in report.checks if c.area == "network acl" and c.subject == world.subnets[0]
+    ]
+    assert [c.status for c in blocked] == ["FAIL", "FAIL"]
+    open_ = [c for c in report.checks if c.area == "network acl" and c.subject == world.subnets[1]]
+    assert [c.status for c in open_] == ["PASS", "PASS"]
