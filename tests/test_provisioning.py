@@ -147,3 +147,17 @@ def test_without_vpc_no_network_interface_actions() -> None:
     assert role["PermissionsPolicy"]["Statement"] == []
     with pytest.raises(sc.PostureError, match="needs \\[kms\\] key ARNs"):
         sc.iam_policy(posture, kind="key-policy")
+
+
+def test_trust_and_key_policies_lint_clean_as_resource_policies() -> None:
+    # parliament lints identity policies: a trust policy has no Resource by definition, and in
+    # a key policy "*" is the key itself. Those two findings are the only ones allowed.
+    posture, _ = make_world()
+    role = sc.iam_policy(posture, kind="data-access-role")[ROLE]
+    trust = parliament.analyze_policy_string(json.dumps(role["TrustPolicy"])).findings
+    assert [f.issue for f in trust] == ["MALFORMED"]
+    assert "neither Resource nor NotResource" in str(trust[0].detail)
+    for statements in sc.iam_policy(posture, kind="key-policy").values():
+        document = {"Version": "2012-10-17", "Statement": statements}
+        findings = parliament.analyze_policy_string(json.dumps(document)).findings
+        assert [f.issue for f in findings] == ["RESOURCE_STAR"]
