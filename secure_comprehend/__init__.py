@@ -24,28 +24,32 @@ if TYPE_CHECKING:
     )
     from secure_comprehend._iam import iam_policy
     from secure_comprehend._loading import load_posture
-    from secure_comprehend._posture import (
-        IamSettings,
-        KmsSettings,
-        Posture,
-        RegionSettings,
-        VpcSettings,
-    )
+    from secure_comprehend._posture import Posture
     from secure_comprehend._preflight import preflight
     from secure_comprehend._preflight_report import PreflightReport
+    from secure_comprehend._sections import (
+        IamSettings,
+        KmsSettings,
+        ModelsSettings,
+        RegionSettings,
+        S3Settings,
+        VpcSettings,
+    )
 
 _HOMES = {
     "Decision": "_decision",
-    "IamSettings": "_posture",
-    "KmsSettings": "_posture",
+    "IamSettings": "_sections",
+    "KmsSettings": "_sections",
     "Posture": "_posture",
     "PostureError": "_errors",
+    "ModelsSettings": "_sections",
     "PostureViolation": "_errors",
     "PreflightReport": "_preflight_report",
-    "RegionSettings": "_posture",
+    "RegionSettings": "_sections",
+    "S3Settings": "_sections",
     "SecureComprehendError": "_errors",
     "Violation": "_errors",
-    "VpcSettings": "_posture",
+    "VpcSettings": "_sections",
     "client": "_client",
     "evaluate": "_decision",
     "iam_policy": "_iam",
@@ -60,11 +64,13 @@ __all__ = [
     "Decision",
     "IamSettings",
     "KmsSettings",
+    "ModelsSettings",
     "Posture",
     "PostureError",
     "PostureViolation",
     "PreflightReport",
     "RegionSettings",
+    "S3Settings",
     "SecureComprehendError",
     "Violation",
     "VpcSettings",

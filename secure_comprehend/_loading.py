@@ -20,13 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._posture import (
-    Posture,
-    describe_invalid,
-    model_type,
-    remember_sources,
-    require_posture,
-)
+from secure_comprehend._invalid import describe_invalid, model_type
+from secure_comprehend._posture import Posture, remember_sources, require_posture
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -101,7 +96,7 @@ def load_with_sources(
         if not isinstance(exc.__cause__, ValidationError):
             raise
         # describe again, now that each value's source is known
-        raise PostureError(describe_invalid(exc.__cause__, sources)) from exc.__cause__
+        raise PostureError(describe_invalid(exc.__cause__, Posture, sources)) from exc.__cause__
     remember_sources(posture, sources)
     return posture, sources
 

@@ -17,7 +17,8 @@ from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
 
 if TYPE_CHECKING:
-    from secure_comprehend._posture import KmsSettings, Posture
+    from secure_comprehend._posture import Posture
+    from secure_comprehend._sections import KmsSettings
 
 COMPREHEND_PRINCIPAL = "comprehend.amazonaws.com"
 # What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
