@@ -14,8 +14,16 @@ from typing import Any
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import Violation
 from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
-from secure_comprehend._operations import Member, OperationSpec, default_model, operation_name
+from secure_comprehend._operations import (
+    CORE_KINDS,
+    Member,
+    OperationSpec,
+    default_model,
+    operation_name,
+)
+from secure_comprehend._perimeter import perimeter
 from secure_comprehend._posture import EffectivePosture, Posture, require_posture
+from secure_comprehend._regions import check_region
 
 ABSENT: Any = object()  # a member the request does not carry (None could be a value)
 # VpcConfig members: (name, API maximum, pattern, what it must look like)
@@ -178,8 +186,11 @@ def _decide(spec: OperationSpec, params: Mapping[str, Any], posture: EffectivePo
             _vpc(draft, member, posture)
         elif member.kind == "role":
             _role(draft, member, posture)
-        else:
+        elif member.kind in CORE_KINDS:
             _kms(draft, member, posture)
+    if posture.s3 is not None or posture.models is not None:
+        params_now = draft.root if draft.root is not None else params
+        draft.violations.extend(perimeter(spec, params_now, posture))
     return Decision(
         spec.name,
         draft.root if draft.root is not None else dict(params),
@@ -332,9 +343,11 @@ def evaluate(
         )
     if not isinstance(region, str):
         raise TypeError(f"region must be a region name (str), not {type(region).__name__}")
-    effective = require_posture(posture).effective(region, partition)
+    checked = require_posture(posture)
+    check_region(region, "region")
     name = operation_name(operation)
     spec = default_model()[1].get(name)
-    if spec is None:
+    if spec is None or not spec.governed(checked.s3 is not None, checked.models is not None):
         return Decision(name, _plain(params))
+    effective = checked.effective(region, partition)
     return decide(spec, params, effective)

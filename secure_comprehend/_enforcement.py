@@ -239,7 +239,7 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         problem = str(exc)
     protocol = getattr(model, "resolved_protocol", None) or model.protocol
     protection = _Protection(
-        operations_for(model, getattr(client, "_loader", None)).specs,
+        _relevant(operations_for(model, getattr(client, "_loader", None)).specs, posture),
         effective,
         problem,
         posture.mode,
@@ -261,6 +261,13 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         typed = cast("Callable[..., None]", handler)
         getattr(events, f"register_{where}")(event, typed, unique_id=unique_id)
     _move_to_front(events, _FINAL[0], guard.check_sent)
+
+
+def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:
+    """The operations this posture governs: [vpc]/[kms]/[iam] ones, and those of [s3] or
+    [models] when the posture has that section."""
+    s3, models = posture.s3 is not None, posture.models is not None
+    return {name: spec for name, spec in specs.items() if spec.governed(s3, models)}
 
 
 class _Guard:

@@ -13,7 +13,7 @@ from typing import Any
 
 from secure_comprehend._decision import ABSENT, decide, value_at
 from secure_comprehend._errors import Violation
-from secure_comprehend._operations import OperationSpec
+from secure_comprehend._operations import CORE_KINDS, OperationSpec
 from secure_comprehend._posture import EffectivePosture
 
 
@@ -47,8 +47,8 @@ def _plainly_compliant(
     Only a shortcut: False means "let decide() say", never "refused". True implies
     decide() would find nothing to inject, rewrite or refuse.
     """
-    if spec.unknown:
-        return False
+    if spec.unknown or posture.s3 is not None or posture.models is not None:
+        return False  # the perimeter has no shortcut: decide() checks every URI and model
     for member in spec.members:
         value: Any = sent
         for name in member.path:
@@ -69,6 +69,8 @@ def _plainly_compliant(
                 and posture.security_groups.issuperset(groups)
             ):
                 return False
+        elif kind not in CORE_KINDS:
+            continue
         elif kind == "role":
             absent_in_update = value is ABSENT and spec.is_update
             if posture.iam is not None and value not in posture.roles and not absent_in_update:

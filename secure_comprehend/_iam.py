@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import parse_kms
-from secure_comprehend._operations import OperationsTable, default_model
+from secure_comprehend._operations import CORE_KINDS, OperationsTable, default_model
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -179,7 +179,7 @@ def _scopes(
             cover(homes[0])
     if elsewhere_open and not refused:
         return scopes, None
-    actions = sorted(f"comprehend:{name}" for name in table.specs)
+    actions = sorted(f"comprehend:{name}" for name, spec in table.specs.items() if spec.core)
     closed = (
         f"{', '.join(refused)}"
         if elsewhere_open
@@ -218,7 +218,7 @@ class _Actions:
         creating: dict[str, list[str]] = {}
         alias_kinds = set()
         for name, spec in table.specs.items():
-            for member in spec.members:
+            for member in (m for m in spec.members if m.kind in CORE_KINDS):
                 carrying.setdefault(member.kind, []).append(f"comprehend:{name}")
                 if not spec.is_update:
                     creating.setdefault(member.kind, []).append(f"comprehend:{name}")

@@ -19,8 +19,27 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from botocore.model import ServiceModel
 
-Kind = Literal["vpc", "volume_key", "output_key", "model_key", "data_lake_key", "role"]
+Kind = Literal[
+    "vpc",
+    "volume_key",
+    "output_key",
+    "model_key",
+    "data_lake_key",
+    "role",
+    "s3",
+    "model",
+    "model_policy",
+]
 KMS_KINDS: tuple[Kind, ...] = ("volume_key", "output_key", "model_key", "data_lake_key")
+# Kinds the [vpc], [kms] and [iam] sections govern; "s3" is [s3]'s, the model kinds [models]'.
+CORE_KINDS: frozenset[str] = frozenset({"vpc", *KMS_KINDS, "role"})
+# Shapes that carry an S3 URI (S3Uri, FlywheelS3Uri), a custom model (ComprehendModelArn,
+# DocumentClassifierArn, EntityRecognizerArn) or a resource policy. Found by shape, so a new
+# member of those shapes is covered with no code change.
+_S3_SHAPE = re.compile(r"S3Uri$")
+_S3_NAME = re.compile(r"s3", re.IGNORECASE)  # an S3-looking member of another shape: refused
+_MODEL_SHAPE = re.compile(r"(ModelArn|ClassifierArn|RecognizerArn)$")
+_POLICY_SHAPE = "Policy"
 
 # A member whose name matches this is security-relevant: understood or refused.
 _SENSITIVE = re.compile(r"kms|vpc|subnet|securitygroup|role", re.IGNORECASE)
@@ -70,10 +89,28 @@ class OperationSpec:
     members: tuple[Member, ...]
     unknown: tuple[str, ...]  # dotted paths of members the library does not understand
     is_update: bool  # an absent member means "unchanged": nothing is injected
+    unknown_s3: tuple[str, ...] = ()  # S3-looking members not understood: refused under [s3]
 
     @property
     def covered(self) -> bool:
-        return bool(self.members or self.unknown)
+        return bool(self.members or self.unknown or self.unknown_s3)
+
+    @property
+    def core(self) -> bool:
+        """Carries a [vpc], [kms] or [iam] member (or one not understood)."""
+        return bool(self.unknown) or any(m.kind in CORE_KINDS for m in self.members)
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(m.kind for m in self.members)
+
+    def governed(self, s3: bool, models: bool) -> bool:
+        """Whether a posture with (or without) [s3] and [models] has anything to say here."""
+        if self.core:
+            return True
+        kinds = self.kinds()
+        return (s3 and ("s3" in kinds or bool(self.unknown_s3))) or (
+            models and bool(kinds & {"model", "model_policy"})
+        )
 
 
 def _kind_of(parent: str, name: str) -> Kind | None:
@@ -91,6 +128,7 @@ def _walk(
     seen: frozenset[str],
     members: list[Member],
     unknown: list[str],
+    unknown_s3: list[str],
 ) -> None:
     shape = shapes[shape_name]
     if shape["type"] in ("list", "map"):
@@ -109,6 +147,19 @@ def _walk(
         child = shapes[ref["shape"]]
         sensitive = _SENSITIVE.search(name) is not None
         kind = _kind_of(parent, name) if sensitive else None
+        if child["type"] == "string" and not sensitive:
+            if _S3_SHAPE.search(ref["shape"]):  # lists included: every URI is checked
+                members.append(Member(child_path, "s3", False))
+                continue
+            if _S3_NAME.search(name):
+                unknown_s3.append(".".join(child_path))
+                continue
+            if not path and _MODEL_SHAPE.search(ref["shape"]):
+                members.append(Member(child_path, "model", False))
+                continue
+            if not path and ref["shape"] == _POLICY_SHAPE:
+                members.append(Member(child_path, "model_policy", False))
+                continue
         # Members inside lists or maps have no single path to inject at: refuse them.
         if kind == "vpc" and not in_collection:
             extra = _vpc_extra(child)
@@ -126,7 +177,16 @@ def _walk(
             child_buildable = buildable and not (
                 child["type"] == "structure" and child.get("required")
             )
-            _walk(shapes, ref["shape"], child_path, child_buildable, seen, members, unknown)
+            _walk(
+                shapes,
+                ref["shape"],
+                child_path,
+                child_buildable,
+                seen,
+                members,
+                unknown,
+                unknown_s3,
+            )
 
 
 def _vpc_extra(shape: Mapping[str, Any]) -> list[str] | None:
@@ -141,10 +201,21 @@ def spec_for(document: Mapping[str, Any], operation: str) -> OperationSpec:
     """Walk one operation's input shape in a service model document."""
     members: list[Member] = []
     unknown: list[str] = []
+    unknown_s3: list[str] = []
     input_shape = document["operations"][operation].get("input", {}).get("shape")
     if input_shape is not None:
-        _walk(document["shapes"], input_shape, (), True, frozenset(), members, unknown)
-    return OperationSpec(operation, tuple(members), tuple(unknown), operation.startswith("Update"))
+        _walk(document["shapes"], input_shape, (), True, frozenset(), members, unknown, unknown_s3)
+    if not any(m.kind == "role" for m in members):
+        # a model ARN matters where work runs on it (jobs, endpoints, flywheels, imports),
+        # not in Describe*, Delete* or Stop*; a resource policy is always a sharing act
+        members = [m for m in members if m.kind != "model"]
+    return OperationSpec(
+        operation,
+        tuple(members),
+        tuple(unknown),
+        operation.startswith("Update"),
+        tuple(unknown_s3),
+    )
 
 
 @dataclass(frozen=True)

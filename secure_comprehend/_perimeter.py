@@ -1,0 +1,161 @@
+"""What a request points at: the S3 data perimeter and the models it uses. Pure.
+
+- ``[s3]``: every S3 URI member (found by shape in botocore's model, inside lists
+  too) must name an approved bucket; an S3-looking member the walk does not
+  understand is refused.
+- ``[models]``: a model ARN must belong to an allowed account (``allowed_accounts``
+  and the data-access roles' accounts), and resource policies that share a model
+  across accounts are refused unless ``allow_cross_account_policies``.
+- ``judge_model()``: one function that judges a model as Comprehend recorded it
+  (Describe*) against the posture, for ``[models] verify`` and for an account scan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend._errors import Violation
+
+if TYPE_CHECKING:
+    from secure_comprehend._operations import OperationSpec
+    from secure_comprehend._posture import EffectivePosture
+
+S3_URI_RE = re.compile(
+    r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/.*)?", re.ASCII | re.S
+)
+MODEL_ARN_RE = re.compile(
+    r"arn:(?P<partition>aws(?:-[a-z]+)*):comprehend:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<type>document-classifier|entity-recognizer)/[A-Za-z0-9](?:-*[A-Za-z0-9])*"
+    r"(?:/version/[A-Za-z0-9](?:-*[A-Za-z0-9])*)?",
+    re.ASCII,
+)
+_ABSENT = object()
+
+
+def values_at(params: Any, path: tuple[str, ...], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path with list indexes, value) for every value at ``path``; lists expanded."""
+    if not path:
+        yield prefix, params
+        return
+    name, rest = path[0], path[1:]
+    if not isinstance(params, Mapping):
+        return
+    is_list = name.endswith("[]")
+    value = params.get(name.removesuffix("[]"), _ABSENT)
+    if value is _ABSENT:
+        return
+    here = f"{prefix}.{name.removesuffix('[]')}".lstrip(".")
+    if not is_list:
+        yield from values_at(value, rest, here)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from values_at(item, rest, f"{here}[{i}]")
+    else:
+        yield here, value  # not a list: checked as it is (a violation below)
+
+
+def perimeter(
+    spec: OperationSpec, params: Mapping[str, Any], posture: EffectivePosture
+) -> list[Violation]:
+    """Every S3 and model violation of one request."""
+    out: list[Violation] = []
+    s3, models = posture.s3, posture.models
+    if s3 is not None:
+        out += [
+            Violation(spec.name, path, None, "S3-looking member this version does not understand")
+            for path in spec.unknown_s3
+        ]
+    for member in spec.members:
+        if member.kind == "s3" and s3 is not None:
+            for path, value in values_at(params, member.path):
+                match = S3_URI_RE.fullmatch(value) if isinstance(value, str) else None
+                if match is None:
+                    out.append(Violation(spec.name, path, value, "malformed S3 URI"))
+                elif not s3.approves(match["bucket"]):
+                    out.append(
+                        Violation(
+                            spec.name,
+                            path,
+                            value,
+                            f"bucket {match['bucket']} is outside the data perimeter",
+                            s3.allowed_buckets,
+                        )
+                    )
+        elif member.kind == "model" and models is not None:
+            for path, value in values_at(params, member.path):
+                reason = model_problem(value, posture)
+                if reason:
+                    out.append(
+                        Violation(
+                            spec.name, path, value, reason, tuple(sorted(posture.model_accounts))
+                        )
+                    )
+        elif (
+            member.kind == "model_policy"
+            and models is not None
+            and not models.allow_cross_account_policies
+            and params.get(member.path[0]) is not None
+        ):
+            out.append(
+                Violation(
+                    spec.name,
+                    member.dotted,
+                    None,
+                    "a resource policy shares a model across accounts "
+                    "([models] allow_cross_account_policies is false)",
+                )
+            )
+    return out
+
+
+def model_problem(value: Any, posture: EffectivePosture) -> str | None:
+    """Why a model ARN may not be used, or None."""
+    match = MODEL_ARN_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return "malformed: not a document classifier or entity recognizer ARN"
+    if match["account"] not in posture.model_accounts:
+        return f"a model of account {match['account']}, not one of the allowed accounts"
+    return None
+
+
+def judge_model(
+    arn: str, properties: Mapping[str, Any], posture: EffectivePosture
+) -> list[Violation]:
+    """A model as Comprehend recorded it: trained under the posture?
+
+    Model key, volume key and VpcConfig must be approved, each where the posture
+    configures it; no model key at all is a violation when ``[kms] model_key`` is set.
+    """
+    name = "Describe" + (
+        "DocumentClassifier" if "document-classifier/" in arn else "EntityRecognizer"
+    )
+    out: list[Violation] = []
+
+    def refuse(member: str, value: Any, reason: str, allowed: tuple[str, ...] = ()) -> None:
+        out.append(Violation(name, f"{arn} {member}", value, reason, allowed))
+
+    vpc = properties.get("VpcConfig")
+    if posture.vpc is not None:
+        if not isinstance(vpc, Mapping):
+            refuse("VpcConfig", None, "trained outside the approved VPC (no VpcConfig)")
+        else:
+            for part, approved in (
+                ("Subnets", posture.subnets),
+                ("SecurityGroupIds", posture.security_groups),
+            ):
+                for value in vpc.get(part, []):
+                    if value not in approved:
+                        refuse(f"VpcConfig.{part}", value, "not approved", tuple(sorted(approved)))
+    for member, kind in (("ModelKmsKeyId", "model_key"), ("VolumeKmsKeyId", "volume_key")):
+        keys = posture.approved_keys.get(kind)
+        value = properties.get(member)
+        if keys is None:
+            continue
+        if value is None:
+            if posture.default_key(kind) is not None:
+                refuse(member, None, f"trained without a {kind.replace('_', ' ')}")
+        elif value not in keys and posture.key_arn_by_id.get(value) not in keys:
+            refuse(member, value, "KMS key not approved", tuple(sorted(keys)))
+    return out
