@@ -37,6 +37,7 @@ from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureError, PostureViolation, Violation
 from secure_comprehend._final_check import final_check
 from secure_comprehend._operations import OperationSpec, operations_for
+from secure_comprehend._provenance import ModelVerifier
 from secure_comprehend._wire import UnreadableBody, read_body
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ _CHECKED = "_secure_comprehend_checked"  # on a request: (body, operation) as ch
 class _Protection:
     """The posture of one client: what its covered operations get."""
 
-    __slots__ = ("enforce", "posture", "problem", "protocol", "specs")
+    __slots__ = ("enforce", "posture", "problem", "protocol", "specs", "verifier")
 
     def __init__(
         self,
@@ -70,8 +71,10 @@ class _Protection:
         problem: str | None,
         mode: str,
         protocol: str,
+        verifier: ModelVerifier | None = None,
     ) -> None:
         self.specs = specs
+        self.verifier = verifier  # [models] verify: describes the models requests name
         self.posture = posture
         self.problem = problem  # why the client's region has no posture
         self.protocol = protocol
@@ -89,8 +92,11 @@ class _Protection:
             decision = Decision(spec.name, dict(params), violations=self._no_posture(spec))
         else:
             decision = decide(spec, params, self.posture)
-        if decision.violations and self.enforce:
-            _refuse(spec.name, decision.violations)
+        provenance = self._provenance(spec, decision)
+        if (decision.violations or provenance) and self.enforce:
+            _refuse(spec.name, decision.violations + provenance)
+        if provenance:  # audit mode: the final check does not describe models again
+            self._report(spec.name, provenance)
         if self.posture is None:  # audit mode: say now why nothing is filled in
             self._report(spec.name, decision.violations)
             return
@@ -100,6 +106,12 @@ class _Protection:
             params.update(decision.params)  # decide() copied every container it changed
             _log_amended(decision)
             logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
+
+    def _provenance(self, spec: OperationSpec, decision: Decision) -> tuple[Violation, ...]:
+        posture, verifier = self.posture, self.verifier
+        if posture is None or verifier is None or not (posture.models and posture.models.verify):
+            return ()
+        return tuple(verifier.violations(spec, decision.params, posture))
 
     def check_sent(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
         """before-send: the serialized request must need no amending."""
@@ -247,6 +259,8 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
     )
     with _GUARDS_LOCK:
         guard = _GUARDS.get(client)
+        verifier = guard.protection.verifier if guard is not None else None
+        protection.verifier = verifier or ModelVerifier(weakref.ref(client))
         if guard is not None:
             guard.protection = protection  # one assignment: no request runs unchecked
             _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)

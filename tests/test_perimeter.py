@@ -1,0 +1,265 @@
+"""What a call points at: the S3 data perimeter and model provenance, on moto."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import boto3
+import pytest
+from conftest import GROUPS, KEYS, OTHER_KEY, OTHER_SUBNET, REGION, ROLES, SUBNETS, make_posture
+
+import secure_comprehend as sc
+from secure_comprehend._operations import default_model
+from secure_comprehend._perimeter import values_at
+
+TABLE = default_model()[1]
+ACCOUNT = "123456789012"  # moto's
+S3 = {"allowed_buckets": ["corp-ml-data", "corp-ml-*"]}
+IN, OUT = {"S3Uri": "s3://corp-ml-data/in/"}, {"S3Uri": "s3://corp-ml-out/out/"}
+
+
+def s3_posture(**overrides: Any) -> sc.Posture:
+    return make_posture(s3=S3, **overrides)
+
+
+# The S3 data perimeter, over every S3 member of every covered operation.
+
+S3_MEMBERS = [(n, m) for n, s in sorted(TABLE.specs.items()) for m in s.members if m.kind == "s3"]
+
+
+def put(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    node: Any = params
+    for name in path[:-1]:
+        child: Any = [{}] if name.endswith("[]") else {}
+        node[name.removesuffix("[]")] = child
+        node = child[0] if isinstance(child, list) else child
+    node[path[-1]] = value
+    return params
+
+
+def test_the_walk_finds_every_s3_member() -> None:
+    assert len(S3_MEMBERS) >= 40
+    assert {"CreateDataset", "CreateFlywheel", "StartTopicsDetectionJob"} <= {
+        n for n, _ in S3_MEMBERS
+    }
+    assert any("AugmentedManifests[]" in m.dotted for _, m in S3_MEMBERS)  # inside lists
+
+
+@pytest.mark.parametrize(
+    ("op", "member"), S3_MEMBERS, ids=[f"{n}.{m.dotted}" for n, m in S3_MEMBERS]
+)
+def test_every_s3_member_is_inside_the_perimeter(op: str, member: Any) -> None:
+    posture = s3_posture()
+
+    def violations(uri: Any) -> list[str]:
+        decision = sc.evaluate(op, put(member.path, uri), posture, region=REGION)
+        return [
+            v.reason for v in decision.violations if v.path.replace("[0]", "[]") == member.dotted
+        ]
+
+    assert violations("s3://corp-ml-data/key") == []
+    assert violations("s3://corp-ml-anything/key") == []  # a prefix*
+    assert violations("s3://corp-ml-data") == []
+    assert violations("s3://elsewhere/key") == ["bucket elsewhere is outside the data perimeter"]
+    assert violations("s3://corp-ml-data\n/key") == ["malformed S3 URI"]
+    assert violations("https://corp-ml-data.s3.amazonaws.com/k") == ["malformed S3 URI"]
+
+
+def test_without_s3_section_uris_are_not_judged() -> None:
+    decision = sc.evaluate(
+        "CreateDataset",
+        put(("InputDataConfig", "AugmentedManifests[]", "S3Uri"), "s3://x/y"),
+        make_posture(),
+        region=REGION,
+    )
+    assert decision.allowed
+
+
+def test_values_at_expands_lists_with_indexes() -> None:
+    params = {"A": {"L": [{"U": "s3://a/1"}, {"U": "s3://b/2"}]}}
+    assert list(values_at(params, ("A", "L[]", "U"))) == [
+        ("A.L[0].U", "s3://a/1"),
+        ("A.L[1].U", "s3://b/2"),
+    ]
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_job_outside_the_perimeter_is_refused_and_nothing_is_sent() -> None:
+    client = sc.client(region_name=REGION, posture=s3_posture())
+    client.start_topics_detection_job(InputDataConfig=IN, OutputDataConfig=OUT)
+    with pytest.raises(
+        sc.PostureViolation, match=r"InputDataConfig.S3Uri='s3://leak/': bucket leak"
+    ):
+        client.start_topics_detection_job(
+            InputDataConfig={"S3Uri": "s3://leak/"}, OutputDataConfig=OUT
+        )
+    assert len(client.list_topics_detection_jobs()["TopicsDetectionJobPropertiesList"]) == 1
+
+
+# Model provenance, against models moto trained through an unprotected client.
+
+
+def train(name: str, **security: Any) -> str:
+    """A classifier trained through an unprotected client; its ARN as AWS writes it."""
+    plain = boto3.client("comprehend", region_name=REGION)
+    arn = plain.create_document_classifier(
+        DocumentClassifierName=name,
+        LanguageCode="en",
+        DataAccessRoleArn=ROLES[0],
+        InputDataConfig={"S3Uri": "s3://corp-ml-data/train.csv"},
+        **security,
+    )["DocumentClassifierArn"]
+    return str(arn).removesuffix("/None")  # moto 5.2.5 appends the version name "None"
+
+
+def moto_arns(client: Any) -> Any:
+    """moto 5.2.5 keys an unversioned classifier by ``NAME/None``: describe it by that."""
+
+    def to_moto(params: dict[str, Any], **_: Any) -> None:
+        arn = params["DocumentClassifierArn"]
+        if arn.count("/") == 1:
+            params["DocumentClassifierArn"] = f"{arn}/None"
+
+    client.meta.events.register(
+        "before-parameter-build.comprehend.DescribeDocumentClassifier", to_moto
+    )
+    return client
+
+
+COMPLIANT = {
+    "VpcConfig": {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)},
+    "VolumeKmsKeyId": KEYS["volume_key"],
+    "ModelKmsKeyId": KEYS["model_key"],
+}
+
+
+def models_posture(mode: str = "enforce", **models: Any) -> sc.Posture:
+    return make_posture(
+        mode=mode,
+        iam={"data_access_roles": [f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess"]},
+        models={"verify": True, **models},
+    )
+
+
+def classify(client: Any, arn: str) -> Any:
+    return client.start_document_classification_job(
+        DocumentClassifierArn=arn, InputDataConfig=IN, OutputDataConfig=OUT
+    )
+
+
+@pytest.mark.usefixtures("moto")
+@pytest.mark.parametrize(
+    ("security", "reason"),
+    [
+        (
+            {
+                **COMPLIANT,
+                "VpcConfig": {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)},
+            },
+            "VpcConfig.Subnets",
+        ),
+        ({k: v for k, v in COMPLIANT.items() if k != "VpcConfig"}, "no VpcConfig"),
+        (
+            {k: v for k, v in COMPLIANT.items() if k != "ModelKmsKeyId"},
+            "trained without a model key",
+        ),
+        ({**COMPLIANT, "VolumeKmsKeyId": OTHER_KEY}, "VolumeKmsKeyId"),
+    ],
+    ids=["other subnet", "no vpc", "no model key", "other volume key"],
+)
+def test_a_model_trained_outside_the_posture_is_refused(
+    security: dict[str, Any], reason: str
+) -> None:
+    good, bad = train("good", **COMPLIANT), train("bad", **security)
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
+    classify(client, good)
+    with pytest.raises(sc.PostureViolation, match=reason):
+        classify(client, bad)
+    jobs = client.list_document_classification_jobs()["DocumentClassificationJobPropertiesList"]
+    assert len(jobs) == 1
+
+
+@pytest.mark.usefixtures("moto")
+def test_each_model_is_described_once_across_calls_and_threads() -> None:
+    good = train("good", **COMPLIANT)
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
+    described: list[str] = []
+    client.meta.events.register(
+        "before-call.comprehend.DescribeDocumentClassifier",
+        lambda params, **_: described.append(params["body"]),
+    )
+    workers = [
+        threading.Thread(target=lambda: [classify(client, good) for _ in range(5)])
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(described) == 1
+    assert (
+        len(client.list_document_classification_jobs()["DocumentClassificationJobPropertiesList"])
+        == 20
+    )
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_model_that_cannot_be_described_fails_closed(sc_logs: pytest.LogCaptureFixture) -> None:
+    ghost = f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classifier/ghost"
+    client = sc.client(region_name=REGION, posture=models_posture())
+    with pytest.raises(
+        sc.PostureViolation, match="cannot verify how the model was trained: ResourceNotFound"
+    ):
+        classify(client, ghost)
+    audited = sc.client(region_name=REGION, posture=models_posture(mode="audit"))
+    classify(audited, ghost)  # audit mode: a warning, and sent
+    assert any(
+        "cannot verify" in r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING
+    )
+
+
+def test_a_model_of_another_account_is_refused_unless_listed() -> None:
+    foreign = f"arn:aws:comprehend:{REGION}:444455556666:document-classifier/shared"
+    params = {"EndpointName": "e", "ModelArn": foreign, "DesiredInferenceUnits": 1}
+    decision = sc.evaluate("CreateEndpoint", params, models_posture(), region=REGION)
+    assert [v.path for v in decision.violations] == ["ModelArn"]
+    assert "account 444455556666" in decision.violations[0].reason
+    listed = models_posture(allowed_accounts=["444455556666"])
+    assert sc.evaluate("CreateEndpoint", params, listed, region=REGION).allowed
+    imported = sc.evaluate(
+        "ImportModel", {"SourceModelArn": foreign}, models_posture(), region=REGION
+    )
+    assert [v.path for v in imported.violations] == ["SourceModelArn"]
+
+
+def test_cross_account_policies_are_refused_by_default() -> None:
+    policy = '{"Statement": []}'
+    decision = sc.evaluate(
+        "PutResourcePolicy",
+        {
+            "ResourceArn": f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classifier/x",
+            "ResourcePolicy": policy,
+        },
+        models_posture(),
+        region=REGION,
+    )
+    assert [v.path for v in decision.violations] == ["ResourcePolicy"]
+    trained = sc.evaluate(
+        "CreateDocumentClassifier", {"ModelPolicy": policy}, models_posture(), region=REGION
+    )
+    assert "ModelPolicy" in [v.path for v in trained.violations]
+    allowed = models_posture(allow_cross_account_policies=True)
+    assert "ModelPolicy" not in [
+        v.path
+        for v in sc.evaluate(
+            "CreateDocumentClassifier", {"ModelPolicy": policy}, allowed, region=REGION
+        ).violations
+    ]
+
+
+def test_an_empty_models_section_is_an_error() -> None:
+    with pytest.raises(sc.PostureError, match=r"\[models\]"):
+        make_posture(models={})
