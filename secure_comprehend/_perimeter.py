@@ -6,8 +6,6 @@
 - ``[models]``: a model ARN must belong to an allowed account (``allowed_accounts``
   and the data-access roles' accounts), and resource policies that share a model
   across accounts are refused unless ``allow_cross_account_policies``.
-- ``judge_model()``: one function that judges a model as Comprehend recorded it
-  (Describe*) against the posture, for ``[models] verify`` and for an account scan.
 """
 
 from __future__ import annotations
@@ -118,44 +116,3 @@ def model_problem(value: Any, posture: EffectivePosture) -> str | None:
     if match["account"] not in posture.model_accounts:
         return f"a model of account {match['account']}, not one of the allowed accounts"
     return None
-
-
-def judge_model(
-    arn: str, properties: Mapping[str, Any], posture: EffectivePosture
-) -> list[Violation]:
-    """A model as Comprehend recorded it: trained under the posture?
-
-    Model key, volume key and VpcConfig must be approved, each where the posture
-    configures it; no model key at all is a violation when ``[kms] model_key`` is set.
-    """
-    name = "Describe" + (
-        "DocumentClassifier" if "document-classifier/" in arn else "EntityRecognizer"
-    )
-    out: list[Violation] = []
-
-    def refuse(member: str, value: Any, reason: str, allowed: tuple[str, ...] = ()) -> None:
-        out.append(Violation(name, f"{arn} {member}", value, reason, allowed))
-
-    vpc = properties.get("VpcConfig")
-    if posture.vpc is not None:
-        if not isinstance(vpc, Mapping):
-            refuse("VpcConfig", None, "trained outside the approved VPC (no VpcConfig)")
-        else:
-            for part, approved in (
-                ("Subnets", posture.subnets),
-                ("SecurityGroupIds", posture.security_groups),
-            ):
-                for value in vpc.get(part, []):
-                    if value not in approved:
-                        refuse(f"VpcConfig.{part}", value, "not approved", tuple(sorted(approved)))
-    for member, kind in (("ModelKmsKeyId", "model_key"), ("VolumeKmsKeyId", "volume_key")):
-        keys = posture.approved_keys.get(kind)
-        value = properties.get(member)
-        if keys is None:
-            continue
-        if value is None:
-            if posture.default_key(kind) is not None:
-                refuse(member, None, f"trained without a {kind.replace('_', ' ')}")
-        elif value not in keys and posture.key_arn_by_id.get(value) not in keys:
-            refuse(member, value, "KMS key not approved", tuple(sorted(keys)))
-    return out

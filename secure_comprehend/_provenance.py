@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import Violation
-from secure_comprehend._perimeter import MODEL_ARN_RE, judge_model, values_at
+from secure_comprehend._judge import judge_resource
+from secure_comprehend._perimeter import MODEL_ARN_RE, values_at
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,18 +26,22 @@ if TYPE_CHECKING:
     from secure_comprehend._operations import OperationSpec
     from secure_comprehend._posture import EffectivePosture
 
-_DESCRIBE = {
+_DESCRIBE = {  # model type -> describe method, its parameter, its answer, the training call
     "document-classifier": (
         "describe_document_classifier",
         "DocumentClassifierArn",
         "DocumentClassifierProperties",
+        "CreateDocumentClassifier",
     ),
     "entity-recognizer": (
         "describe_entity_recognizer",
         "EntityRecognizerArn",
         "EntityRecognizerProperties",
+        "CreateEntityRecognizer",
     ),
 }
+# How a model was trained, as far as [models] verify judges it.
+_TRAINED_UNDER = ("vpc", "volume_key", "model_key")
 
 
 class ModelVerifier:
@@ -69,15 +74,10 @@ class ModelVerifier:
                     )
                     out.append(Violation(spec.name, path, arn, reason))
                     continue
+                training = _DESCRIBE[match["type"]][3]
                 out += [
-                    Violation(
-                        spec.name,
-                        path,
-                        arn,
-                        f"model {v.path.split(' ', 1)[1]}: {v.reason}",
-                        v.allowed,
-                    )
-                    for v in judge_model(arn, properties, posture)
+                    Violation(spec.name, path, arn, f"the model's {v.path}: {v.reason}", v.allowed)
+                    for v in judge_resource(training, properties, posture, _TRAINED_UNDER)
                 ]
         return out
 
@@ -94,7 +94,7 @@ class ModelVerifier:
             client = self._client()
             if client is None:
                 raise RuntimeError("the client is gone")
-            method, parameter, key = _DESCRIBE[kind]
+            method, parameter, key, _ = _DESCRIBE[kind]
             self.describes += 1
             properties: Mapping[str, Any] = getattr(client, method)(**{parameter: arn})[key]
             with self._lock:

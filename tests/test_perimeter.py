@@ -161,7 +161,7 @@ def classify(client: Any, arn: str) -> Any:
             },
             "VpcConfig.Subnets",
         ),
-        ({k: v for k, v in COMPLIANT.items() if k != "VpcConfig"}, "no VpcConfig"),
+        ({k: v for k, v in COMPLIANT.items() if k != "VpcConfig"}, "VpcConfig: not recorded"),
         (
             {k: v for k, v in COMPLIANT.items() if k != "ModelKmsKeyId"},
             "trained without a model key",
