@@ -164,7 +164,7 @@ def classify(client: Any, arn: str) -> Any:
         ({k: v for k, v in COMPLIANT.items() if k != "VpcConfig"}, "VpcConfig: not recorded"),
         (
             {k: v for k, v in COMPLIANT.items() if k != "ModelKmsKeyId"},
-            "trained without a model key",
+            "ModelKmsKeyId: not recorded",
         ),
         ({**COMPLIANT, "VolumeKmsKeyId": OTHER_KEY}, "VolumeKmsKeyId"),
     ],
