@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from secure_comprehend._posture import Posture
     from secure_comprehend._preflight import preflight
     from secure_comprehend._preflight_report import PreflightReport
+    from secure_comprehend._scan import ScanReport, scan
     from secure_comprehend._sections import (
         IamSettings,
         KmsSettings,
@@ -47,6 +48,7 @@ _HOMES = {
     "PreflightReport": "_preflight_report",
     "RegionSettings": "_sections",
     "S3Settings": "_sections",
+    "ScanReport": "_scan",
     "SecureComprehendError": "_errors",
     "Violation": "_errors",
     "VpcSettings": "_sections",
@@ -57,6 +59,7 @@ _HOMES = {
     "patch": "_client",
     "preflight": "_preflight",
     "protect": "_enforcement",
+    "scan": "_scan",
     "unpatch": "_client",
 }
 
@@ -71,6 +74,7 @@ __all__ = [
     "PreflightReport",
     "RegionSettings",
     "S3Settings",
+    "ScanReport",
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
@@ -81,6 +85,7 @@ __all__ = [
     "patch",
     "preflight",
     "protect",
+    "scan",
     "unpatch",
 ]
 

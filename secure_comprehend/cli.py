@@ -1,4 +1,4 @@
-"""The ``secure-comprehend`` command: show, check, policy, doctor, demo.
+"""The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo.
 
 Exit codes for every command: 0 compliant / passed, 1 not compliant / a check
 FAILed, 2 could not run (usage, posture, credentials, region, network, file,
@@ -172,6 +172,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     _posture_options(doctor, region="the region to check (default: as boto3)")
     doctor.set_defaults(run=_doctor)
+
+    scan = command(
+        "scan",
+        "judge what already exists against the posture",
+        "Lists every Comprehend resource of the region (models with their versions, endpoints, "
+        "flywheels, and jobs submitted in the last --since days) and judges each as the request "
+        "that made it. Read-only. Audit first with scan, then turn on enforce.",
+        "secure-comprehend scan --region us-east-1 --since 7",
+        "every resource is compliant",
+        "some resource is not compliant",
+    )
+    _posture_options(scan, region="the region to scan (default: as boto3)")
+    scan.add_argument(
+        "--since", type=int, default=30, metavar="DAYS", help="jobs of the last DAYS days (30)"
+    )
+    scan.set_defaults(run=_scan)
 
     demo = command(
         "demo",
@@ -426,6 +442,33 @@ def _doctor(args: argparse.Namespace) -> int:
         posture,
         session=boto3.Session(region_name=region),
         region_name=region,
+        progress=progress,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(str(report))
+    return EXIT_OK if report.ok else EXIT_NOT_COMPLIANT
+
+
+def _scan(args: argparse.Namespace) -> int:
+    import boto3
+
+    from secure_comprehend._scan import scan
+
+    region = _region(args)
+    posture, _ = _load(args)
+    interactive = sys.stderr.isatty() and not args.json
+
+    def progress(area: str) -> None:
+        if interactive:
+            print(f"listing {area}...", file=sys.stderr)
+
+    report = scan(
+        posture,
+        session=boto3.Session(region_name=region),
+        region_name=region,
+        since_days=args.since,
         progress=progress,
     )
     if args.json:

@@ -300,7 +300,7 @@ def test_version_and_help() -> None:
     assert cli("--version").stdout.startswith("secure-comprehend ")
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"show", "check", "policy", "doctor", "demo"}
+    assert set(commands.choices) == {"show", "check", "policy", "doctor", "scan", "demo"}
     for name, sub in commands.choices.items():
         text = sub.format_help()
         assert "example:\n  " in text and "exit codes:" in text, name
@@ -420,7 +420,7 @@ def test_the_module_says_what_it_is() -> None:
 
     assert module.__doc__ is not None
     assert module.__doc__.splitlines()[0] == (
-        "The ``secure-comprehend`` command: show, check, policy, doctor, demo."
+        "The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo."
     )
 
 

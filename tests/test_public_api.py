@@ -20,6 +20,7 @@ PUBLIC = [
     "PreflightReport",
     "RegionSettings",
     "S3Settings",
+    "ScanReport",
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
@@ -30,6 +31,7 @@ PUBLIC = [
     "patch",
     "preflight",
     "protect",
+    "scan",
     "unpatch",
 ]
 

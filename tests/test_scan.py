@@ -1,0 +1,134 @@
+"""scan(): what already exists, on moto, judged by the rules a request meets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from conftest import GROUPS, KEYS, OTHER_SUBNET, REGION, ROLES, SUBNETS, make_posture
+
+import secure_comprehend as sc
+from secure_comprehend.cli import main
+
+pytestmark = pytest.mark.usefixtures("moto")
+IO = {"InputDataConfig": {"S3Uri": "s3://in/"}, "OutputDataConfig": {"S3Uri": "s3://out/"}}
+VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
+
+
+def scan_posture() -> sc.Posture:
+    # no output key: moto 5.2.5 drops a classifier's OutputDataConfig from List*/Describe*,
+    # so an output key could not be seen on a compliant model
+    return make_posture(kms={"volume_key": KEYS["volume_key"], "model_key": KEYS["model_key"]})
+
+
+def created() -> dict[str, str]:
+    """Resources made with plain boto3 before the guardrail: two compliant, three not."""
+    plain = boto3.client("comprehend", region_name=REGION)
+    sc.client(region_name=REGION, posture=make_posture()).start_topics_detection_job(**IO)
+    made = {
+        "good-job": plain.list_topics_detection_jobs()["TopicsDetectionJobPropertiesList"][0][
+            "JobArn"
+        ],
+        "bad-job": plain.start_entities_detection_job(
+            **IO, LanguageCode="en", DataAccessRoleArn=ROLES[0]
+        )["JobArn"],
+        "bad-subnet-job": plain.start_key_phrases_detection_job(
+            **IO,
+            LanguageCode="en",
+            DataAccessRoleArn=ROLES[0],
+            VpcConfig={"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)},
+            VolumeKmsKeyId=KEYS["volume_key"],
+        )["JobArn"],
+        "good-model": plain.create_document_classifier(
+            DocumentClassifierName="good",
+            LanguageCode="en",
+            DataAccessRoleArn=ROLES[0],
+            InputDataConfig={"S3Uri": "s3://train/"},
+            OutputDataConfig={"S3Uri": "s3://o/", "KmsKeyId": KEYS["output_key"]},
+            VpcConfig=VPC,
+            VolumeKmsKeyId=KEYS["volume_key"],
+            ModelKmsKeyId=KEYS["model_key"],
+        )["DocumentClassifierArn"],
+        "bad-model": plain.create_entity_recognizer(
+            RecognizerName="bad",
+            LanguageCode="en",
+            DataAccessRoleArn=ROLES[0],
+            InputDataConfig={"EntityTypes": [{"Type": "X"}], "Documents": {"S3Uri": "s3://d/"}},
+        )["EntityRecognizerArn"],
+    }
+    return made
+
+
+def test_scan_reports_exactly_the_non_compliant_resources() -> None:
+    made = created()
+    report = sc.scan(scan_posture(), session=boto3.Session(region_name=REGION), region_name=REGION)
+    bad = {r.arn for r in report.resources if not r.compliant}
+    assert bad == {made["bad-job"], made["bad-subnet-job"], made["bad-model"]}
+    good = {r.arn for r in report.resources if r.compliant}
+    assert {made["good-job"], made["good-model"]} <= good
+    [subnet_job] = [r for r in report.resources if r.arn == made["bad-subnet-job"]]
+    assert [v.path for v in subnet_job.violations] == ["VpcConfig.Subnets[0]"]
+    assert report.skipped == [] and not report.ok
+    areas = {r.area for r in report.resources}
+    assert {"topics detection jobs", "entities detection jobs", "entity recognizers"} <= areas
+
+
+def test_scan_survives_an_access_denied_list_and_says_so() -> None:
+    created()
+    session = boto3.Session(region_name=REGION)
+    client = session.client("comprehend", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_client_error(
+        "list_document_classifiers",
+        service_error_code="AccessDeniedException",
+        http_status_code=403,
+    )
+    real_client = session.client
+
+    def client_with_denied_listing(service: str, **kwargs: Any) -> Any:
+        # every other call goes to moto; the classifier listing is denied (Stubber)
+        if service != "comprehend":
+            return real_client(service, **kwargs)
+        wrapped = real_client(service, **kwargs)
+        original = wrapped.get_paginator
+
+        def paginator(name: str) -> Any:
+            return (
+                client.get_paginator(name)
+                if name == "list_document_classifiers"
+                else original(name)
+            )
+
+        wrapped.get_paginator = paginator
+        return wrapped
+
+    session.client = client_with_denied_listing  # type: ignore[method-assign]
+    with stub:
+        report = sc.scan(make_posture(), session=session, region_name=REGION)
+    assert report.skipped == [
+        (
+            "document classifiers",
+            "not allowed to list (AccessDeniedException): needs comprehend:ListDocumentClassifiers",
+        )
+    ]
+    assert any(r.area == "entity recognizers" for r in report.resources)
+
+
+def test_scan_command_exit_codes_and_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from conftest import EXAMPLE_CONFIG
+
+    assert main(["scan", "--config", str(EXAMPLE_CONFIG), "--region", REGION]) == 0  # nothing yet
+    assert "0 resource(s), 0 not compliant" in capsys.readouterr().out
+    created()
+    assert main(["scan", "--config", str(EXAMPLE_CONFIG), "--region", REGION, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and any(not r["compliant"] for r in report["resources"])
+    page = sc.scan(
+        make_posture(), session=boto3.Session(region_name=REGION), region_name=REGION
+    )._repr_html_()
+    assert "NOT compliant" in page
