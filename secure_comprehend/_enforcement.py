@@ -10,7 +10,8 @@ assignment, so no request ever runs unchecked while a client is re-protected.
   values are filled in on top, and in enforce mode a violating request is
   refused before anything is serialized. botocore changes the call's own
   top-level dict in place here; the caller's nested objects are never changed.
-- ``before-send.*.*``, ahead of every other handler: read back the body botocore
+- ``*.*.*`` (for ``before-send`` events), ahead of every other handler, whatever
+  name it used (``before-send.*.*``, ``*.comprehend.*``, ``*``, ...): read back the body botocore
   serialized, and the operation the request names (its ``X-Amz-Target`` header
   or CBOR path, not the event name), and check them again before any transport
   (moto's, a recorder, the real HTTP send) sees them. A handler that changed
@@ -54,7 +55,9 @@ logger = logging.getLogger("secure_comprehend")  # no handler: Python's last res
 ClientT = TypeVar("ClientT", bound="BaseClient")
 
 _PREPARE = ("before-parameter-build", "secure_comprehend.apply-posture")
-_FINAL = ("before-send.*.*", "secure_comprehend.final-check")
+# "*.*.*": of every node a three-part event name reaches, botocore's prefix trie visits
+# this one last and runs its handlers first (before-send.*.*, *.comprehend.*, ... after it)
+_FINAL = ("*.*.*", "secure_comprehend.final-check")
 _RECHECK = ("before-send", "secure_comprehend.recheck")
 _CHECKED = "_secure_comprehend_checked"  # on a request: (body, operation) as checked
 
@@ -257,24 +260,23 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         posture.mode,
         protocol,
     )
-    with _GUARDS_LOCK:
+    with _GUARDS_LOCK:  # held until the handlers exist: protect() never returns before
         guard = _GUARDS.get(client)
         verifier = guard.protection.verifier if guard is not None else None
         protection.verifier = verifier or ModelVerifier(weakref.ref(client))
         if guard is not None:
             guard.protection = protection  # one assignment: no request runs unchecked
-            _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)
-            return
-        guard = _GUARDS[client] = _Guard(protection)
-    events = client.meta.events
-    for (event, unique_id), handler, where in (
-        (_PREPARE, guard.apply, "last"),
-        (_FINAL, guard.check_sent, "first"),
-        (_RECHECK, guard.recheck, "last"),
-    ):
-        typed = cast("Callable[..., None]", handler)
-        getattr(events, f"register_{where}")(event, typed, unique_id=unique_id)
-    _move_to_front(events, _FINAL[0], guard.check_sent)
+        else:
+            guard = _GUARDS[client] = _Guard(protection)
+            events = client.meta.events
+            for (event, unique_id), handler, where in (
+                (_PREPARE, guard.apply, "last"),
+                (_FINAL, guard.check_sent, "first"),
+                (_RECHECK, guard.recheck, "last"),
+            ):
+                typed = cast("Callable[..., None]", handler)
+                getattr(events, f"register_{where}")(event, typed, unique_id=unique_id)
+        _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)
 
 
 def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:
@@ -295,8 +297,9 @@ class _Guard:
     def apply(self, **kwargs: Any) -> None:
         self.protection.apply(**kwargs)
 
-    def check_sent(self, **kwargs: Any) -> None:
-        self.protection.check_sent(**kwargs)
+    def check_sent(self, event_name: str, **kwargs: Any) -> None:
+        if event_name.startswith("before-send."):  # *.*.* hears every three-part event
+            self.protection.check_sent(event_name=event_name, **kwargs)
 
     def recheck(self, **kwargs: Any) -> None:
         self.protection.recheck(**kwargs)
@@ -309,10 +312,9 @@ _GUARDS_LOCK = threading.Lock()
 def _move_to_front(events: Any, event: str, handler: Callable[..., None]) -> bool:
     """Put ``handler`` ahead of handlers registered first on ``event`` before it.
 
-    botocore runs ``before-send.*.*`` handlers ahead of every other ``before-send``
-    handler, and within that name ``register_first`` ones in registration order:
-    one registered there before protection (on the session, say) would see the body
-    first. botocore has no public way to reorder, so this reaches into its prefix
+    botocore runs ``*.*.*`` handlers ahead of every other handler of a three-part
+    event, and within that name ``register_first`` ones in registration order: one
+    registered there before protection (on the session, say) would see the body first. botocore has no public way to reorder, so this reaches into its prefix
     trie; with a botocore laid out differently it leaves the order as registered
     and returns False (a test pins the installed botocore's layout).
     """
@@ -322,8 +324,10 @@ def _move_to_front(events: Any, event: str, handler: Callable[..., None]) -> boo
         for part in event.split("."):
             node = node["children"][part]
         first = node["values"].first
-        first.remove(handler)
-        first.insert(0, handler)
+        if first and first[0] == handler:
+            return True  # already first: leave botocore's lists alone
+        # one slice assignment: a request emitted meanwhile sees the old list or the new one
+        first[:] = [handler, *(h for h in first if h != handler)]
         emitter._lookup_cache = {}
     except (AttributeError, KeyError, TypeError, ValueError):
         return False

@@ -130,6 +130,11 @@ def test_a_handler_that_removes_an_injected_value_never_gets_it_out(name: str, h
 # The final check sees every body before any other before-send handler does.
 
 BEFORE_SEND_NAMES = [
+    "*",
+    "*.*",
+    "*.*.*",
+    "*.comprehend.*",
+    f"*.*.{OP}",
     "before-send",
     "before-send.*",
     "before-send.*.*",
@@ -145,11 +150,20 @@ def drop_vpc(params: dict[str, Any], model: Any, **_: Any) -> None:
         params.pop("VpcConfig", None)
 
 
+class SendRecorder(Recorder):
+    """A transport on a name that hears every event: it answers before-send only."""
+
+    def __call__(self, request: Any = None, event_name: str = "", **kwargs: Any) -> Any:
+        if not event_name.startswith("before-send."):
+            return None
+        return super().__call__(request, **kwargs)
+
+
 @pytest.mark.parametrize("when", ["before", "after", "session"])
 @pytest.mark.parametrize("how", REGISTER)
 @pytest.mark.parametrize("name", BEFORE_SEND_NAMES)
 def test_no_transport_ever_receives_a_violating_body(name: str, how: str, when: str) -> None:
-    recorder = Recorder()
+    recorder = SendRecorder()
     session = boto3.Session(region_name=REGION)
     if when == "session":  # copied into every client the session makes, before protection
         getattr(session.events, how)(name, recorder)
@@ -378,6 +392,60 @@ def test_re_protecting_a_client_in_use_leaves_no_unchecked_window() -> None:
         for worker in workers:
             worker.join()
     assert recorder.bodies == []
+
+
+def _race_first_protection() -> list[bytes]:
+    import threading
+
+    client, recorder = plain_client(), Recorder()
+    client.meta.events.register_last("before-send", recorder)
+    barrier = threading.Barrier(2)
+
+    def protect_and_call() -> None:
+        barrier.wait()
+        sc.protect(client, make_posture())
+        with contextlib.suppress(sc.PostureViolation):
+            client.start_topics_detection_job(**IO, VpcConfig=BAD, DataAccessRoleArn=ROLES[1])
+
+    workers = [threading.Thread(target=protect_and_call) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return recorder.bodies
+
+
+def test_concurrent_first_protection_never_returns_an_unprotected_client() -> None:
+    for _ in range(30):
+        assert _race_first_protection() == []
+
+
+def test_re_protecting_keeps_the_final_check_for_requests_in_flight() -> None:
+    import threading
+
+    client, recorder = plain_client(), Recorder()
+    posture = make_posture()
+    sc.protect(client, posture)
+    client.meta.events.register_last("before-parameter-build", drop_vpc)  # after the posture
+    client.meta.events.register_last("before-send", recorder)
+    done = threading.Event()
+
+    def send() -> None:
+        while not done.is_set():
+            with contextlib.suppress(sc.PostureViolation):
+                client.start_topics_detection_job(**IO)
+
+    workers = [threading.Thread(target=send) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(2000):
+            sc.protect(client, posture)
+    finally:
+        done.set()
+        for worker in workers:
+            worker.join()
+    assert [b for b in recorder.bodies if b"VpcConfig" not in b] == []
 
 
 def test_a_request_re_targeted_after_it_was_built_is_refused() -> None:
