@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -394,10 +394,10 @@ def test_re_protecting_a_client_in_use_leaves_no_unchecked_window() -> None:
     assert recorder.bodies == []
 
 
-def _race_first_protection() -> list[bytes]:
+def _race_first_protection(session: boto3.Session) -> list[bytes]:
     import threading
 
-    client, recorder = plain_client(), Recorder()
+    client, recorder = plain_client(session), Recorder()
     client.meta.events.register_last("before-send", recorder)
     barrier = threading.Barrier(2)
 
@@ -415,11 +415,27 @@ def _race_first_protection() -> list[bytes]:
     return recorder.bodies
 
 
+@pytest.fixture
+def eager_thread_switches() -> Iterator[None]:
+    """Switch threads as often as the interpreter can, so that races show."""
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("eager_thread_switches")
 def test_concurrent_first_protection_never_returns_an_unprotected_client() -> None:
-    for _ in range(30):
-        assert _race_first_protection() == []
+    session = boto3.Session(region_name=REGION)
+    leaked = [body for _ in range(300) for body in _race_first_protection(session)]
+    assert leaked == []  # before the fix, about 2% of such races sent an unchecked request
 
 
+@pytest.mark.usefixtures("eager_thread_switches")
 def test_re_protecting_keeps_the_final_check_for_requests_in_flight() -> None:
     import threading
 
@@ -435,11 +451,16 @@ def test_re_protecting_keeps_the_final_check_for_requests_in_flight() -> None:
             with contextlib.suppress(sc.PostureViolation):
                 client.start_topics_detection_job(**IO)
 
-    workers = [threading.Thread(target=send) for _ in range(2)]
+    def reprotect() -> None:
+        while not done.is_set():
+            sc.protect(client, posture)
+
+    workers = [threading.Thread(target=send) for _ in range(4)]
+    workers.append(threading.Thread(target=reprotect))
     for worker in workers:
         worker.start()
     try:
-        for _ in range(2000):
+        for _ in range(3000):
             sc.protect(client, posture)
     finally:
         done.set()
