@@ -81,7 +81,11 @@ def run(config: str | None = None) -> int:
     try:
         from moto import mock_aws
     except ImportError:
-        print("the demo needs moto: pip install 'secure-comprehend[demo]'", file=sys.stderr)
+        print(
+            "the demo needs moto: pip install 'secure-comprehend[demo]' "
+            "(from a clone: pip install '.[demo]')",
+            file=sys.stderr,
+        )
         return 2
     import secure_comprehend as sc
     from secure_comprehend._loading import load_with_sources

@@ -314,9 +314,10 @@ def _move_to_front(events: Any, event: str, handler: Callable[..., None]) -> boo
 
     botocore runs ``*.*.*`` handlers ahead of every other handler of a three-part
     event, and within that name ``register_first`` ones in registration order: one
-    registered there before protection (on the session, say) would see the body first. botocore has no public way to reorder, so this reaches into its prefix
-    trie; with a botocore laid out differently it leaves the order as registered
-    and returns False (a test pins the installed botocore's layout).
+    registered there before protection (on the session, say) would see the body first.
+    botocore has no public way to reorder, so this reaches into its prefix trie; with a
+    botocore laid out differently it leaves the order as registered and returns False
+    (a test pins the installed botocore's layout).
     """
     try:
         emitter = getattr(events, "_emitter", events)  # EventAliaser wraps the emitter

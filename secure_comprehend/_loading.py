@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid, model_type
 from secure_comprehend._posture import Posture, remember_sources, require_posture
+from secure_comprehend._wire import unique_keys
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -164,7 +165,9 @@ def _read_toml(file: Path) -> dict[str, Any]:
         reason = exc.strerror or str(exc)
         raise PostureError(f"posture file {str(file)!r} cannot be read: {reason}") from exc
     except ValueError as exc:  # tomllib.TOMLDecodeError
-        raise PostureError(f"posture file {str(file)!r} is not valid TOML: {exc}") from exc
+        bom = " (it starts with a byte-order mark: save it as UTF-8 without one)"
+        hint = bom if file.read_bytes().startswith(b"\xef\xbb\xbf") else ""
+        raise PostureError(f"posture file {str(file)!r} is not valid TOML{hint}: {exc}") from exc
 
 
 def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
@@ -217,7 +220,7 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
         path, complex_ = known[upper]
         raw = os.environ[var]
         try:
-            value = json.loads(raw) if complex_ else raw
+            value = json.loads(raw, object_pairs_hook=unique_keys) if complex_ else raw
         except ValueError as exc:
             raise PostureError(
                 f"environment variable {var}={raw!r} is not JSON ({exc}): lists and sections "

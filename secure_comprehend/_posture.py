@@ -117,16 +117,6 @@ class Posture(Validated):
         except ValidationError as exc:
             raise PostureError(describe_invalid(exc, Posture, {}, "model_validate_json()")) from exc
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy; with ``update``, validated exactly like a new ``Posture(...)``.
-
-        Raises:
-            PostureError: the changed posture is invalid.
-        """
-        if not update:
-            return self  # an immutable value is its own copy
-        return type(self)(**{**self.model_dump(exclude_unset=True), **update})
-
     def effective(self, region: str, partition: str | None = None) -> EffectivePosture:
         """The top-level sections overlaid by ``region``'s, checked for that region.
 

@@ -63,15 +63,27 @@ RoleArn = Annotated[
     str, _matching("an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)", ROLE_ARN_RE)
 ]
 
-STRICT = ConfigDict(extra="forbid", frozen=True)
+# revalidate_instances: a section built elsewhere is checked again when a posture takes it
+STRICT = ConfigDict(extra="forbid", frozen=True, revalidate_instances="always")
 
 
 class Validated(BaseModel):
-    """Every way to build one validates: ``model_construct`` would skip the checks."""
+    """Every way to build one validates: ``model_construct`` and ``model_copy(update=...)``
+    would skip the checks."""
 
     @classmethod
     def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
         return cls(**values)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated exactly like a new one.
+
+        Raises:
+            PostureError: (for a Posture) or ValueError: the changed value is invalid.
+        """
+        if not update:
+            return self  # an immutable value is its own copy
+        return type(self)(**{**self.model_dump(exclude_unset=True), **update})
 
 
 class FrozenDict(dict[str, Any]):

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 
-class UnreadableBody(Exception):
+class UnreadableBody(ValueError):
     """The body could not be read back into request parameters."""
 
 
@@ -27,7 +27,7 @@ def read_body(protocol: str, body: Any) -> dict[str, Any]:
         raise UnreadableBody(f"body of type {type(body).__name__} cannot be inspected")
     try:
         if protocol == "json":
-            value = json.loads(body, object_pairs_hook=_unique_keys) if body else {}
+            value = json.loads(body, object_pairs_hook=unique_keys) if body else {}
         elif protocol == "smithy-rpc-v2-cbor":
             value = _decode_cbor(bytes(body)) if body else {}
         else:
@@ -41,8 +41,11 @@ def read_body(protocol: str, body: Any) -> dict[str, Any]:
     return value
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of two equal keys; a service might read the first
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a repeated key is an error (``object_pairs_hook``).
+
+    json.loads keeps the last of two equal keys; a service might read the first.
+    """
     value = dict(pairs)
     if len(value) != len(pairs):
         seen = [k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i])]

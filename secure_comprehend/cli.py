@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str, text: str, example: str, ok: str, failed: str) -> Any:
+    def command(
+        name: str, summary: str, text: str, example: str, ok: str, failed: str, json: bool = True
+    ) -> Any:
         sub = commands.add_parser(
             name,
             help=summary,
@@ -107,7 +109,10 @@ def _parser() -> argparse.ArgumentParser:
             epilog=f"example:\n  {example}\n\n" + EXIT_CODES.format(ok=ok, failed=failed),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if json:
+            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        else:
+            sub.set_defaults(json=False)
         sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
         return sub
 
@@ -147,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         "secure-comprehend policy --kind scp --out scp.json",
         "written",
         "(not used)",
+        json=False,  # documents are JSON already
     )
     policy.add_argument(
         "--kind",
@@ -197,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
         "secure-comprehend demo --config my-posture.toml",
         "the demo ran and the posture held",
         "a request the posture should refuse was sent",
+        json=False,
     )
     demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
     demo.set_defaults(run=_demo)
@@ -220,9 +227,15 @@ def _version() -> str:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, dict[tuple[str, ...], str]]:
+    from secure_comprehend._errors import PostureError
     from secure_comprehend._loading import load_with_sources
 
-    return load_with_sources(args.config, "--config")
+    try:
+        return load_with_sources(args.config, "--config")
+    except PostureError as exc:
+        if str(exc).startswith("no posture found"):
+            raise CannotRun(f"{exc}; or pass --config FILE (config.example.toml to start)") from exc
+        raise
 
 
 def _region(args: argparse.Namespace, *, required: bool = True) -> str | None:
@@ -270,6 +283,8 @@ def _check(args: argparse.Namespace) -> int:
 def _read_request(name: str) -> dict[str, Any]:
     from pathlib import Path
 
+    from secure_comprehend._wire import unique_keys
+
     label = "stdin" if name == "-" else name
     try:
         raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
@@ -284,7 +299,7 @@ def _read_request(name: str) -> dict[str, Any]:
         raise ValueError(f"{constant} is not JSON")
 
     try:
-        params = json.loads(text, parse_constant=no_constants)
+        params = json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_keys)
     except RecursionError as exc:
         raise CannotRun(f"request file {label} is nested too deeply to check") from exc
     except ValueError as exc:
@@ -391,7 +406,7 @@ def _policy(args: argparse.Namespace) -> int:
             ]
         )
         for path, document in zip(paths, documents, strict=True):
-            path.write_text(compact(document) + "\n")  # the text whose size was checked
+            path.write_text(compact(document))  # exactly the text whose size was checked
         written = ", ".join(str(p) for p in paths)
         print(f"wrote {len(documents)} {args.kind} document(s) ({why}): {written}", file=sys.stderr)
     else:
@@ -416,7 +431,7 @@ def _provisioning(args: argparse.Namespace, posture: Any) -> int:
         out = Path(args.out)
         if out.is_dir():
             raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'role.json'}")
-        out.write_text(text + "\n")
+        out.write_text(text)
         print(f"wrote {args.kind} documents for {len(documents)} ARN(s): {out}", file=sys.stderr)
     else:
         print(text)

@@ -454,3 +454,41 @@ def test_closed_stdout_is_an_error_not_silence() -> None:
     )
     assert result.returncode == 2
     assert "standard output is closed" in result.stderr
+
+
+def test_a_request_file_with_a_repeated_key_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "twice.json"
+    path.write_text('{"VpcConfig": {"Subnets": ["subnet-0123456789abcdef0"]}, "VpcConfig": {}}')
+    assert (
+        main(["check", "CreateEntityRecognizer", str(path), *CONFIG, "--region", "us-east-1"]) == 2
+    )
+    assert "duplicate keys ['VpcConfig']" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_a_failure_to_run() -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "secure_comprehend", "show", *CONFIG],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "secure-comprehend: error: No space left on device"
+
+
+def test_json_only_where_it_means_something() -> None:
+    from secure_comprehend.cli import _parser
+
+    for argv in (["policy", "--json"], ["demo", "--json"]):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(argv)
+
+
+def test_no_posture_points_at_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show"]) == 2
+    assert "or pass --config FILE" in capsys.readouterr().err

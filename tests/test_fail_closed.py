@@ -467,3 +467,29 @@ def test_every_way_to_build_a_posture_validates() -> None:
         sc.Posture.model_validate({"mode": "enforced", "iam": {"data_access_roles": [ROLES[0]]}})
     with pytest.raises(sc.PostureError, match="configures nothing"):
         sc.Posture.model_validate_json("{}")
+
+
+def test_a_section_copied_with_changes_is_validated_too() -> None:
+    posture = make_posture()
+    assert posture.vpc is not None and posture.kms is not None
+    with pytest.raises(ValueError, match="subnet"):
+        posture.vpc.model_copy(update={"subnets": (f"{SUBNETS[0]}\n",)})
+    with pytest.raises(ValueError, match="volume_key"):
+        posture.kms.model_copy(update={"volume_key": "not-an-arn"})
+    with pytest.raises(ValueError, match="at least 1"):
+        posture.vpc.model_copy(update={"subnets": ()})
+
+
+def test_a_variable_with_a_repeated_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SECURE_COMPREHEND_IAM", f'{{"data_access_roles": ["{ROLES[0]}"], "data_access_roles": []}}'
+    )
+    with pytest.raises(sc.PostureError, match="duplicate keys"):
+        sc.load_posture()
+
+
+def test_a_byte_order_mark_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + ROLE_LINE.encode())
+    with pytest.raises(sc.PostureError, match="byte-order mark"):
+        sc.load_posture(path)
