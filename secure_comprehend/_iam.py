@@ -121,8 +121,28 @@ def build_policy(
         "IAM cannot count list items: more than 16 subnets or 5 security groups, all approved, "
         "are refused by the client and by Comprehend's own validation, not by this policy.",
     ]
+    if posture.s3 is not None:
+        notes.append(
+            "Comprehend has no condition key for S3 URIs: the [s3] data perimeter is enforced by "
+            "the client and by the data-access role's S3 permissions (policy --kind "
+            "data-access-role), not by these documents."
+        )
+    if posture.models is not None:
+        notes.append(
+            "No condition key says how a model was trained or whose it is: [models] is enforced "
+            "by the client; PutResourcePolicy is denied here unless allow_cross_account_policies."
+        )
     scopes, uncovered = _scopes(posture, region, table, notes)
     statements = _statements(_Actions.of(table), scopes, notes)
+    if posture.models is not None and not posture.models.allow_cross_account_policies:
+        statements.append(
+            {
+                "Sid": "DenySharingModelsAcrossAccounts",
+                "Effect": "Deny",
+                "Action": "comprehend:PutResourcePolicy",
+                "Resource": "*",
+            }
+        )
     if uncovered is not None:
         statements.append(uncovered)
     if any("*" in a for s in statements for a in _listed(s["Action"])):

@@ -129,10 +129,32 @@ def data_access_role(
                 "Resource": keys,
             }
         )
-    notes = [
-        "S3 access depends on your buckets and is left out: grant s3:GetObject and "
-        "s3:ListBucket on the input, s3:PutObject on the output.",
-    ]
+    if posture.s3 is not None:
+        partition = _partition(roles[0])
+        buckets = sorted(posture.s3.allowed_buckets)
+        statements.append(
+            {
+                "Sid": "ComprehendReadsAndWritesTheApprovedBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [f"arn:{partition}:s3:::{b}/*" for b in buckets],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "ComprehendListsTheApprovedBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": [f"arn:{partition}:s3:::{b}" for b in buckets],
+            }
+        )
+        notes = []
+    else:
+        notes = [
+            "S3 access depends on your buckets and is left out (add [s3] allowed_buckets to have "
+            "it generated): grant s3:GetObject and s3:ListBucket on the input, s3:PutObject on "
+            "the output.",
+        ]
     aliases = sorted(
         {
             a

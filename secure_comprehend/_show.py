@@ -25,7 +25,7 @@ class Posture(Protocol):
     def effective(self, region: str, partition: str | None = None) -> Any: ...
 
 
-SECTIONS = ("vpc", "kms", "iam")
+SECTIONS = ("vpc", "kms", "iam", "s3", "models")
 Sources = Mapping[tuple[str, ...], str]
 
 
@@ -70,7 +70,7 @@ def show_report(posture: Posture, sources: Sources, region: str | None) -> dict[
         }
     if region is None:
         report["regions"] = {
-            name: [s for s in SECTIONS if getattr(settings, s) is not None]
+            name: [s for s in SECTIONS if getattr(settings, s, None) is not None]
             for name, settings in sorted(posture.regions.items())
         }
     return report
@@ -109,7 +109,7 @@ def setting_rows(posture: Posture, sources: Sources) -> list[tuple[str, object, 
     scopes += [(("regions", name), settings) for name, settings in sorted(posture.regions.items())]
     for prefix, scope in scopes:
         for name in SECTIONS:
-            section = getattr(scope, name)
+            section = getattr(scope, name, None)
             for field in sorted(section.model_fields_set) if section is not None else ():
                 path = (*prefix, name, field)
                 rows.append((".".join(path), getattr(section, field), source_of(path, sources)))

@@ -263,3 +263,51 @@ def test_cross_account_policies_are_refused_by_default() -> None:
 def test_an_empty_models_section_is_an_error() -> None:
     with pytest.raises(sc.PostureError, match=r"\[models\]"):
         make_posture(models={})
+
+
+# The server-side side of [s3] and [models].
+
+
+def test_the_data_access_role_reads_and_writes_exactly_the_approved_buckets() -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess"
+    posture = sc.Posture(iam={"data_access_roles": [role]}, s3=S3)
+    statements = sc.iam_policy(posture, kind="data-access-role")[role]["PermissionsPolicy"][
+        "Statement"
+    ]
+    resources = {s["Sid"]: s["Resource"] for s in statements}
+    assert resources == {
+        "ComprehendReadsAndWritesTheApprovedBuckets": [
+            "arn:aws:s3:::corp-ml-*/*",
+            "arn:aws:s3:::corp-ml-data/*",
+        ],
+        "ComprehendListsTheApprovedBuckets": [
+            "arn:aws:s3:::corp-ml-*",
+            "arn:aws:s3:::corp-ml-data",
+        ],
+    }
+
+
+def test_policies_deny_sharing_models_and_say_what_iam_cannot() -> None:
+    from secure_comprehend._iam import build_policy
+
+    result = build_policy(models_posture().model_copy(update={"s3": S3}))
+    sids = [s["Sid"] for d in result.documents for s in d["Statement"]]
+    assert "DenySharingModelsAcrossAccounts" in sids
+    assert any("no condition key for S3 URIs" in n for n in result.notes)
+    shared = build_policy(models_posture(allow_cross_account_policies=True))
+    assert "DenySharingModelsAcrossAccounts" not in [
+        s["Sid"] for d in shared.documents for s in d["Statement"]
+    ]
+
+
+def test_show_covers_the_new_sections(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    from secure_comprehend.cli import main
+
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[s3]\nallowed_buckets = ["corp-ml-*"]\n[models]\nverify = true\n'
+        f'[iam]\ndata_access_roles = ["{ROLES[0]}"]\n'
+    )
+    assert main(["show", "--config", str(path), "--region", REGION]) == 0
+    text = capsys.readouterr().out
+    assert "[s3]" in text and "allowed_buckets = ['corp-ml-*']" in text and "verify = True" in text
