@@ -228,5 +228,10 @@ def _grants(
     if caveats:
         yield Check("roles", arn, "WARN", "; ".join(caveats))
         return
-    what = "EC2 network-interface and KMS grant actions" if needs else "nothing further"
+    parts = [
+        name
+        for name, prefix in (("EC2 network-interface", "ec2:"), ("KMS grant", "kms:"))
+        if any(action.startswith(prefix) for action, _ in needs)
+    ]
+    what = f"{' and '.join(parts)} actions" if parts else "nothing further"
     yield Check("roles", arn, "PASS", f"its policies grant {what} (key policies: see key policy)")

@@ -108,12 +108,12 @@ def key_policies(
             continue
         except Exception as exc:
             code = error_code(exc)
-            yield Check(
-                "key policy",
-                key,
-                "SKIPPED",
-                f"key policy unreadable ({code}): needs kms:DescribeKey and kms:GetKeyPolicy",
+            why = (
+                "the key does not exist (see kms)"
+                if code == "NotFoundException"
+                else f"key policy unreadable ({code}): needs kms:DescribeKey and kms:GetKeyPolicy"
             )
+            yield Check("key policy", key, "SKIPPED", why)
             continue
         principals = _allowed_principals(json.loads(policy))
         for role, account in role_accounts.items():

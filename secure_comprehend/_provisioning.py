@@ -11,6 +11,7 @@ configured, no S3 access (it depends on your buckets).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import PostureError
@@ -18,7 +19,6 @@ from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import Posture
-    from secure_comprehend._sections import KmsSettings
 
 COMPREHEND_PRINCIPAL = "comprehend.amazonaws.com"
 # What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
@@ -54,32 +54,54 @@ _LIMITS = {"permissions": 6144, "trust": 2048, "key policy": 32768}
 VERSION = "2012-10-17"
 
 
-def _sections(posture: Posture, region: str | None) -> list[Any]:
-    """The sections in force: one region's effective posture, or every section."""
+@dataclass(frozen=True)
+class _Scope:
+    """The sections that hold together somewhere: the top level, or a region's overlay."""
+
+    vpc: Any
+    kms: Any
+    iam: Any
+
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.iam.data_access_roles) if self.iam is not None else frozenset()
+
+    def key_arns(self) -> frozenset[str]:
+        kms = self.kms
+        if kms is None:
+            return frozenset()
+        texts = [
+            kms.volume_key,
+            kms.output_key,
+            kms.model_key,
+            kms.data_lake_key,
+            *kms.also_allowed,
+        ]
+        refs = (parse_kms(t) for t in texts if t)
+        return frozenset(r.text for r in refs if r is not None and r.form == "key_arn")
+
+
+def _scopes(posture: Posture, region: str | None) -> list[_Scope]:
+    """The top level and each region's overlay (a region's section replaces the top's)."""
+
+    def overlay(name: str) -> _Scope:
+        own = posture.regions.get(name)
+        return _Scope(
+            *(getattr(own, s, None) or getattr(posture, s) for s in ("vpc", "kms", "iam"))
+        )
+
     if region is not None:
-        effective = posture.effective(region)
-        return [effective]
-    return [posture, *posture.regions.values()]
+        posture.effective(region)  # the same checks as a client there
+        return [overlay(region)]
+    return [_Scope(posture.vpc, posture.kms, posture.iam), *map(overlay, sorted(posture.regions))]
 
 
 def key_arns(posture: Posture, region: str | None = None) -> list[str]:
     """Every KMS key ARN the posture names (defaults and also_allowed), sorted."""
-    found: set[str] = set()
-    for section in _sections(posture, region):
-        kms: KmsSettings | None = section.kms
-        if kms is None:
-            continue
-        texts = [kms.volume_key, kms.output_key, kms.model_key, kms.data_lake_key]
-        for text in [*texts, *kms.also_allowed]:
-            ref = parse_kms(text) if text else None
-            if ref is not None and ref.form == "key_arn":
-                found.add(ref.text)
-    return sorted(found)
+    return sorted({k for scope in _scopes(posture, region) for k in scope.key_arns()})
 
 
 def _roles(posture: Posture, region: str | None) -> list[str]:
-    sections = _sections(posture, region)
-    return sorted({r for s in sections if s.iam is not None for r in s.iam.data_access_roles})
+    return sorted({r for scope in _scopes(posture, region) for r in scope.roles()})
 
 
 def data_access_role(
@@ -96,69 +118,18 @@ def data_access_role(
     roles = _roles(posture, region)
     if not roles:
         raise PostureError("the posture names no data-access role: add [iam] data_access_roles")
-    sections = _sections(posture, region)
-    statements: list[dict[str, Any]] = []
-    vpcs = [s.vpc for s in sections if s.vpc is not None]
-    if vpcs:
-        partition = _partition(roles[0])
-        subnets = sorted({n for v in vpcs for n in v.subnets})
-        groups = sorted({g for v in vpcs for g in v.security_group_ids})
-        statements.append(
-            {
-                "Sid": "ComprehendJobNetworkInterfaces",
-                "Effect": "Allow",
-                "Action": list(ENI_ACTIONS),
-                "Resource": network_resources(partition, subnets, groups),
-            }
-        )
-        statements.append(
-            {
-                "Sid": "ComprehendDescribesTheNetwork",
-                "Effect": "Allow",
-                "Action": list(DESCRIBE_ACTIONS),
-                "Resource": "*",
-            }
-        )
-    keys = key_arns(posture, region)
-    if keys:
-        statements.append(
-            {
-                "Sid": "ComprehendUsesThePostureKeys",
-                "Effect": "Allow",
-                "Action": list(KMS_ACTIONS),
-                "Resource": keys,
-            }
-        )
-    if posture.s3 is not None:
-        partition = _partition(roles[0])
-        buckets = sorted(posture.s3.allowed_buckets)
-        statements.append(
-            {
-                "Sid": "ComprehendReadsAndWritesTheApprovedBuckets",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject"],
-                "Resource": [f"arn:{partition}:s3:::{b}/*" for b in buckets],
-            }
-        )
-        statements.append(
-            {
-                "Sid": "ComprehendListsTheApprovedBuckets",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": [f"arn:{partition}:s3:::{b}" for b in buckets],
-            }
-        )
-        notes = []
-    else:
-        notes = [
+    scopes = _scopes(posture, region)
+    notes = []
+    if posture.s3 is None:
+        notes.append(
             "S3 access depends on your buckets and is left out (add [s3] allowed_buckets to have "
             "it generated): grant s3:GetObject and s3:ListBucket on the input, s3:PutObject on "
-            "the output.",
-        ]
+            "the output."
+        )
     aliases = sorted(
         {
             a
-            for s in sections
+            for s in scopes
             if s.kms is not None
             for a in s.kms.also_allowed
             if (ref := parse_kms(a)) is not None and ref.form != "key_arn"
@@ -166,6 +137,11 @@ def data_access_role(
     )
     if aliases:
         notes.append(f"Aliases {', '.join(aliases)}: add the ARN of the key each names.")
+    if len(scopes) > 1:
+        notes.append(
+            "Each role is granted the subnets, security groups and keys of the regions that "
+            "approve it, and nothing of the others."
+        )
     documents: dict[str, dict[str, Any]] = {}
     for role in roles:
         match = ROLE_ARN_RE.fullmatch(role)
@@ -187,13 +163,69 @@ def data_access_role(
                 }
             ],
         }
+        mine = [scope for scope in scopes if role in scope.roles()]
+        statements = _permissions(posture, mine, partition)
         permissions = {"Version": VERSION, "Statement": statements}
         _check_size("trust", role, trust)
         _check_size("permissions", role, permissions)
         documents[role] = {"TrustPolicy": trust, "PermissionsPolicy": permissions}
-    if not statements:
-        notes.append("The posture configures no [vpc] and no KMS key: the role needs no more.")
+        if not statements:
+            notes.append(f"{role}: no [vpc], KMS key or [s3] applies to it: it needs no more.")
     return documents, notes
+
+
+def _permissions(posture: Posture, scopes: list[_Scope], partition: str) -> list[dict[str, Any]]:
+    """The Allow statements a role needs in these scopes: ENIs, keys, buckets."""
+    statements: list[dict[str, Any]] = []
+    vpcs = [s.vpc for s in scopes if s.vpc is not None]
+    if vpcs:
+        subnets = sorted({n for v in vpcs for n in v.subnets})
+        groups = sorted({g for v in vpcs for g in v.security_group_ids})
+        statements.append(
+            {
+                "Sid": "ComprehendJobNetworkInterfaces",
+                "Effect": "Allow",
+                "Action": list(ENI_ACTIONS),
+                "Resource": network_resources(partition, subnets, groups),
+            }
+        )
+        statements.append(
+            {
+                "Sid": "ComprehendDescribesTheNetwork",
+                "Effect": "Allow",
+                "Action": list(DESCRIBE_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    keys = sorted({k for s in scopes for k in s.key_arns()})
+    if keys:
+        statements.append(
+            {
+                "Sid": "ComprehendUsesThePostureKeys",
+                "Effect": "Allow",
+                "Action": list(KMS_ACTIONS),
+                "Resource": keys,
+            }
+        )
+    if posture.s3 is not None:
+        buckets = sorted(posture.s3.allowed_buckets)
+        statements.append(
+            {
+                "Sid": "ComprehendReadsAndWritesTheApprovedBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [f"arn:{partition}:s3:::{b}/*" for b in buckets],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "ComprehendListsTheApprovedBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": [f"arn:{partition}:s3:::{b}" for b in buckets],
+            }
+        )
+    return statements
 
 
 def key_policy(
@@ -204,28 +236,30 @@ def key_policy(
     Raises:
         PostureError: the posture names no key ARN or no data-access role.
     """
+    scopes = _scopes(posture, region)
     keys, roles = key_arns(posture, region), _roles(posture, region)
     if not keys or not roles:
         raise PostureError("a key policy needs [kms] key ARNs and [iam] data_access_roles")
-    statement = {
-        "Sid": "AllowComprehendDataAccessRoles",
-        "Effect": "Allow",
-        "Principal": {"AWS": roles},
-        "Action": list(KMS_ACTIONS),
-        "Resource": "*",  # in a key policy, "*" is the key itself
-    }
     notes = [
         "Add each statement to the key policy of its key (aws kms put-key-policy replaces the "
         "whole policy: merge with the current one from aws kms get-key-policy).",
     ]
+    documents: dict[str, list[dict[str, Any]]] = {}
     for key in keys:
+        users = sorted({r for scope in scopes if key in scope.key_arns() for r in scope.roles()})
+        if not users:
+            notes.append(f"{key}: no data-access role applies where this key does: no statement.")
+            continue
+        statement = {
+            "Sid": "AllowComprehendDataAccessRoles",
+            "Effect": "Allow",
+            "Principal": {"AWS": users},
+            "Action": list(KMS_ACTIONS),
+            "Resource": "*",  # in a key policy, "*" is the key itself
+        }
         _check_size("key policy", key, {"Version": VERSION, "Statement": [statement]})
-    return {key: [statement] for key in keys}, notes
-
-
-def _partition(role: str) -> str:
-    match = ROLE_ARN_RE.fullmatch(role)
-    return match["partition"] if match else "aws"
+        documents[key] = [statement]
+    return documents, notes
 
 
 def _check_size(what: str, subject: str, document: dict[str, Any]) -> None:

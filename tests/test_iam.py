@@ -415,7 +415,7 @@ def test_files_are_compact_and_within_the_limit_as_written(
     written = sorted(tmp_path.glob("p*.json"))
     assert written
     for path in written:
-        text = path.read_text().removesuffix("\n")
+        text = path.read_text()  # exactly what was measured: no trailing newline either
         assert "\n" not in text and ": " not in text and ", " not in text  # compact
         assert len(text) <= SIZE_LIMITS[kind], (path.name, len(text))
     capsys.readouterr()

@@ -161,3 +161,31 @@ def test_trust_and_key_policies_lint_clean_as_resource_policies() -> None:
         document = {"Version": "2012-10-17", "Statement": statements}
         findings = parliament.analyze_policy_string(json.dumps(document)).findings
         assert [f.issue for f in findings] == ["RESOURCE_STAR"]
+
+
+def test_each_role_and_key_get_only_the_regions_that_approve_them() -> None:
+    us_role = f"arn:aws:iam::{ACCOUNT}:role/UsRole"
+    eu_role = f"arn:aws:iam::{ACCOUNT}:role/EuRole"
+    us_key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    eu_key = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/5234abcd-12ab-34cd-56ef-1234567890ab"
+    posture = sc.Posture(
+        kms={"volume_key": us_key},
+        iam={"data_access_roles": [us_role]},
+        regions={
+            "eu-west-1": {"kms": {"volume_key": eu_key}, "iam": {"data_access_roles": [eu_role]}}
+        },
+    )
+    roles = sc.iam_policy(posture, kind="data-access-role")
+
+    def keys_of(role: str) -> list[str]:
+        [kms] = [
+            s
+            for s in roles[role]["PermissionsPolicy"]["Statement"]
+            if s["Sid"] == "ComprehendUsesThePostureKeys"
+        ]
+        return list(kms["Resource"])
+
+    assert keys_of(us_role) == [us_key] and keys_of(eu_role) == [eu_key]
+    keys = sc.iam_policy(posture, kind="key-policy")
+    assert keys[us_key][0]["Principal"] == {"AWS": [us_role]}
+    assert keys[eu_key][0]["Principal"] == {"AWS": [eu_role]}
