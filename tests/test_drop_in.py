@@ -8,7 +8,6 @@ import json
 import logging
 import subprocess
 import sys
-import textwrap
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -334,31 +333,43 @@ def test_clients_of_one_session_share_one_walk_of_the_model() -> None:
 # Typing: protect() keeps the client's type.
 
 
-@pytest.mark.parametrize(
-    ("call", "ok"),
-    [("list_document_classifiers()", True), ("list_document_classifierz()", False)],
-)
-def test_protect_keeps_the_client_type_for_mypy(tmp_path: Path, call: str, ok: bool) -> None:
-    usage = tmp_path / "usage.py"
-    usage.write_text(
-        textwrap.dedent(
-            f"""
-            import boto3
-            import secure_comprehend as sc
+GOOD_USE = """
+import boto3
+import secure_comprehend as sc
 
-            sc.protect(boto3.client("comprehend")).{call}
-            """
-        )
-    )
+sc.protect(boto3.client("comprehend")).list_document_classifiers()
+sc.client(region_name="us-east-1").detect_sentiment(Text="good", LanguageCode="en")
+"""
+
+
+@pytest.mark.parametrize(
+    ("usage", "error"),
+    [
+        (GOOD_USE, None),
+        (
+            GOOD_USE.replace("list_document_classifiers", "list_document_classifierz"),
+            'has no attribute "list_document_classifierz"',
+        ),
+        (
+            GOOD_USE.replace("LanguageCode=", "LanguageCodes="),
+            'Unexpected keyword argument "LanguageCodes"',
+        ),
+    ],
+    ids=["typed", "misspelt method", "misspelt parameter"],
+)
+def test_clients_are_typed_for_mypy(tmp_path: Path, usage: str, error: str | None) -> None:
+    path = tmp_path / "usage.py"
+    path.write_text(usage)
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(usage)],
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path)],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert (result.returncode == 0) == ok, result.stdout
-    if not ok:
-        assert 'has no attribute "list_document_classifierz"' in result.stdout
+    if error is None:
+        assert result.returncode == 0, result.stdout
+    else:
+        assert result.returncode == 1 and error in result.stdout, result.stdout
 
 
 # What a stranger tried (each once got a violating request out).
