@@ -21,7 +21,12 @@ from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid, model_type
-from secure_comprehend._posture import Posture, remember_sources, require_posture
+from secure_comprehend._posture import (
+    EffectivePosture,
+    Posture,
+    remember_sources,
+    require_posture,
+)
 from secure_comprehend._wire import unique_keys
 
 if TYPE_CHECKING:
@@ -312,3 +317,27 @@ def _leaf_sources(values: Mapping[str, Any], label: str) -> dict[tuple[str, ...]
         if isinstance(value, Mapping):
             out.update({(key, *p): s for p, s in _leaf_sources(value, label).items()})
     return out
+
+
+def account_view(
+    posture: object, session: Any, region_name: str | None
+) -> tuple[Any, str, EffectivePosture]:
+    """What a read-only account check starts from: a session, its region, the posture there.
+
+    Args:
+        posture: a Posture, or None to load one.
+        session: a boto3 session, or None for a new one in ``region_name``.
+        region_name: the region, or None for the session's.
+
+    Raises:
+        PostureError: no region, or no valid posture for it.
+        TypeError: ``posture`` is not a Posture.
+    """
+    import boto3
+
+    checked = posture_or_load(posture)
+    session = session or boto3.Session(region_name=region_name)
+    region = region_name or session.region_name
+    if not region:
+        raise PostureError("no region: pass region_name or configure one for the session")
+    return session, str(region), checked.effective(region)

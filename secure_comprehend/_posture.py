@@ -9,7 +9,8 @@ lookup-ready :class:`EffectivePosture` the decision core uses.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -74,10 +75,8 @@ class Posture(Validated):
         Raises:
             PostureError: an unknown key or an invalid value, each named with its value.
         """
-        try:
+        with _as_posture_error("Posture() arguments"):
             super().__init__(**data)
-        except ValidationError as exc:
-            raise PostureError(describe_invalid(exc, Posture, {}, "Posture() arguments")) from exc
 
     @model_validator(mode="after")
     def _configures_something(self) -> Posture:
@@ -100,10 +99,8 @@ class Posture(Validated):
         Raises:
             PostureError: an unknown key or an invalid value, each named with its value.
         """
-        try:
+        with _as_posture_error("model_validate()"):
             return super().model_validate(obj, **kwargs)
-        except ValidationError as exc:
-            raise PostureError(describe_invalid(exc, Posture, {}, "model_validate()")) from exc
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
@@ -112,10 +109,8 @@ class Posture(Validated):
         Raises:
             PostureError: an unknown key or an invalid value, each named with its value.
         """
-        try:
+        with _as_posture_error("model_validate_json()"):
             return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as exc:
-            raise PostureError(describe_invalid(exc, Posture, {}, "model_validate_json()")) from exc
 
     def effective(self, region: str, partition: str | None = None) -> EffectivePosture:
         """The top-level sections overlaid by ``region``'s, checked for that region.
@@ -169,6 +164,15 @@ class Posture(Validated):
         if not any((self.vpc, self.kms, self.iam)):
             return None
         return _effective(self, None, None)
+
+
+@contextmanager
+def _as_posture_error(source: str) -> Iterator[None]:
+    """pydantic's ValidationError as a PostureError in the posture's words."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise PostureError(describe_invalid(exc, Posture, {}, source)) from exc
 
 
 # id(posture) -> where each of its settings came from, for postures load_posture() made

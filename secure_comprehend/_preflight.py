@@ -44,21 +44,12 @@ def preflight(
         PostureError: the posture is missing, invalid, or not valid for the region.
         TypeError: ``posture`` is not a Posture.
     """
-    import boto3
-
-    from secure_comprehend._loading import posture_or_load
+    from secure_comprehend._loading import account_view
     from secure_comprehend._preflight_iam import roles
     from secure_comprehend._preflight_kms import key_policies, keys
     from secure_comprehend._preflight_vpc import s3_paths, security_groups, subnets
 
-    checked = posture_or_load(posture)
-    session = session or boto3.Session(region_name=region_name)
-    region = region_name or session.region_name
-    if not region:
-        from secure_comprehend._errors import PostureError
-
-        raise PostureError("no region: pass region_name or configure one for the session")
-    effective = checked.effective(region)
+    session, region, effective = account_view(posture, session, region_name)
     probe = Probe(session, region)
     report = PreflightReport(region)
     areas: list[tuple[str, Area]] = [

@@ -179,18 +179,9 @@ def scan(
         PostureError: the posture is missing or invalid, or has no posture for the region.
         TypeError: ``posture`` is not a Posture.
     """
-    import boto3
+    from secure_comprehend._loading import account_view
 
-    from secure_comprehend._loading import posture_or_load
-
-    checked = posture_or_load(posture)
-    session = session or boto3.Session(region_name=region_name)
-    region = region_name or session.region_name
-    if not region:
-        from secure_comprehend._errors import PostureError
-
-        raise PostureError("no region: pass region_name or configure one for the session")
-    effective = checked.effective(region)
+    session, region, effective = account_view(posture, session, region_name)
     client = session.client("comprehend", region_name=region)
     since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=since_days)
     report = ScanReport(region)

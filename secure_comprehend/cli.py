@@ -10,27 +10,15 @@ stderr that says what to do (and a JSON error object on stdout under
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from secure_comprehend import _commands as commands
+from secure_comprehend._commands import EXIT_BROKEN_PIPE, EXIT_CANNOT_RUN, EXIT_CODES, CannotRun
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from secure_comprehend._decision import Decision
-
-EXIT_OK, EXIT_NOT_COMPLIANT, EXIT_CANNOT_RUN = 0, 1, 2
-EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a tool ended by SIGPIPE
-
-EXIT_CODES = """exit codes:
-  0  {ok}
-  1  {failed}
-  2  could not run: usage, posture, credentials, region, network, file or encoding"""
-
-
-class CannotRun(Exception):
-    """The command could not run; the message says what to do."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _explain(exc)
         print(f"secure-comprehend: error: {message}", file=sys.stderr)
         if args.json:
-            _print_json({"error": {"type": type(exc).__name__, "message": message}})
+            commands.print_json({"error": {"type": type(exc).__name__, "message": message}})
         return EXIT_CANNOT_RUN
 
 
@@ -97,12 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Run 'secure-comprehend COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    subcommands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(
         name: str, summary: str, text: str, example: str, ok: str, failed: str, json: bool = True
     ) -> Any:
-        sub = commands.add_parser(
+        sub = subcommands.add_parser(
             name,
             help=summary,
             description=f"{summary[0].upper()}{summary[1:]}. {text}",
@@ -127,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "(not used)",
     )
     _posture_options(show, region="the region whose effective posture to show (default: none)")
-    show.set_defaults(run=_show)
+    show.set_defaults(run=commands.run_show)
 
     check = command(
         "check",
@@ -142,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("operation", help="CreateDocumentClassifier or create_document_classifier")
     check.add_argument("request", help="a JSON file with the request parameters ('-' for stdin)")
     _posture_options(check, region="the region the request would go to (default: as boto3)")
-    check.set_defaults(run=_check)
+    check.set_defaults(run=commands.run_check)
 
     policy = command(
         "policy",
@@ -165,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...) instead"
     )
-    policy.set_defaults(run=_policy)
+    policy.set_defaults(run=commands.run_policy)
 
     doctor = command(
         "doctor",
@@ -177,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         "a check FAILed",
     )
     _posture_options(doctor, region="the region to check (default: as boto3)")
-    doctor.set_defaults(run=_doctor)
+    doctor.set_defaults(run=commands.run_doctor)
 
     scan = command(
         "scan",
@@ -193,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--since", type=int, default=30, metavar="DAYS", help="jobs of the last DAYS days (30)"
     )
-    scan.set_defaults(run=_scan)
+    scan.set_defaults(run=commands.run_scan)
 
     demo = command(
         "demo",
@@ -206,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
         json=False,
     )
     demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=commands.run_demo)
     return parser
 
 
@@ -224,276 +212,3 @@ def _version() -> str:
         return version("secure-comprehend")
     except PackageNotFoundError:  # run from a source tree
         return "unknown"
-
-
-def _load(args: argparse.Namespace) -> tuple[Any, dict[tuple[str, ...], str]]:
-    from secure_comprehend._errors import PostureError
-    from secure_comprehend._loading import load_with_sources
-
-    try:
-        return load_with_sources(args.config, "--config")
-    except PostureError as exc:
-        if str(exc).startswith("no posture found"):
-            raise CannotRun(f"{exc}; or pass --config FILE (config.example.toml to start)") from exc
-        raise
-
-
-def _region(args: argparse.Namespace, *, required: bool = True) -> str | None:
-    """--region, else the region boto3 would use (AWS_DEFAULT_REGION, the profile)."""
-    if args.region:
-        return str(args.region)
-    import botocore.session
-
-    region = botocore.session.get_session().get_config_variable("region")
-    if not region and required:
-        raise CannotRun(
-            "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
-        )
-    return str(region) if region else None
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, allow_nan=False, default=str))
-
-
-def _show(args: argparse.Namespace) -> int:
-    from secure_comprehend._show import show_report, show_text
-
-    posture, sources = _load(args)
-    report = show_report(posture, sources, _region(args, required=False))
-    if args.json:
-        _print_json(report)
-    else:
-        print(show_text(report))
-    return EXIT_OK
-
-
-def _check(args: argparse.Namespace) -> int:
-    from secure_comprehend._decision import evaluate
-
-    params = _read_request(args.request)
-    posture, _ = _load(args)
-    region = _region(args)
-    decision = evaluate(args.operation, params, posture, region=str(region))
-    invalid = _botocore_errors(decision)
-    _print_decision(decision, posture.mode, invalid, args.json)
-    return EXIT_OK if decision.allowed and not invalid else EXIT_NOT_COMPLIANT
-
-
-def _read_request(name: str) -> dict[str, Any]:
-    from pathlib import Path
-
-    from secure_comprehend._wire import unique_keys
-
-    label = "stdin" if name == "-" else name
-    try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-    except OSError as exc:
-        raise CannotRun(f"request file {label}: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CannotRun(f"request file {label} is not UTF-8 text: {exc}") from exc
-
-    def no_constants(constant: str) -> None:
-        raise ValueError(f"{constant} is not JSON")
-
-    try:
-        params = json.loads(text, parse_constant=no_constants, object_pairs_hook=unique_keys)
-    except RecursionError as exc:
-        raise CannotRun(f"request file {label} is nested too deeply to check") from exc
-    except ValueError as exc:
-        raise CannotRun(f"request file {label} is not JSON: {exc}") from exc
-    if not isinstance(params, dict):
-        raise CannotRun(f"request file {label}: the request must be a JSON object")
-    return params
-
-
-def _botocore_errors(decision: Decision) -> list[str]:
-    """botocore's own validation of the request as it would be sent."""
-    from botocore.validate import ParamValidator
-
-    from secure_comprehend._operations import default_model
-
-    shape = default_model()[0].operation_model(decision.operation).input_shape
-    if shape is None:  # an operation without input: nothing to validate
-        return []
-    try:
-        report = ParamValidator().validate(decision.params, shape)
-    except RecursionError:
-        return ["the request is nested too deeply to validate"]
-    if not report.has_errors():
-        return []
-    lines = report.generate_report().splitlines()
-    return [line for line in lines if line.strip()]
-
-
-def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: bool) -> None:
-    sent = not invalid and (decision.allowed or mode == "audit")
-    if as_json:
-        _print_json(
-            {
-                "operation": decision.operation,
-                "allowed": decision.allowed and not invalid,
-                "mode": mode,
-                "sent": sent,
-                "request": decision.params,
-                "injected": list(decision.injected),
-                "rewritten": list(decision.rewritten),
-                "violations": [
-                    {
-                        "path": v.path,
-                        "value": v.value,
-                        "reason": v.reason,
-                        "approved": list(v.allowed),
-                    }
-                    for v in decision.violations
-                ],
-                "botocore_errors": invalid,
-            }
-        )
-        return
-    if decision.allowed and not invalid:
-        verdict = "compliant"
-    elif not decision.allowed and mode == "enforce":
-        verdict = "refused"
-    elif not decision.allowed and not invalid:
-        verdict = "not compliant (audit mode: would be sent)"
-    elif not decision.allowed:
-        verdict = "not compliant, and botocore would refuse it: not sent"
-    else:
-        verdict = "not valid: botocore would refuse it"
-    print(f"{decision.operation}: {verdict}")
-    for label, paths in (
-        ("filled in", decision.injected),
-        ("key IDs rewritten to ARNs", decision.rewritten),
-    ):
-        if paths:
-            print(f"  {label}: {', '.join(paths)}")
-    for violation in decision.violations:
-        print(f"  violation: {violation}")
-    for line in invalid:
-        print(f"  botocore: {line}")
-    print("request as it would be sent:" if sent else "request (not sent):")
-    print(json.dumps(decision.params, indent=2, allow_nan=False, default=str))
-
-
-def _policy(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from secure_comprehend._iam import SIZE_LIMITS, build_policy, compact
-
-    posture, _ = _load(args)
-    if args.kind in ("data-access-role", "key-policy"):
-        return _provisioning(args, posture)
-    result = build_policy(posture, kind=args.kind, region=args.region)
-    documents = result.documents
-    limit = SIZE_LIMITS[args.kind]
-    why = (
-        "it fits"
-        if len(documents) == 1
-        else f"the statements exceed the {limit:,}-character {args.kind} limit together"
-    )
-    if args.out:
-        out = Path(args.out)
-        if out.is_dir():
-            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'policy.json'}")
-        paths = (
-            [out]
-            if len(documents) == 1
-            else [
-                out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, len(documents) + 1)
-            ]
-        )
-        for path, document in zip(paths, documents, strict=True):
-            path.write_text(compact(document))  # exactly the text whose size was checked
-        written = ", ".join(str(p) for p in paths)
-        print(f"wrote {len(documents)} {args.kind} document(s) ({why}): {written}", file=sys.stderr)
-    else:
-        print("[" + ",".join(compact(d) for d in documents) + "]")
-        print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _provisioning(args: argparse.Namespace, posture: Any) -> int:
-    """policy --kind data-access-role / key-policy: documents keyed by role or key ARN."""
-    from pathlib import Path
-
-    from secure_comprehend._iam import compact
-    from secure_comprehend._provisioning import data_access_role, key_policy
-
-    build = data_access_role if args.kind == "data-access-role" else key_policy
-    documents, notes = build(posture, args.region)
-    text = compact(documents)
-    if args.out:
-        out = Path(args.out)
-        if out.is_dir():
-            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'role.json'}")
-        out.write_text(text)
-        print(f"wrote {args.kind} documents for {len(documents)} ARN(s): {out}", file=sys.stderr)
-    else:
-        print(text)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    import boto3
-
-    from secure_comprehend._preflight import preflight
-
-    region = _region(args)
-    interactive = sys.stderr.isatty() and not args.json
-    posture, _ = _load(args)
-
-    def progress(area: str) -> None:
-        if interactive:
-            print(f"checking {area}...", file=sys.stderr)
-
-    report = preflight(
-        posture,
-        session=boto3.Session(region_name=region),
-        region_name=region,
-        progress=progress,
-    )
-    if args.json:
-        _print_json(report.to_dict())
-    else:
-        print(str(report))
-    return EXIT_OK if report.ok else EXIT_NOT_COMPLIANT
-
-
-def _scan(args: argparse.Namespace) -> int:
-    import boto3
-
-    from secure_comprehend._scan import scan
-
-    region = _region(args)
-    posture, _ = _load(args)
-    interactive = sys.stderr.isatty() and not args.json
-
-    def progress(area: str) -> None:
-        if interactive:
-            print(f"listing {area}...", file=sys.stderr)
-
-    report = scan(
-        posture,
-        session=boto3.Session(region_name=region),
-        region_name=region,
-        since_days=args.since,
-        progress=progress,
-    )
-    if args.json:
-        _print_json(report.to_dict())
-    else:
-        print(str(report))
-    return EXIT_OK if report.ok else EXIT_NOT_COMPLIANT
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from secure_comprehend._demo import run
-
-    return run(args.config)
