@@ -185,7 +185,8 @@ def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: 
 def run_policy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from secure_comprehend._iam import SIZE_LIMITS, build_policy, compact
+    from secure_comprehend._iam import build_policy
+    from secure_comprehend._policy_text import SIZE_LIMITS, compact
 
     posture, _ = _load(args)
     if args.kind in ("data-access-role", "key-policy"):
@@ -225,7 +226,7 @@ def _provisioning(args: argparse.Namespace, posture: Any) -> int:
     """policy --kind data-access-role / key-policy: documents keyed by role or key ARN."""
     from pathlib import Path
 
-    from secure_comprehend._iam import compact
+    from secure_comprehend._policy_text import compact
     from secure_comprehend._provisioning import data_access_role, key_policy
 
     build = data_access_role if args.kind == "data-access-role" else key_policy

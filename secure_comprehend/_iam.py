@@ -12,24 +12,19 @@ Comprehend is denied on ``iam:PassRole``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import parse_kms
 from secure_comprehend._operations import CORE_KINDS, OperationsTable, default_model
+from secure_comprehend._policy_text import SIZE_LIMITS, Kind, pack, wildcards
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from secure_comprehend._posture import EffectivePosture, Posture
 
-Kind = Literal["identity", "scp"]
-# Characters of the compact JSON written: customer managed policy (IAM does not count
-# whitespace) and service control policy (Organizations counts every character).
-SIZE_LIMITS: dict[str, int] = {"identity": 6144, "scp": 5120}
 # Operation member kind -> the IAM condition key that carries it (IAM Service
 # Authorization Reference; the operations carrying each come from botocore's model).
 KMS_CONDITION_KEYS = {
@@ -156,7 +151,7 @@ def build_policy(
             "SCP statements carry no Sid (every character counts); the identity kind has the "
             "same statements with Sids. Organizations attaches at most 5 SCPs to one target."
         )
-    return PolicySet(_pack(statements, kind), notes)
+    return PolicySet(pack(statements, kind), notes)
 
 
 Scope = tuple[str, dict[str, Any], "EffectivePosture"]
@@ -213,7 +208,7 @@ def _scopes(
     statement: dict[str, Any] = {
         "Sid": "DenyComprehendInRegionsWithoutPosture",
         "Effect": "Deny",
-        "Action": _wildcards(actions),
+        "Action": wildcards(actions),
         "Resource": "*",
     }
     if elsewhere_open:
@@ -279,7 +274,7 @@ def _statements(actions: _Actions, scopes: list[Scope], notes: list[str]) -> lis
                 {
                     "Sid": f"Deny{sid}",
                     "Effect": "Deny",
-                    "Action": _wildcards(actions),
+                    "Action": wildcards(actions),
                     "Resource": "*",
                     "Condition": _merge(condition, where(group)),
                 }
@@ -354,30 +349,6 @@ def _statements(actions: _Actions, scopes: list[Scope], notes: list[str]) -> lis
     return out
 
 
-def _wildcards(actions: list[str]) -> str | list[str]:
-    """The actions, with ``Prefix*`` where it matches exactly some of them among all of
-    Comprehend's actions (botocore's model). Trailing wildcards only: an SCP allows no other."""
-    wanted = {a.split(":", 1)[1] for a in actions}
-    universe = set(default_model()[0].operation_names)
-    candidates = {name[:i] + "*" for name in wanted for i in range(1, len(name))}
-    valid = {c: {u for u in universe if fnmatchcase(u, c)} for c in candidates}
-    valid = {c: m for c, m in valid.items() if len(m) > 1 and m <= wanted}
-    chosen: list[str] = []
-    left = set(wanted)
-    while True:
-        best = max(
-            (c for c in valid if valid[c] & left),
-            key=lambda c: (len(valid[c] & left), -len(c)),
-            default=None,
-        )
-        if best is None or sum(len(n) for n in valid[best] & left) <= len(best):
-            break
-        chosen.append(best)
-        left -= valid[best]
-    patterns = sorted(f"comprehend:{p}" for p in [*chosen, *left])
-    return patterns[0] if len(patterns) == 1 else patterns
-
-
 def _policy_arns(
     keys: frozenset[str], accepts_alias: bool, posture: EffectivePosture, notes: list[str]
 ) -> list[str]:
@@ -421,37 +392,3 @@ def _merge(condition: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
 
 def _camel(region: str) -> str:
     return "".join(part.capitalize() for part in region.split("-"))
-
-
-def compact(document: dict[str, Any]) -> str:
-    """A document as written: compact JSON, the text whose length the limits count."""
-    return json.dumps(document, separators=(",", ":"))
-
-
-def _compact_size(document: dict[str, Any]) -> int:
-    return len(compact(document))
-
-
-def _pack(statements: list[dict[str, Any]], kind: Kind) -> list[dict[str, Any]]:
-    """Statements into as few documents as the size limit allows, in order."""
-    limit = SIZE_LIMITS[kind]
-    documents: list[dict[str, Any]] = []
-    current: list[dict[str, Any]] = []
-    for statement in statements:
-        alone = {"Version": "2012-10-17", "Statement": [statement]}
-        if _compact_size(alone) > limit:
-            raise PostureError(
-                f"statement {statement.get('Sid', statement['Action'])} alone is "
-                f"{_compact_size(alone)} characters, over "
-                f"the {limit}-character {kind} limit: approve fewer values"
-            )
-        if (
-            current
-            and _compact_size({"Version": "2012-10-17", "Statement": [*current, statement]}) > limit
-        ):
-            documents.append({"Version": "2012-10-17", "Statement": current})
-            current = []
-        current.append(statement)
-    if current or not documents:
-        documents.append({"Version": "2012-10-17", "Statement": current})
-    return documents

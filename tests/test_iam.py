@@ -14,8 +14,9 @@ from conftest import EXAMPLE_CONFIG, KEYS, OTHER_KEY, OTHER_ROLE, OTHER_SUBNET, 
 from iam_simulator import denied
 
 import secure_comprehend as sc
-from secure_comprehend._iam import KMS_CONDITION_KEYS, SIZE_LIMITS, VPC_CONDITION_KEYS, build_policy
+from secure_comprehend._iam import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS, build_policy
 from secure_comprehend._operations import CORE_KINDS, default_model
+from secure_comprehend._policy_text import SIZE_LIMITS
 
 TABLE = default_model()[1]
 EXAMPLE = sc.load_posture(EXAMPLE_CONFIG)
