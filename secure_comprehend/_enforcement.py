@@ -95,10 +95,10 @@ class _Protection:
             decision = Decision(spec.name, dict(params), violations=self._no_posture(spec))
         else:
             decision = decide(spec, params, self.posture)
-        provenance = self._provenance(spec, decision)
-        if (decision.violations or provenance) and self.enforce:
-            _refuse(spec.name, decision.violations + provenance)
-        if provenance:  # audit mode: the final check does not describe models again
+        if decision.violations and self.enforce:
+            _refuse(spec.name, decision.violations)
+        provenance = self._provenance(spec, decision)  # describes: only once the rest holds
+        if provenance:  # refused, or in audit mode logged (the final check does not describe)
             self._report(spec.name, provenance)
         if self.posture is None:  # audit mode: say now why nothing is filled in
             self._report(spec.name, decision.violations)
