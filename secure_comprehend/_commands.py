@@ -275,6 +275,9 @@ def run_scan(args: argparse.Namespace) -> int:
         since_days=args.since,
         progress=_progress(args, "listing"),
     )
+    if report.skipped and not report.resources and len(report.skipped) > 1:
+        print_json(report.to_dict()) if args.json else print(str(report))
+        raise CannotRun("no area could be listed: see the SKIPPED lines for the permissions")
     return _report(args, report)
 
 

@@ -147,7 +147,10 @@ class _Protection:
             sent = read_body(self.protocol, request.body)
         except UnreadableBody as exc:
             return (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
-        return final_check(spec, sent, self.posture)
+        found = final_check(spec, sent, self.posture)
+        if not found and self.enforce:  # a model swapped in after build: judged too (cached)
+            found = self._provenance(spec, Decision(spec.name, sent))
+        return found
 
     def _report(self, operation: str, violations: tuple[Violation, ...]) -> None:
         if self.enforce:

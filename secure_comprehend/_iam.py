@@ -125,7 +125,9 @@ def build_policy(
     if posture.models is not None:
         notes.append(
             "No condition key says how a model was trained or whose it is: [models] is enforced "
-            "by the client; PutResourcePolicy is denied here unless allow_cross_account_policies."
+            "by the client; PutResourcePolicy is denied here unless allow_cross_account_policies, "
+            "but a ModelPolicy given to CreateDocumentClassifier or CreateEntityRecognizer has no "
+            "condition key and is refused by the client only."
         )
     scopes, uncovered = _scopes(posture, region, table, notes)
     statements = _statements(_Actions.of(table), scopes, notes)

@@ -38,7 +38,8 @@ CORE_KINDS: frozenset[str] = frozenset({"vpc", *KMS_KINDS, "role"})
 # member of those shapes is covered with no code change.
 _S3_SHAPE = re.compile(r"S3Uri$")
 _S3_NAME = re.compile(r"s3", re.IGNORECASE)  # an S3-looking member of another shape: refused
-_MODEL_SHAPE = re.compile(r"(ModelArn|ClassifierArn|RecognizerArn)$")
+# a flywheel stands for its active model: judged the same way
+_MODEL_SHAPE = re.compile(r"(ModelArn|ClassifierArn|RecognizerArn|FlywheelArn)$")
 _POLICY_SHAPE = "Policy"
 
 # A member whose name matches this is security-relevant: understood or refused.
@@ -90,10 +91,11 @@ class OperationSpec:
     unknown: tuple[str, ...]  # dotted paths of members the library does not understand
     is_update: bool  # an absent member means "unchanged": nothing is injected
     unknown_s3: tuple[str, ...] = ()  # S3-looking members not understood: refused under [s3]
+    unknown_models: tuple[str, ...] = ()  # model ARNs not understood: refused under [models]
 
     @property
     def covered(self) -> bool:
-        return bool(self.members or self.unknown or self.unknown_s3)
+        return bool(self.members or self.unknown or self.unknown_s3 or self.unknown_models)
 
     @property
     def core(self) -> bool:
@@ -109,7 +111,7 @@ class OperationSpec:
             return True
         kinds = self.kinds()
         return (s3 and ("s3" in kinds or bool(self.unknown_s3))) or (
-            models and bool(kinds & {"model", "model_policy"})
+            models and bool(kinds & {"model", "model_policy"} or self.unknown_models)
         )
 
 
@@ -129,6 +131,7 @@ def _walk(
     members: list[Member],
     unknown: list[str],
     unknown_s3: list[str],
+    unknown_models: list[str],
 ) -> None:
     shape = shapes[shape_name]
     if shape["type"] in ("list", "map"):
@@ -137,6 +140,15 @@ def _walk(
         shape = shapes[shape_name]
         path = (*path[:-1], path[-1] + ("[]" if is_list else "{}")) if path else path
         buildable = False
+        if shape["type"] == "string" and path:  # a list or map of strings
+            dotted = ".".join(path)
+            if _S3_SHAPE.search(shape_name) and is_list and "{}" not in dotted:
+                members.append(Member(path, "s3", False))  # every item is checked
+            elif _S3_SHAPE.search(shape_name) or _S3_NAME.search(path[-1]):
+                unknown_s3.append(dotted)
+            elif _MODEL_SHAPE.search(shape_name):
+                unknown_models.append(dotted)
+            return
     if shape["type"] != "structure" or shape_name in seen:
         return
     seen = seen | {shape_name}
@@ -148,14 +160,18 @@ def _walk(
         sensitive = _SENSITIVE.search(name) is not None
         kind = _kind_of(parent, name) if sensitive else None
         if child["type"] == "string" and not sensitive:
-            if _S3_SHAPE.search(ref["shape"]):  # lists included: every URI is checked
+            dotted = ".".join(child_path)
+            if _S3_SHAPE.search(ref["shape"]) and "{}" not in dotted:  # in lists too
                 members.append(Member(child_path, "s3", False))
                 continue
-            if _S3_NAME.search(name):
-                unknown_s3.append(".".join(child_path))
+            if _S3_SHAPE.search(ref["shape"]) or _S3_NAME.search(name):
+                unknown_s3.append(dotted)  # in a map, or S3-looking of another shape
                 continue
-            if not path and _MODEL_SHAPE.search(ref["shape"]):
-                members.append(Member(child_path, "model", False))
+            if _MODEL_SHAPE.search(ref["shape"]):
+                if path:  # a model named below the top: not understood
+                    unknown_models.append(dotted)
+                else:
+                    members.append(Member(child_path, "model", False))
                 continue
             if not path and ref["shape"] == _POLICY_SHAPE:
                 members.append(Member(child_path, "model_policy", False))
@@ -186,6 +202,7 @@ def _walk(
                 members,
                 unknown,
                 unknown_s3,
+                unknown_models,
             )
 
 
@@ -202,19 +219,34 @@ def spec_for(document: Mapping[str, Any], operation: str) -> OperationSpec:
     members: list[Member] = []
     unknown: list[str] = []
     unknown_s3: list[str] = []
+    unknown_models: list[str] = []
     input_shape = document["operations"][operation].get("input", {}).get("shape")
     if input_shape is not None:
-        _walk(document["shapes"], input_shape, (), True, frozenset(), members, unknown, unknown_s3)
+        _walk(
+            document["shapes"],
+            input_shape,
+            (),
+            True,
+            frozenset(),
+            members,
+            unknown,
+            unknown_s3,
+            unknown_models,
+        )
+    if operation.endswith("Flywheel"):  # there the FlywheelArn names the flywheel itself
+        members = [m for m in members if not (m.kind == "model" and m.path == ("FlywheelArn",))]
     if not any(m.kind == "role" for m in members):
         # a model ARN matters where work runs on it (jobs, endpoints, flywheels, imports),
-        # not in Describe*, Delete* or Stop*; a resource policy is always a sharing act
+        # not in Describe*, Delete*, Stop* or a List* filter; a resource policy always shares
         members = [m for m in members if m.kind != "model"]
+        unknown_models = []
     return OperationSpec(
         operation,
         tuple(members),
         tuple(unknown),
         operation.startswith("Update"),
         tuple(unknown_s3),
+        tuple(unknown_models),
     )
 
 

@@ -25,7 +25,7 @@ S3_URI_RE = re.compile(
 )
 MODEL_ARN_RE = re.compile(
     r"arn:(?P<partition>aws(?:-[a-z]+)*):comprehend:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"(?P<type>document-classifier|entity-recognizer)/[A-Za-z0-9](?:-*[A-Za-z0-9])*"
+    r"(?P<type>document-classifier|entity-recognizer|flywheel)/[A-Za-z0-9](?:-*[A-Za-z0-9])*"
     r"(?:/version/[A-Za-z0-9](?:-*[A-Za-z0-9])*)?",
     re.ASCII,
 )
@@ -60,11 +60,13 @@ def perimeter(
     """Every S3 and model violation of one request."""
     out: list[Violation] = []
     s3, models = posture.s3, posture.models
-    if s3 is not None:
-        out += [
-            Violation(spec.name, path, None, "S3-looking member this version does not understand")
-            for path in spec.unknown_s3
-        ]
+    not_understood = (spec.unknown_s3 if s3 is not None else ()) + (
+        spec.unknown_models if models is not None else ()
+    )
+    out += [
+        Violation(spec.name, path, None, "member this version does not understand; refused")
+        for path in not_understood
+    ]
     for member in spec.members:
         if member.kind == "s3" and s3 is not None:
             for path, value in values_at(params, member.path):
@@ -112,7 +114,7 @@ def model_problem(value: Any, posture: EffectivePosture) -> str | None:
     """Why a model ARN may not be used, or None."""
     match = MODEL_ARN_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        return "malformed: not a document classifier or entity recognizer ARN"
+        return "malformed: not a document classifier, entity recognizer or flywheel ARN"
     if match["account"] not in posture.model_accounts:
         return f"a model of account {match['account']}, not one of the allowed accounts"
     return None

@@ -137,6 +137,11 @@ def data_access_role(
     )
     if aliases:
         notes.append(f"Aliases {', '.join(aliases)}: add the ARN of the key each names.")
+    if posture.s3 is not None:
+        notes.append(
+            "S3 access is granted on the approved buckets of the role's own account only "
+            "(s3:ResourceAccount): add the account of a bucket that lives elsewhere."
+        )
     if len(scopes) > 1:
         notes.append(
             "Each role is granted the subnets, security groups and keys of the regions that "
@@ -164,7 +169,7 @@ def data_access_role(
             ],
         }
         mine = [scope for scope in scopes if role in scope.roles()]
-        statements = _permissions(posture, mine, partition)
+        statements = _permissions(posture, mine, partition, account)
         permissions = {"Version": VERSION, "Statement": statements}
         _check_size("trust", role, trust)
         _check_size("permissions", role, permissions)
@@ -174,7 +179,9 @@ def data_access_role(
     return documents, notes
 
 
-def _permissions(posture: Posture, scopes: list[_Scope], partition: str) -> list[dict[str, Any]]:
+def _permissions(
+    posture: Posture, scopes: list[_Scope], partition: str, account: str
+) -> list[dict[str, Any]]:
     """The Allow statements a role needs in these scopes: ENIs, keys, buckets."""
     statements: list[dict[str, Any]] = []
     vpcs = [s.vpc for s in scopes if s.vpc is not None]
@@ -209,12 +216,16 @@ def _permissions(posture: Posture, scopes: list[_Scope], partition: str) -> list
         )
     if posture.s3 is not None:
         buckets = sorted(posture.s3.allowed_buckets)
+        # bucket names are global: a prefix (corp-ml-*) matches anyone's bucket, so the
+        # grant holds only for buckets of the role's own account
+        owned = {"StringEquals": {"s3:ResourceAccount": account}}
         statements.append(
             {
                 "Sid": "ComprehendReadsAndWritesTheApprovedBuckets",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject"],
                 "Resource": [f"arn:{partition}:s3:::{b}/*" for b in buckets],
+                "Condition": owned,
             }
         )
         statements.append(
@@ -223,6 +234,7 @@ def _permissions(posture: Posture, scopes: list[_Scope], partition: str) -> list
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
                 "Resource": [f"arn:{partition}:s3:::{b}" for b in buckets],
+                "Condition": owned,
             }
         )
     return statements

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError, PaginationError
+
 from secure_comprehend._errors import Violation
 from secure_comprehend._judge import judge_resource
 
@@ -48,8 +50,8 @@ class ScanReport:
 
     @property
     def ok(self) -> bool:
-        """Every resource listed is compliant (skipped areas are said, not judged)."""
-        return all(r.compliant for r in self.resources)
+        """Every area was listed and every resource is compliant."""
+        return not self.skipped and all(r.compliant for r in self.resources)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,7 +114,7 @@ class _Listing:
     area: str
     operation: str  # the List* call
     key: str  # its answer's list
-    made_by: str  # the request whose members the properties mirror
+    made_by: tuple[str, ...]  # the requests whose members the properties mirror
     arn: str  # the ARN field
     jobs: bool = False  # filtered by submit time
 
@@ -123,26 +125,32 @@ def _listings() -> list[_Listing]:
 
     model, table, _ = default_model()
     names = set(model.operation_names)
+    # a model may have been trained or imported (SourceModelArn); an endpoint created or
+    # updated (DesiredModelArn, DesiredDataAccessRoleArn): each is judged as both
     listings = [
         _Listing(
             "document classifiers",
             "ListDocumentClassifiers",
             "DocumentClassifierPropertiesList",
-            "CreateDocumentClassifier",
+            ("CreateDocumentClassifier", "ImportModel"),
             "DocumentClassifierArn",
         ),
         _Listing(
             "entity recognizers",
             "ListEntityRecognizers",
             "EntityRecognizerPropertiesList",
-            "CreateEntityRecognizer",
+            ("CreateEntityRecognizer", "ImportModel"),
             "EntityRecognizerArn",
         ),
         _Listing(
-            "endpoints", "ListEndpoints", "EndpointPropertiesList", "CreateEndpoint", "EndpointArn"
+            "endpoints",
+            "ListEndpoints",
+            "EndpointPropertiesList",
+            ("CreateEndpoint", "UpdateEndpoint"),
+            "EndpointArn",
         ),
         _Listing(
-            "flywheels", "ListFlywheels", "FlywheelSummaryList", "CreateFlywheel", "FlywheelArn"
+            "flywheels", "ListFlywheels", "FlywheelSummaryList", ("CreateFlywheel",), "FlywheelArn"
         ),
     ]
     for start in sorted(n for n in table.specs if n.startswith("Start") and n.endswith("Job")):
@@ -150,7 +158,7 @@ def _listings() -> list[_Listing]:
         if f"List{what}s" in names:
             area = "".join(f" {c.lower()}" if c.isupper() else c for c in what).strip() + "s"
             listings.append(
-                _Listing(area, f"List{what}s", f"{what}PropertiesList", start, "JobArn", jobs=True)
+                _Listing(area, f"List{what}s", f"{what}PropertiesList", (start,), "JobArn", True)
             )
     return listings
 
@@ -190,17 +198,17 @@ def scan(
             progress(listing.area)
         try:
             report.resources.extend(_scan_area(client, listing, effective, since))
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code not in _DENIED:
-                raise
-            report.skipped.append(
-                (
-                    listing.area,
-                    f"not allowed to list ({code}): needs comprehend:{listing.operation}",
-                )
-            )
+        except (ClientError, PaginationError) as exc:  # credentials and network: exit 2
+            report.skipped.append((listing.area, _why_skipped(listing, exc)))
     return report
+
+
+def _why_skipped(listing: _Listing, exc: Exception) -> str:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+    call = getattr(exc, "operation_name", None) or listing.operation
+    if code in _DENIED:
+        return f"not allowed ({code}): needs comprehend:{call}"
+    return f"comprehend:{call} failed ({code}); the area was not judged"
 
 
 def _pages(client: Any, method: str, arguments: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -230,9 +238,14 @@ def _scan_area(
                 continue
             properties = item
             if listing.area == "flywheels":  # the summary leaves out DataSecurityConfig
-                properties = client.describe_flywheel(FlywheelArn=item["FlywheelArn"])[
-                    "FlywheelProperties"
-                ]
-            arn = str(properties.get(listing.arn) or item.get(listing.arn))
-            violations = judge_resource(listing.made_by, properties, posture)
-            yield ScannedResource(listing.area, arn, violations)
+                try:
+                    described = client.describe_flywheel(FlywheelArn=item["FlywheelArn"])
+                except client.exceptions.ResourceNotFoundException:
+                    continue  # deleted between the listing and now
+                properties = described.get("FlywheelProperties") or item
+            arn = str(properties.get(listing.arn) or item.get(listing.arn) or "(no ARN)")
+            found: dict[tuple[str, str], Violation] = {}
+            for operation in listing.made_by:
+                for v in judge_resource(operation, properties, posture):
+                    found.setdefault((v.path, v.reason), v)  # the same finding once
+            yield ScannedResource(listing.area, arn, tuple(found.values()))

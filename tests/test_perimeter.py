@@ -8,7 +8,16 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import GROUPS, KEYS, OTHER_KEY, OTHER_SUBNET, REGION, ROLES, SUBNETS, make_posture
+from conftest import (
+    GROUPS,
+    KEYS,
+    OTHER_KEY,
+    OTHER_SUBNET,
+    REGION,
+    ROLES,
+    SUBNETS,
+    make_posture,
+)
 
 import secure_comprehend as sc
 from secure_comprehend._operations import default_model
@@ -311,3 +320,128 @@ def test_show_covers_the_new_sections(capsys: pytest.CaptureFixture[str], tmp_pa
     assert main(["show", "--config", str(path), "--region", REGION]) == 0
     text = capsys.readouterr().out
     assert "[s3]" in text and "allowed_buckets = ['corp-ml-*']" in text and "verify = True" in text
+
+
+# What a third stranger found.
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_job_on_a_flywheel_is_judged_by_its_active_model() -> None:
+    bad = train("bad")  # no VPC, no keys
+    plain = boto3.client("comprehend", region_name=REGION)
+    flywheel = plain.create_flywheel(
+        FlywheelName="fw",
+        ActiveModelArn=bad,
+        DataAccessRoleArn=ROLES[0],
+        DataLakeS3Uri="s3://corp-ml-data/lake/",
+    )["FlywheelArn"]
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
+    with pytest.raises(sc.PostureViolation, match="the flywheel's active model"):
+        client.start_document_classification_job(
+            FlywheelArn=flywheel, InputDataConfig=IN, OutputDataConfig=OUT
+        )
+    foreign = flywheel.replace(ACCOUNT, "444455556666")
+    with pytest.raises(sc.PostureViolation, match="account 444455556666"):
+        client.create_endpoint(EndpointName="e", FlywheelArn=foreign, DesiredInferenceUnits=1)
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_model_swapped_in_after_build_is_judged_at_the_final_check() -> None:
+    import json as _json
+
+    good, bad = train("good", **COMPLIANT), train("bad")
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
+
+    def swap(params: dict[str, Any], **_: Any) -> None:
+        body = _json.loads(params["body"])
+        params["body"] = _json.dumps({**body, "DocumentClassifierArn": bad}).encode()
+
+    client.meta.events.register("before-call.comprehend.StartDocumentClassificationJob", swap)
+    with pytest.raises(sc.PostureViolation, match="VpcConfig: not recorded"):
+        classify(client, good)
+    assert (
+        client.list_document_classification_jobs()["DocumentClassificationJobPropertiesList"] == []
+    )
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_model_trained_again_under_its_arn_is_seen_after_the_ttl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from secure_comprehend import _provenance
+
+    good = train("again", **COMPLIANT)
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
+    classify(client, good)
+    plain = boto3.client("comprehend", region_name=REGION)
+    plain.delete_document_classifier(DocumentClassifierArn=f"{good}/None")
+    assert train("again") == good  # the same ARN, trained outside the posture
+    classify(client, good)  # within the TTL: the cached answer holds
+    later = _provenance.time.monotonic() + 301
+    monkeypatch.setattr(_provenance.time, "monotonic", lambda: later)
+    with pytest.raises(sc.PostureViolation, match="not recorded"):
+        classify(client, good)
+
+
+def test_members_the_walk_cannot_follow_are_refused(
+    modified_session: Any,
+) -> None:
+    def grow(document: dict[str, Any]) -> None:
+        shapes = document["shapes"]
+        shapes["S3UriList"] = {"type": "list", "member": {"shape": "S3Uri"}}
+        shapes["ConfigMap"] = {
+            "type": "map",
+            "key": {"shape": "String"},
+            "value": {"shape": "InputDataConfig"},
+        }
+        shapes["Nested"] = {
+            "type": "structure",
+            "members": {"ModelArn": {"shape": "ComprehendModelArn"}},
+        }
+        members = shapes["StartTopicsDetectionJobRequest"]["members"]
+        members["ExtraInputs"] = {"shape": "S3UriList"}
+        members["MoreInputs"] = {"shape": "ConfigMap"}
+        members["Base"] = {"shape": "Nested"}
+
+    session = modified_session(grow)
+    from secure_comprehend._operations import operations_for
+
+    loader = session._session.get_component("data_loader")
+    spec = operations_for(session._session.get_service_model("comprehend"), loader).specs[
+        "StartTopicsDetectionJob"
+    ]
+    assert "ExtraInputs[]" in [m.dotted for m in spec.members if m.kind == "s3"]
+    assert "MoreInputs{}.S3Uri" in spec.unknown_s3
+    recorder = __import__("conftest").Recorder()
+    client = __import__("conftest").recorded_client(make_posture(s3=S3), recorder, session)
+    with pytest.raises(sc.PostureViolation) as info:
+        client.start_topics_detection_job(
+            InputDataConfig=IN, OutputDataConfig=OUT, ExtraInputs=["s3://evil/x"]
+        )
+    paths = [v.path for v in info.value.violations]
+    assert "ExtraInputs[0]" in paths and "MoreInputs{}.S3Uri" in paths
+    assert recorder.bodies == []
+
+
+def test_the_role_s_s3_access_is_limited_to_its_own_account() -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess"
+    posture = sc.Posture(iam={"data_access_roles": [role]}, s3=S3)
+    statements = sc.iam_policy(posture, kind="data-access-role")[role]["PermissionsPolicy"][
+        "Statement"
+    ]
+    s3 = [s for s in statements if str(s["Action"]).startswith(("s3:", "['s3:"))]
+    assert len(s3) == 2
+    assert all(s["Condition"] == {"StringEquals": {"s3:ResourceAccount": ACCOUNT}} for s in s3)
+
+
+def test_an_endpoint_or_imported_model_is_judged_by_what_it_points_at() -> None:
+    from secure_comprehend._judge import judge_resource
+    from secure_comprehend._scan import _listings
+
+    made = {listing.area: listing.made_by for listing in _listings()}
+    assert made["endpoints"] == ("CreateEndpoint", "UpdateEndpoint")
+    assert "ImportModel" in made["document classifiers"]
+    effective = models_posture().effective(REGION)
+    foreign = f"arn:aws:comprehend:{REGION}:999999999999:document-classifier/x"
+    assert judge_resource("UpdateEndpoint", {"DesiredModelArn": foreign}, effective)
+    assert judge_resource("ImportModel", {"SourceModelArn": foreign}, effective)

@@ -111,7 +111,7 @@ def test_scan_survives_an_access_denied_list_and_says_so() -> None:
     assert report.skipped == [
         (
             "document classifiers",
-            "not allowed to list (AccessDeniedException): needs comprehend:ListDocumentClassifiers",
+            "not allowed (AccessDeniedException): needs comprehend:ListDocumentClassifiers",
         )
     ]
     assert any(r.area == "entity recognizers" for r in report.resources)
@@ -132,3 +132,76 @@ def test_scan_command_exit_codes_and_json(
         make_posture(), session=boto3.Session(region_name=REGION), region_name=REGION
     )._repr_html_()
     assert "NOT compliant" in page
+
+
+def _denied_session(denied: set[str], code: str = "AccessDeniedException") -> boto3.Session:
+    """A session whose comprehend calls named in ``denied`` fail; moto answers the rest."""
+    import botocore.session
+    from botocore.awsrequest import AWSResponse
+
+    session = botocore.session.get_session()
+
+    def fail(model: Any, **_: Any) -> Any:
+        if model.name in denied:
+            error = {"Code": code, "Message": "no"}
+            return AWSResponse("", 400, {}, None), {
+                "Error": error,
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+        return None
+
+    session.register("before-call.comprehend", fail)
+    return boto3.Session(botocore_session=session, region_name=REGION)
+
+
+def test_an_area_that_cannot_be_listed_means_not_ok() -> None:
+    created()
+    report = sc.scan(
+        scan_posture(), session=_denied_session({"ListDocumentClassifiers"}), region_name=REGION
+    )
+    assert report.skipped == [
+        (
+            "document classifiers",
+            "not allowed (AccessDeniedException): needs comprehend:ListDocumentClassifiers",
+        )
+    ]
+    assert not report.ok  # what was not listed was not judged
+
+
+def test_a_denied_describe_names_that_call_and_other_errors_skip_the_area() -> None:
+    boto3.client("comprehend", region_name=REGION).create_flywheel(
+        FlywheelName="fw",
+        ActiveModelArn=f"arn:aws:comprehend:{REGION}:123456789012:document-classifier/x",
+        DataAccessRoleArn=ROLES[0],
+        DataLakeS3Uri="s3://lake/",
+    )
+    report = sc.scan(
+        scan_posture(), session=_denied_session({"DescribeFlywheel"}), region_name=REGION
+    )
+    assert (
+        "flywheels",
+        "not allowed (AccessDeniedException): needs comprehend:DescribeFlywheel",
+    ) in report.skipped
+    odd = sc.scan(
+        scan_posture(),
+        session=_denied_session({"ListEndpoints"}, "UnsupportedOperation"),
+        region_name=REGION,
+    )
+    assert (
+        "endpoints",
+        "comprehend:ListEndpoints failed (UnsupportedOperation); the area was not judged",
+    ) in odd.skipped
+
+
+def test_scan_exits_2_when_nothing_could_be_listed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import EXAMPLE_CONFIG
+
+    from secure_comprehend._scan import _listings
+
+    every = {listing.operation for listing in _listings()}
+    denied = _denied_session(every)
+    monkeypatch.setattr(boto3, "Session", lambda **_: denied)
+    assert main(["scan", "--config", str(EXAMPLE_CONFIG), "--region", REGION]) == 2
+    assert "no area could be listed" in capsys.readouterr().err
