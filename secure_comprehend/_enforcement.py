@@ -108,7 +108,8 @@ class _Protection:
         if decision.injected or decision.rewritten:
             params.update(decision.params)  # decide() copied every container it changed
             _log_amended(decision)
-            logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
+            if logger.isEnabledFor(logging.DEBUG):  # the repr costs more than the decision
+                logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
 
     def _provenance(self, spec: OperationSpec, decision: Decision) -> tuple[Violation, ...]:
         posture, verifier = self.posture, self.verifier
