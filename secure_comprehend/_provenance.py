@@ -111,14 +111,14 @@ class ModelVerifier:
                 method, parameter, key, _ = _DESCRIBE[kind]
                 self.describes += 1
                 properties: Mapping[str, Any] = getattr(client, method)(**{parameter: arn})[key]
-            finally:
+                with self._lock:
+                    self._described[arn] = (time.monotonic(), properties)
+                    self._described.move_to_end(arn)
+                    if len(self._described) > self._maxsize:
+                        self._described.popitem(last=False)
+            finally:  # after the answer is stored: a late caller finds it, not a new gate
                 with self._lock:
                     self._inflight.pop(arn, None)
-            with self._lock:
-                self._described[arn] = (time.monotonic(), properties)
-                self._described.move_to_end(arn)
-                if len(self._described) > self._maxsize:
-                    self._described.popitem(last=False)
             return properties
 
     def _fresh(self, arn: str) -> Mapping[str, Any] | None:
