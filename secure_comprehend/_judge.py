@@ -42,13 +42,10 @@ def judge_resource(
     spec = default_model()[1].get(operation)
     if spec is None:
         return ()
-    if kinds is not None:
-        spec = replace(
-            spec,
-            members=tuple(m for m in spec.members if m.kind in kinds),
-            unknown=(),
-            unknown_s3=(),
-        )
+    # what was recorded is judged by what is understood: members this version cannot follow
+    # refuse requests (see the decision), but say nothing about a resource that exists
+    members = tuple(m for m in spec.members if kinds is None or m.kind in kinds)
+    spec = replace(spec, members=members, unknown=(), unknown_s3=(), unknown_models=())
     names = {m.path[0] for m in spec.members}
     recorded = {k: v for k, v in properties.items() if k in names and v is not None}
     return tuple(
