@@ -164,7 +164,12 @@ def _scopes(
 ) -> tuple[list[Scope], dict[str, Any] | None]:
     """The region scopes, and the statement that closes the regions none covers."""
     if region is not None:
-        notes.append(f"Scoped to {region}: other regions are not covered by these documents.")
+        notes.append(
+            f"Scoped to {region}: other regions are not covered by these documents, except that "
+            f"iam:PassRole is denied for every role but {region}'s in every region (a PassRole "
+            "check need not carry aws:RequestedRegion): combine region documents only when "
+            "their roles agree, or export without --region."
+        )
         return [
             (_camel(region), _regions("StringEquals", [region]), posture.effective(region))
         ], None
