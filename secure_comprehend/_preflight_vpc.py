@@ -140,6 +140,12 @@ def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport)
             )
         else:
             yield Check("security groups", group, "PASS", f"exists in {found[group]['VpcId']}")
+    subject = f"egress of {', '.join(posture.vpc.security_group_ids)}"
+    if not found:  # each missing group FAILed above; egress depends on groups that exist
+        yield Check(
+            "security groups", subject, "SKIPPED", "no security group of the posture exists"
+        )
+        return
     prefix_list = _s3_prefix_list(probe)
     allowing = sorted(
         g["GroupId"]
@@ -147,7 +153,6 @@ def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport)
         if (not vpcs or g["VpcId"] in vpcs)  # a group of another VPC cannot carry the job
         and any(_allows_https(rule, prefix_list) for rule in g.get("IpPermissionsEgress", []))
     )
-    subject = f"egress of {', '.join(posture.vpc.security_group_ids)}"
     if allowing:
         yield Check(
             "security groups",

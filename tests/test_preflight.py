@@ -623,3 +623,10 @@ def test_a_network_acl_that_blocks_https(world: World) -> None:
     assert [c.status for c in blocked] == ["FAIL", "FAIL"]
     open_ = [c for c in report.checks if c.area == "network acl" and c.subject == world.subnets[1]]
     assert [c.status for c in open_] == ["PASS", "PASS"]
+
+
+def test_egress_is_not_judged_when_no_group_exists(world: World) -> None:
+    ghost = "sg-0123456789abcdef0"
+    report = run(posture(world, vpc={"subnets": world.subnets[:2], "security_group_ids": [ghost]}))
+    assert only(report, "security groups", ghost).status == "FAIL"
+    assert only(report, "security groups", f"egress of {ghost}").status == "SKIPPED"
