@@ -246,37 +246,25 @@ def _provisioning(args: argparse.Namespace, posture: Any) -> int:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    import boto3
-
     from secure_comprehend._preflight import preflight
 
-    region = _region(args)
     posture, _ = _load(args)
-    report = preflight(
-        posture,
-        session=boto3.Session(region_name=region),
-        region_name=region,
-        progress=_progress(args, "checking"),
-    )
+    report = preflight(posture, region_name=_region(args), progress=_progress(args, "checking"))
     return _report(args, report)
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    import boto3
-
     from secure_comprehend._scan import scan
 
-    region = _region(args)
     posture, _ = _load(args)
     report = scan(
         posture,
-        session=boto3.Session(region_name=region),
-        region_name=region,
+        region_name=_region(args),
         since_days=args.since,
         progress=_progress(args, "listing"),
     )
-    if report.skipped and not report.resources and len(report.skipped) > 1:
-        print_json(report.to_dict()) if args.json else print(str(report))
+    if report.listed_nothing:
+        _report(args, report)
         raise CannotRun("no area could be listed: see the SKIPPED lines for the permissions")
     return _report(args, report)
 

@@ -180,8 +180,8 @@ def sent_operation(request: AWSPreparedRequest, protocol: str) -> str | None:
     """The operation a serialized request names: X-Amz-Target (JSON) or the CBOR path."""
     if protocol == "smithy-rpc-v2-cbor":
         path = str(request.url).split("?", 1)[0]
-        head, _, name = path.rpartition("/operation/")
-        return name or None if head else None
+        _, found, name = path.rpartition("/operation/")
+        return name if found and name else None
     target = request.headers.get("X-Amz-Target")
     if isinstance(target, bytes):
         target = target.decode("ascii", "replace")

@@ -47,6 +47,12 @@ class ScanReport:
     region: str
     resources: list[ScannedResource] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (area, why)
+    areas: int = 0  # how many areas the scan tried to list
+
+    @property
+    def listed_nothing(self) -> bool:
+        """Every area was skipped: the scan could not run at all."""
+        return self.areas > 0 and len(self.skipped) == self.areas
 
     @property
     def ok(self) -> bool:
@@ -192,8 +198,9 @@ def scan(
     session, region, effective = account_view(posture, session, region_name)
     client = session.client("comprehend", region_name=region)
     since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=since_days)
-    report = ScanReport(region)
-    for listing in _listings():
+    listings = _listings()
+    report = ScanReport(region, areas=len(listings))
+    for listing in listings:
         if progress is not None:
             progress(listing.area)
         try:

@@ -377,22 +377,25 @@ def test_clients_are_typed_for_mypy(tmp_path: Path, usage: str, error: str | Non
 BAD = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
 
 
-def test_re_protecting_a_client_in_use_leaves_no_unchecked_window() -> None:
+def _send_while_reprotecting(
+    client: Any, posture: sc.Posture, call: Callable[[], Any], senders: int, reprotectors: int
+) -> None:
+    """``call`` in ``senders`` threads while ``reprotectors`` threads and this one re-protect."""
     import threading
 
-    client, recorder = plain_client(), Recorder()
-    posture = make_posture()
-    sc.protect(client, posture)
-    client.meta.events.register_last("before-send", recorder)
     done = threading.Event()
 
-    def send_violating() -> None:
+    def send() -> None:
         while not done.is_set():
-            # a request in an unchecked window would be sent: the recorder would see it
             with contextlib.suppress(sc.PostureViolation):
-                client.start_topics_detection_job(**IO, VpcConfig=BAD, DataAccessRoleArn=ROLES[1])
+                call()
 
-    workers = [threading.Thread(target=send_violating) for _ in range(2)]
+    def reprotect() -> None:
+        while not done.is_set():
+            sc.protect(client, posture)
+
+    workers = [threading.Thread(target=send) for _ in range(senders)]
+    workers += [threading.Thread(target=reprotect) for _ in range(reprotectors)]
     for worker in workers:
         worker.start()
     try:
@@ -402,6 +405,21 @@ def test_re_protecting_a_client_in_use_leaves_no_unchecked_window() -> None:
         done.set()
         for worker in workers:
             worker.join()
+
+
+def test_re_protecting_a_client_in_use_leaves_no_unchecked_window() -> None:
+    client, recorder = plain_client(), Recorder()
+    posture = make_posture()
+    sc.protect(client, posture)
+    client.meta.events.register_last("before-send", recorder)
+    # a request in an unchecked window would be sent: the recorder would see it
+    _send_while_reprotecting(
+        client,
+        posture,
+        lambda: client.start_topics_detection_job(**IO, VpcConfig=BAD, DataAccessRoleArn=ROLES[1]),
+        senders=2,
+        reprotectors=0,
+    )
     assert recorder.bodies == []
 
 
@@ -448,35 +466,14 @@ def test_concurrent_first_protection_never_returns_an_unprotected_client() -> No
 
 @pytest.mark.usefixtures("eager_thread_switches")
 def test_re_protecting_keeps_the_final_check_for_requests_in_flight() -> None:
-    import threading
-
     client, recorder = plain_client(), Recorder()
     posture = make_posture()
     sc.protect(client, posture)
     client.meta.events.register_last("before-parameter-build", drop_vpc)  # after the posture
     client.meta.events.register_last("before-send", recorder)
-    done = threading.Event()
-
-    def send() -> None:
-        while not done.is_set():
-            with contextlib.suppress(sc.PostureViolation):
-                client.start_topics_detection_job(**IO)
-
-    def reprotect() -> None:
-        while not done.is_set():
-            sc.protect(client, posture)
-
-    workers = [threading.Thread(target=send) for _ in range(4)]
-    workers.append(threading.Thread(target=reprotect))
-    for worker in workers:
-        worker.start()
-    try:
-        for _ in range(3000):
-            sc.protect(client, posture)
-    finally:
-        done.set()
-        for worker in workers:
-            worker.join()
+    _send_while_reprotecting(
+        client, posture, lambda: client.start_topics_detection_job(**IO), senders=4, reprotectors=1
+    )
     assert [b for b in recorder.bodies if b"VpcConfig" not in b] == []
 
 
