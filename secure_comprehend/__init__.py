@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Violation,
     )
     from secure_comprehend._iam import iam_policy
+    from secure_comprehend._live import clear_posture_cache
     from secure_comprehend._loading import load_posture
     from secure_comprehend._posture import Posture
     from secure_comprehend._preflight import preflight
@@ -52,6 +53,7 @@ _HOMES = {
     "SecureComprehendError": "_errors",
     "Violation": "_errors",
     "VpcSettings": "_sections",
+    "clear_posture_cache": "_live",
     "client": "_client",
     "evaluate": "_decision",
     "iam_policy": "_iam",
@@ -78,6 +80,7 @@ __all__ = [
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
+    "clear_posture_cache",
     "client",
     "evaluate",
     "iam_policy",

@@ -32,7 +32,8 @@ def client(
     Args:
         region_name: the client's region; ``None`` uses the session's.
         posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
-        session: the boto3 session to build the client from; ``None`` uses boto3's default.
+        session: the boto3 session to build the client from, and to read a fleet posture
+            source with; ``None`` uses boto3's default.
         config: a botocore ``Config`` for the client.
         **kwargs: passed on to ``session.client()`` (``endpoint_url``, credentials, ...).
 
@@ -44,13 +45,13 @@ def client(
             is not valid for the client's region.
         TypeError: ``posture`` is not a Posture.
     """
-    checked = posture_or_load(posture)
     if session is None:  # boto3's default session, as boto3.client() uses
         import boto3
 
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
         session = cast("boto3.Session", boto3.DEFAULT_SESSION)
+    checked = posture_or_load(posture, session)  # a fleet source is read with this session
     raw = session.client("comprehend", region_name=region_name, config=config, **kwargs)
     return protect(raw, checked)
 

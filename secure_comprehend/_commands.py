@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from secure_comprehend._decision import Decision
 
@@ -30,12 +30,19 @@ class CannotRun(Exception):
     """The command could not run; the message says what to do."""
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, dict[tuple[str, ...], str]]:
+def _load(args: argparse.Namespace) -> tuple[Any, Mapping[tuple[str, ...], str]]:
     from secure_comprehend._errors import PostureError
     from secure_comprehend._loading import load_with_sources
 
+    session = None
+    if getattr(args, "region", None):  # a fleet source is read in --region too
+        import boto3
+
+        from secure_comprehend._regions import check_region
+
+        session = boto3.Session(region_name=check_region(args.region, "--region"))
     try:
-        return load_with_sources(args.config, "--config")
+        return load_with_sources(args.config, "--config", session)
     except PostureError as exc:
         if str(exc).startswith("no posture found"):
             raise CannotRun(f"{exc}; or pass --config FILE (config.example.toml to start)") from exc
@@ -61,10 +68,11 @@ def print_json(value: Any) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from secure_comprehend._posture import origin_of
     from secure_comprehend._show import show_report, show_text
 
     posture, sources = _load(args)
-    report = show_report(posture, sources, _region(args, required=False))
+    report = show_report(posture, sources, _region(args, required=False), origin_of(posture))
     if args.json:
         print_json(report)
     else:

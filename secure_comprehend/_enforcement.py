@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
     from botocore.model import OperationModel
 
+    from secure_comprehend._live import LiveSource
     from secure_comprehend._posture import EffectivePosture, Posture
 
 logger = logging.getLogger("secure_comprehend")  # no handler: Python's last resort shows WARNINGs
@@ -243,35 +244,19 @@ def protect(client: ClientT, posture: Posture | None = None) -> ClientT:
 
 def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
     """Install the handlers; ``strict``: raise, in enforce mode, for a region without posture."""
-    model = getattr(getattr(client, "meta", None), "service_model", None)
-    service = getattr(model, "service_name", None)
-    if model is None or service != "comprehend":
-        raise TypeError(f"secure_comprehend protects comprehend clients, not {service!r}")
-    region = client.meta.region_name
-    effective: EffectivePosture | None = None
-    problem: str | None = None
-    try:
-        effective = posture.effective(region, client.meta.partition)
-    except PostureError as exc:
-        if strict and posture.mode != "audit":
-            raise
-        problem = str(exc)
-    protocol = getattr(model, "resolved_protocol", None) or model.protocol
-    protection = _Protection(
-        _relevant(operations_for(model, getattr(client, "_loader", None)).specs, posture),
-        effective,
-        problem,
-        posture.mode,
-        protocol,
-    )
+    from secure_comprehend._live import live_of
+
+    protection = _protection_for(client, posture, strict=strict)
     with _GUARDS_LOCK:  # held until the handlers exist: protect() never returns before
         guard = _GUARDS.get(client)
         verifier = guard.protection.verifier if guard is not None else None
         protection.verifier = verifier or ModelVerifier(weakref.ref(client))
         if guard is not None:
+            guard.follow(posture, live_of(posture))
             guard.protection = protection  # one assignment: no request runs unchecked
         else:
-            guard = _GUARDS[client] = _Guard(protection)
+            guard = _GUARDS[client] = _Guard(protection, weakref.ref(client))
+            guard.follow(posture, live_of(posture))
             events = client.meta.events
             for (event, unique_id), handler, where in (
                 (_PREPARE, guard.apply, "last"),
@@ -283,6 +268,28 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)
 
 
+def _protection_for(
+    client: BaseClient, posture: Posture | None, *, strict: bool, problem: str | None = None
+) -> _Protection:
+    """What ``client``'s handlers enforce under ``posture``; None: refuse, saying ``problem``."""
+    model = getattr(getattr(client, "meta", None), "service_model", None)
+    service = getattr(model, "service_name", None)
+    if model is None or service != "comprehend":
+        raise TypeError(f"secure_comprehend protects comprehend clients, not {service!r}")
+    specs = operations_for(model, getattr(client, "_loader", None)).specs
+    protocol = getattr(model, "resolved_protocol", None) or model.protocol
+    if posture is None:  # a fleet posture that cannot be had: every covered operation fails
+        return _Protection(specs, None, problem, "enforce", protocol)
+    effective: EffectivePosture | None = None
+    try:
+        effective = posture.effective(client.meta.region_name, client.meta.partition)
+    except PostureError as exc:
+        if strict and posture.mode != "audit":
+            raise
+        problem = str(exc)
+    return _Protection(_relevant(specs, posture), effective, problem, posture.mode, protocol)
+
+
 def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:
     """The operations this posture governs: [vpc]/[kms]/[iam] ones, and those of [s3] or
     [models] when the posture has that section."""
@@ -291,15 +298,44 @@ def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, Op
 
 
 class _Guard:
-    """The handlers of one client; they read the protection protect() last gave it."""
+    """The handlers of one client; they read the protection protect() last gave it.
 
-    __slots__ = ("__weakref__", "protection")
+    With a fleet posture the guard also follows its source: before each request it
+    asks the source for the current posture (a clock comparison until the TTL ends)
+    and, when that changed, or can no longer be had, swaps the protection.
+    """
 
-    def __init__(self, protection: _Protection) -> None:
+    __slots__ = ("__weakref__", "client", "live", "posture", "protection")
+
+    def __init__(self, protection: _Protection, client: weakref.ref[BaseClient]) -> None:
         self.protection = protection
+        self.client = client
+        self.live: LiveSource | None = None
+        self.posture: Posture | None = None  # the posture the protection was built from
+
+    def follow(self, posture: Posture, live: LiveSource | None) -> None:
+        self.posture, self.live = posture, live
 
     def apply(self, **kwargs: Any) -> None:
+        if self.live is not None:
+            self._refresh(self.live)
         self.protection.apply(**kwargs)
+
+    def _refresh(self, live: LiveSource) -> None:
+        client = self.client()
+        if client is None:  # pragma: no cover - a client's own handlers outlive it only in gc
+            return
+        try:
+            posture: Posture | None = live.current().posture
+            problem = None
+        except PostureError as exc:
+            posture, problem = None, str(exc)
+        if posture is not None and posture is self.posture:
+            return
+        # a new posture, or none to be had (the problem says for how long: built anew)
+        protection = _protection_for(client, posture, strict=False, problem=problem)
+        protection.verifier = self.protection.verifier
+        self.posture, self.protection = posture, protection
 
     def check_sent(self, event_name: str, **kwargs: Any) -> None:
         if event_name.startswith("before-send."):  # *.*.* hears every three-part event

@@ -23,7 +23,9 @@ from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid, model_type
 from secure_comprehend._posture import (
     EffectivePosture,
+    Origin,
     Posture,
+    origin_of,
     remember_sources,
     require_posture,
 )
@@ -32,8 +34,13 @@ from secure_comprehend._wire import unique_keys
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import boto3
+
+    from secure_comprehend._fleet import Fetched, FleetSource
+
 ENV_PREFIX = "SECURE_COMPREHEND_"
 CONFIG_VAR = f"{ENV_PREFIX}CONFIG"
+_NOT_POSTURE = (CONFIG_VAR, f"{CONFIG_VAR}_TTL")
 DEFAULT_FILES = (
     Path("secure_comprehend.toml"),
     Path("~/.config/secure_comprehend/config.toml"),
@@ -41,54 +48,91 @@ DEFAULT_FILES = (
 )
 
 
-def load_posture(path: str | os.PathLike[str] | None = None) -> Posture:
-    """Load the posture from the environment and a TOML file.
+def load_posture(
+    source: str | os.PathLike[str] | None = None, *, session: boto3.Session | None = None
+) -> Posture:
+    """Load the posture from the environment and a TOML file or fleet source.
 
     Sources, highest priority first: ``SECURE_COMPREHEND_*`` environment
-    variables; the TOML file ``path``, else the one named by
-    ``SECURE_COMPREHEND_CONFIG``, else the first that exists of
-    ``./secure_comprehend.toml``, ``~/.config/secure_comprehend/config.toml``,
-    ``/etc/secure_comprehend/config.toml``.
+    variables; then ``source``, else the one named by ``SECURE_COMPREHEND_CONFIG``,
+    else the first file that exists of ``./secure_comprehend.toml``,
+    ``~/.config/secure_comprehend/config.toml``, ``/etc/secure_comprehend/config.toml``.
+
+    A source is a TOML file, or a fleet source holding the same TOML (or its JSON
+    equivalent): ``ssm:/path/name``, ``secretsmanager:name-or-arn``,
+    ``appconfig:application/environment/profile`` or ``s3://bucket/key``. A fleet
+    source is fetched once per process and region and kept for
+    ``SECURE_COMPREHEND_CONFIG_TTL`` seconds (300); clients protected with its
+    posture follow it when it changes (see the README).
 
     Args:
-        path: a TOML posture file; it must exist.
+        source: a TOML posture file (it must exist), or a fleet source.
+        session: the boto3 session that reads a fleet source; ``None`` uses boto3's
+            default session.
 
     Returns:
         The validated posture.
 
     Raises:
         PostureError: no source provides a posture, a named file is missing or
-            unreadable, a name is unknown, or a value is invalid. The message names
-            the field, the value and its source.
+            unreadable, a fleet source cannot be read, a name is unknown, or a value
+            is invalid. The message names the field, the value and its source.
     """
-    return load_with_sources(path)[0]
+    return load_with_sources(source, session=session)[0]
 
 
-def posture_or_load(posture: object) -> Posture:
+def posture_or_load(posture: object, session: boto3.Session | None = None) -> Posture:
     """``posture`` if it is a ``Posture``; ``None`` loads one with ``load_posture()``.
 
     Raises:
         TypeError: ``posture`` is something else (a dict, say).
         PostureError: as ``load_posture()``.
     """
-    return load_posture() if posture is None else require_posture(posture)
+    return load_posture(session=session) if posture is None else require_posture(posture)
 
 
 def load_with_sources(
     path: str | os.PathLike[str] | None = None,
-    origin: str = "the path given to load_posture()",
-) -> tuple[Posture, dict[tuple[str, ...], str]]:
+    origin: str = "the source given to load_posture()",
+    session: boto3.Session | None = None,
+) -> tuple[Posture, Mapping[tuple[str, ...], str]]:
     """``load_posture()``, plus where each setting came from (field path -> source).
 
     ``origin`` names where ``path`` came from, for errors (``--config``, say).
     """
-    env_values, env_vars = _read_env()  # first: it refuses two names for one variable
+    env = _read_env()  # first: it refuses two names for one variable, and misspelt names
+    fleet = _fleet_source(path, origin)
+    if fleet is not None:
+        from secure_comprehend._live import live_source
+
+        loaded = live_source(fleet, session or _default_session(), _from_fetched).current()
+        return loaded.posture, loaded.sources
     file = _config_file(path, origin)
     file_values = _read_toml(file) if file else {}
     if file is not None and not file_values:
         raise PostureError(f"posture file {str(file)!r} is empty: it configures nothing")
-    merged = _deep_merge(file_values, env_values)
-    sources = _leaf_sources(file_values, f"file {file}")
+    posture, sources = _assemble(file_values, f"file {file}", env)
+    remember_sources(posture, sources, Origin(f"file {file}" if file else "environment"))
+    return posture, sources
+
+
+def _from_fetched(fetched: Fetched) -> tuple[Posture, Mapping[tuple[str, ...], str]]:
+    """A fleet document's posture, under the environment's variables (read anew)."""
+    posture, sources = _assemble(fetched.values, fetched.label)
+    origin = Origin(str(fetched.source), fetched.region, fetched.version, fetched.fetched_at)
+    remember_sources(posture, sources, origin)
+    return posture, sources
+
+
+def _assemble(
+    document: Mapping[str, Any],
+    label: str,
+    env: tuple[dict[str, Any], dict[tuple[str, ...], str]] | None = None,
+) -> tuple[Posture, dict[tuple[str, ...], str]]:
+    """The posture of a document (file or fleet) with the environment's variables over it."""
+    env_values, env_vars = env if env is not None else _read_env()
+    merged = _deep_merge(document, env_values)
+    sources = _leaf_sources(document, label)
     sources.update({field: f"environment variable {var}" for field, var in env_vars.items()})
     if not merged:
         looked = ", ".join(str(p) for p in DEFAULT_FILES)
@@ -103,8 +147,26 @@ def load_with_sources(
             raise
         # describe again, now that each value's source is known
         raise PostureError(describe_invalid(exc.__cause__, Posture, sources)) from exc.__cause__
-    remember_sources(posture, sources)
     return posture, sources
+
+
+def _default_session() -> boto3.Session:
+    import boto3
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION  # type: ignore[return-value]
+
+
+def _fleet_source(path: str | os.PathLike[str] | None, origin: str) -> FleetSource | None:
+    """The fleet source that ``path`` or ``SECURE_COMPREHEND_CONFIG`` names, if any."""
+    from secure_comprehend._fleet import FleetSource
+
+    if path is None and (var := _config_var()) is not None:
+        path, origin = os.environ[var], f"environment variable {var}"
+    if isinstance(path, str):  # a PathLike is a file, whatever its name looks like
+        return FleetSource.parse(path, origin)
+    return None
 
 
 def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | None:
@@ -196,7 +258,7 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
                 (
                     f"{ENV_PREFIX}{upper[i:]}"
                     for i in range(len(upper))
-                    if f"{ENV_PREFIX}{upper[i:]}" in {CONFIG_VAR, *known}
+                    if f"{ENV_PREFIX}{upper[i:]}" in {*_NOT_POSTURE, *known}
                 ),
                 f"a {ENV_PREFIX}* name",
             )
@@ -216,10 +278,10 @@ def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
     for var in sorted(ours, key=str.upper):
         upper = var.upper()
-        if upper == CONFIG_VAR:  # read by _config_file
+        if upper in _NOT_POSTURE:  # read by _config_file, _fleet_source and _live
             continue
         if upper not in known:
-            close = difflib.get_close_matches(upper, [CONFIG_VAR, *known], n=1, cutoff=0.8)
+            close = difflib.get_close_matches(upper, [*_NOT_POSTURE, *known], n=1, cutoff=0.8)
             hint = f"did you mean {close[0]}?" if close else f"see {CONFIG_VAR} and the README"
             raise PostureError(f"unknown environment variable {var}={os.environ[var]!r}: {hint}")
         path, complex_ = known[upper]
@@ -321,8 +383,9 @@ def _leaf_sources(values: Mapping[str, Any], label: str) -> dict[tuple[str, ...]
 
 def account_view(
     posture: object, session: Any, region_name: str | None
-) -> tuple[Any, str, EffectivePosture]:
-    """What a read-only account check starts from: a session, its region, the posture there.
+) -> tuple[Any, str, EffectivePosture, Origin | None]:
+    """What a read-only account check starts from: a session, its region, the posture
+    there, and where the posture was loaded from.
 
     Args:
         posture: a Posture, or None to load one.
@@ -335,9 +398,9 @@ def account_view(
     """
     import boto3
 
-    checked = posture_or_load(posture)
     session = session or boto3.Session(region_name=region_name)
+    checked = posture_or_load(posture, session)
     region = region_name or session.region_name
     if not region:
         raise PostureError("no region: pass region_name or configure one for the session")
-    return session, str(region), checked.effective(region)
+    return session, str(region), checked.effective(region), origin_of(checked)

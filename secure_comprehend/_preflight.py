@@ -49,9 +49,9 @@ def preflight(
     from secure_comprehend._preflight_kms import key_policies, keys
     from secure_comprehend._preflight_vpc import s3_paths, security_groups, subnets
 
-    session, region, effective = account_view(posture, session, region_name)
+    session, region, effective, origin = account_view(posture, session, region_name)
     probe = Probe(session, region)
-    report = PreflightReport(region)
+    report = PreflightReport(region, origin=origin)
     areas: list[tuple[str, Area]] = [
         ("identity", identity),
         ("subnets", subnets),

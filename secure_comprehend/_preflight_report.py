@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import boto3
 
+    from secure_comprehend._posture import Origin
+
 Status = Literal["PASS", "WARN", "FAIL", "SKIPPED"]
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
 
@@ -34,6 +36,7 @@ class PreflightReport:
 
     region: str
     account: str | None = None
+    origin: Origin | None = None  # where the posture checked was loaded from
     checks: list[Check] = field(default_factory=list)
     # ARNs a check found not to exist: later checks that depend on them are SKIPPED
     absent: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -55,6 +58,8 @@ class PreflightReport:
 
     def __str__(self) -> str:
         lines = [f"preflight for account {self.account or '(unknown)'} in {self.region}"]
+        if self.origin is not None:
+            lines.append(f"posture loaded from {self.origin}")
         width = max((len(c.area) for c in self.checks), default=0)
         for check in self.checks:
             lines.append(f"{check.status:<8} {check.area:<{width}}  {check.subject}")
@@ -73,6 +78,7 @@ class PreflightReport:
         return {
             "region": self.region,
             "account": self.account,
+            "origin": self.origin.to_dict() if self.origin else None,
             "ok": self.ok,
             "checks": [asdict(c) for c in self.checks],
         }

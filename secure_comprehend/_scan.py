@@ -195,7 +195,7 @@ def scan(
     """
     from secure_comprehend._loading import account_view
 
-    session, region, effective = account_view(posture, session, region_name)
+    session, region, effective, _ = account_view(posture, session, region_name)
     client = session.client("comprehend", region_name=region)
     since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=since_days)
     listings = _listings()

@@ -37,8 +37,12 @@ def source_of(path: tuple[str, ...], sources: Sources, default: str = "not set")
     return default
 
 
-def show_report(posture: Posture, sources: Sources, region: str | None) -> dict[str, Any]:
+def show_report(
+    posture: Posture, sources: Sources, region: str | None, origin: Any = None
+) -> dict[str, Any]:
     """The posture as plain data: top level (``region`` None) or one region's effective one.
+
+    ``origin`` (an ``Origin``) says where the posture was loaded from.
 
     Raises:
         PostureError: ``region`` is unknown or has no valid posture.
@@ -49,6 +53,7 @@ def show_report(posture: Posture, sources: Sources, region: str | None) -> dict[
         overlay = posture.regions.get(region)
     report: dict[str, Any] = {
         "region": region,
+        "origin": origin.to_dict() if origin else None,
         "mode": {"value": posture.mode, "source": source_of(("mode",), sources, "default")},
     }
     for name in SECTIONS:
@@ -81,6 +86,8 @@ def show_text(report: Mapping[str, Any]) -> str:
     mode = report["mode"]
     where = f"for {report['region']}" if report["region"] else "(top level)"
     lines = [f"posture {where}: mode {mode['value']} (from {mode['source']})"]
+    if report.get("origin"):
+        lines.append(f"loaded from {origin_text(report['origin'])}")
     for name in SECTIONS:
         fields = report[name]
         if fields is None:
@@ -98,6 +105,13 @@ def show_text(report: Mapping[str, Any]) -> str:
         listed = ", ".join(f"{r} ({', '.join(s)})" for r, s in regions.items())
         lines.append(f"regions with their own sections: {listed}; see --region REGION")
     return "\n".join(lines)
+
+
+def origin_text(origin: Mapping[str, Any]) -> str:
+    """Where a posture was loaded from (``Origin.to_dict()``), as people read it."""
+    where = f" in {origin['region']}" if origin["region"] else ""
+    version = f", version {origin['version']}" if origin["version"] else ""
+    return f"{origin['source']}{where}{version}, read at {origin['fetched_at']}"
 
 
 def setting_rows(posture: Posture, sources: Sources) -> list[tuple[str, object, str]]:

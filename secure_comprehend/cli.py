@@ -200,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _posture_options(parser: argparse.ArgumentParser, *, region: str) -> None:
     parser.add_argument(
-        "--config", help="posture TOML file (default: SECURE_COMPREHEND_* and the lookup)"
+        "--config",
+        help="posture TOML file, or fleet source: ssm:/path/name, secretsmanager:NAME, "
+        "appconfig:APP/ENV/PROFILE, s3://BUCKET/KEY (default: SECURE_COMPREHEND_* and the lookup)",
     )
     parser.add_argument("--region", help=region)
 

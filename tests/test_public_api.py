@@ -24,6 +24,7 @@ PUBLIC = [
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
+    "clear_posture_cache",
     "client",
     "evaluate",
     "iam_policy",

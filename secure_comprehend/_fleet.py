@@ -1,0 +1,290 @@
+"""Fleet posture sources: one posture document in SSM, Secrets Manager, AppConfig or S3.
+
+``FleetSource.parse`` reads a source name (``ssm:/path/name``,
+``secretsmanager:name-or-arn``, ``appconfig:application/environment/profile``,
+``s3://bucket/key``); ``fetch`` reads the document with the caller's boto3
+session. The document is the posture file's TOML, or its JSON equivalent.
+
+Written here rather than with pydantic-settings' AWS sources or Powertools'
+``parameters``: pydantic-settings' sources build their own client (not the
+caller's session), read flat key/value pairs rather than one document, and
+return no version; Powertools has no S3 source, returns no version or ETag for
+``show``/``doctor``, and drops a value when a refresh fails, where we keep the
+last good one for a while (``_live``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from secure_comprehend._errors import PostureError
+from secure_comprehend._wire import unique_keys
+
+SCHEMES = ("ssm", "secretsmanager", "appconfig", "s3")
+_FORMS = {
+    "ssm": "ssm:/path/name (or ssm:NAME, or a parameter ARN)",
+    "secretsmanager": "secretsmanager:NAME (or a secret ARN)",
+    "appconfig": "appconfig:APPLICATION/ENVIRONMENT/PROFILE",
+    "s3": "s3://BUCKET/KEY",
+}
+_SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*(:[A-Za-z0-9_.\-]+)?", re.ASCII)
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]{1,512}", re.ASCII)
+_APPCONFIG_PART = re.compile(r"[A-Za-z0-9_.\-]{1,128}", re.ASCII)
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", re.ASCII)
+_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z\-]*):(?P<service>ssm|secretsmanager):(?P<region>[a-z0-9\-]+):"
+    r"(?P<account>\d{12}):(?P<resource>.+)",
+    re.ASCII,
+)
+_SCHEME_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9_\-]+):")
+# a fetch answers quickly or not at all: fail over to the last good posture, not hang
+_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 5,
+    "read_timeout": 10,
+    "retries": {"mode": "standard", "max_attempts": 3},
+}
+
+
+@dataclass(frozen=True)
+class FleetSource:
+    """Where a fleet's posture document lives."""
+
+    scheme: str
+    location: str  # what follows "scheme:" (for s3: "bucket/key")
+
+    def __str__(self) -> str:
+        return f"s3://{self.location}" if self.scheme == "s3" else f"{self.scheme}:{self.location}"
+
+    @property
+    def region(self) -> str | None:
+        """The region an ARN names; None for a name read in the session's region."""
+        match = _ARN.fullmatch(self.location)
+        return match["region"] if match else None
+
+    @classmethod
+    def parse(cls, text: str, origin: str) -> FleetSource | None:
+        """The fleet source ``text`` names, or None for a file path.
+
+        Raises:
+            PostureError: ``text`` names a fleet source malformed, or one whose scheme is
+                misspelt (``ssm://``, ``S3:/``, ``secretmanager:``): never read as a file.
+        """
+        match = _SCHEME_LIKE.match(text)
+        if match is None:  # a path (C:\\ has a one-letter "scheme": a drive)
+            return None
+        scheme = match[1]
+        if scheme not in SCHEMES:
+            close = difflib.get_close_matches(scheme.lower(), SCHEMES, n=1, cutoff=0.75)
+            if scheme.lower() in SCHEMES or close:
+                meant = scheme.lower() if scheme.lower() in SCHEMES else close[0]
+                raise PostureError(
+                    f"posture source {text!r} (from {origin}): did you mean {_FORMS[meant]}?"
+                )
+            return None
+        source = cls(scheme, text[len(scheme) + 1 :].removeprefix("//" if scheme == "s3" else ""))
+        problem = source._problem(text)
+        if problem:
+            raise PostureError(
+                f"posture source {text!r} (from {origin}) {problem}; the form is {_FORMS[scheme]}"
+            )
+        return source
+
+    def _problem(self, text: str) -> str | None:
+        if text != text.strip():
+            return "has leading or trailing whitespace (a newline pasted in?)"
+        location, scheme = self.location, self.scheme
+        if scheme == "s3" and not text.startswith("s3://"):
+            return "must start with s3://"
+        arn = _ARN.fullmatch(location)
+        if arn is not None:
+            if arn["service"] != scheme:
+                return f"is an ARN of {arn['service']}, not {scheme}"
+            kind = "parameter/" if scheme == "ssm" else "secret:"
+            if not arn["resource"].startswith(kind):
+                return f"is not a {kind.rstrip('/:')} ARN"
+            return None
+        if scheme == "ssm" and not _SSM_NAME.fullmatch(location):
+            return "is not a parameter name"
+        if scheme == "secretsmanager" and not _SECRET_NAME.fullmatch(location):
+            return "is not a secret name"
+        if scheme == "appconfig":
+            parts = location.split("/")
+            if len(parts) != 3 or not all(_APPCONFIG_PART.fullmatch(p) for p in parts):
+                return "does not name an application, an environment and a profile"
+        if scheme == "s3":
+            bucket, _, key = location.partition("/")
+            if not _BUCKET.fullmatch(bucket) or not key:
+                return "does not name a bucket and a key"
+        return None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A posture document as read: its values, version (or ETag) and when it was read."""
+
+    source: FleetSource
+    region: str
+    values: dict[str, Any]
+    version: str | None
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def label(self) -> str:
+        """How ``show`` credits a setting of this document."""
+        version = f", version {self.version}" if self.version else ""
+        return f"{self.source} ({self.region}{version})"
+
+
+@dataclass
+class AppConfigSession:
+    """AppConfig's polling protocol: a token per session; an empty answer means unchanged."""
+
+    token: str | None = None
+    last: Fetched | None = None
+
+
+def fetch(source: FleetSource, session: Any, appconfig: AppConfigSession | None = None) -> Fetched:
+    """Read and parse the posture document ``source`` names.
+
+    Args:
+        source: where the document lives.
+        session: the boto3 session whose credentials and region read it.
+        appconfig: the polling state of an ``appconfig:`` source, kept between fetches.
+
+    Raises:
+        PostureError: no region, no credentials, the document cannot be read, or it
+            is not a TOML or JSON table. The message names the source.
+    """
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = source.region or session.region_name
+    if not region:
+        raise PostureError(
+            f"posture source {source}: no region to read it from: set AWS_REGION or "
+            "AWS_DEFAULT_REGION, give the profile a region, or name the source by its ARN"
+        )
+    service = "appconfigdata" if source.scheme == "appconfig" else source.scheme
+    try:
+        aws = session.client(service, region_name=region, config=Config(**_CLIENT_CONFIG))
+        text, version = _READERS[source.scheme](aws, source, appconfig)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise PostureError(
+            f"posture source {source} ({region}) could not be read: "
+            f"{error.get('Code', 'error')}: {error.get('Message', exc)}"
+        ) from exc
+    except BotoCoreError as exc:  # no credentials, no network, a timeout
+        raise PostureError(f"posture source {source} ({region}) could not be read: {exc}") from exc
+    if text is None and appconfig is not None and appconfig.last is not None:
+        # AppConfig answers nothing when the configuration has not changed
+        return Fetched(source, region, appconfig.last.values, appconfig.last.version)
+    fetched = Fetched(source, region, parse_document(text or "", str(source)), version)
+    if appconfig is not None:
+        appconfig.last = fetched
+    return fetched
+
+
+def parse_document(text: str, name: str) -> dict[str, Any]:
+    """A posture document's values: TOML, or JSON when it starts with ``{``.
+
+    Raises:
+        PostureError: the text is empty, or neither a TOML nor a JSON table.
+    """
+    if text.startswith("\ufeff"):
+        raise PostureError(
+            f"posture source {name} starts with a byte-order mark: store it as UTF-8 without one"
+        )
+    if not text.strip():
+        raise PostureError(f"posture source {name} is empty: it configures nothing")
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text, object_pairs_hook=unique_keys)
+        except ValueError as exc:
+            raise PostureError(f"posture source {name} is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise PostureError(f"posture source {name} must hold a JSON object")
+        return value
+    import importlib
+    import sys
+
+    # tomli on Python 3.10: what pydantic-settings[toml] installs there for files too
+    toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    try:
+        values: dict[str, Any] = toml.loads(text)
+        return values
+    except ValueError as exc:
+        raise PostureError(f"posture source {name} is not valid TOML: {exc}") from exc
+
+
+def _decode(data: bytes, source: FleetSource) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PostureError(f"posture source {source} is not UTF-8 text: {exc}") from exc
+
+
+def _ssm(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
+    # a name, or an ARN (which a parameter shared from another account needs)
+    parameter = aws.get_parameter(Name=source.location, WithDecryption=True)["Parameter"]
+    return parameter["Value"], str(parameter.get("Version", ""))
+
+
+def _secretsmanager(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
+    secret = aws.get_secret_value(SecretId=source.location)
+    text = secret.get("SecretString")
+    if text is None:
+        text = _decode(secret["SecretBinary"], source)
+    return text, str(secret.get("VersionId", ""))
+
+
+def _appconfig(
+    aws: Any, source: FleetSource, state: AppConfigSession | None
+) -> tuple[str | None, str]:
+    from botocore.exceptions import ClientError
+
+    state = state if state is not None else AppConfigSession()
+    application, environment, profile = source.location.split("/")
+    for attempt in (1, 2):
+        if state.token is None:
+            state.token = aws.start_configuration_session(
+                ApplicationIdentifier=application,
+                EnvironmentIdentifier=environment,
+                ConfigurationProfileIdentifier=profile,
+            )["InitialConfigurationToken"]
+        try:
+            answer = aws.get_latest_configuration(ConfigurationToken=state.token)
+        except ClientError as exc:  # a token lives 24 hours: start a new session once
+            if attempt == 2 or exc.response.get("Error", {}).get("Code") != "BadRequestException":
+                raise
+            state.token, state.last = None, None
+            continue
+        state.token = answer["NextPollConfigurationToken"]
+        data = answer["Configuration"].read()
+        version = str(answer.get("VersionLabel") or "")
+        if not data:
+            return (None, version) if state.last is not None else ("", version)
+        return _decode(data, source), version
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _s3(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
+    bucket, _, key = source.location.partition("/")
+    answer = aws.get_object(Bucket=bucket, Key=key)
+    with answer["Body"] as body:
+        data = body.read()
+    version = answer.get("VersionId") or answer.get("ETag", "")
+    return _decode(data, source), str(version)
+
+
+_READERS: dict[str, Any] = {
+    "ssm": _ssm,
+    "secretsmanager": _secretsmanager,
+    "appconfig": _appconfig,
+    "s3": _s3,
+}

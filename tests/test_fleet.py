@@ -1,0 +1,578 @@
+"""Fleet posture sources: SSM, Secrets Manager, AppConfig and S3, cached with a TTL.
+
+SSM, Secrets Manager and S3 are moto's; AppConfig's data plane (which moto does
+not implement) is a fake answering botocore's real requests on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+import secure_comprehend as sc
+from secure_comprehend import _live
+from tests.conftest import GROUPS, KEYS, REGION, ROLES, SUBNETS
+
+OTHER_SUBNETS = ("subnet-0aaaaaaaaaaaaaaa0",)
+PARAMETER = "/org/comprehend/posture"
+
+
+def posture_toml(subnets: tuple[str, ...] = SUBNETS, mode: str = "enforce") -> str:
+    return f"""
+mode = "{mode}"
+[vpc]
+subnets = {json.dumps(list(subnets))}
+security_group_ids = {json.dumps(list(GROUPS))}
+[kms]
+volume_key = "{KEYS["volume_key"]}"
+output_key = "{KEYS["output_key"]}"
+model_key = "{KEYS["model_key"]}"
+data_lake_key = "{KEYS["data_lake_key"]}"
+[iam]
+data_access_roles = {json.dumps(list(ROLES))}
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    clock = Clock()
+    monkeypatch.setattr(_live, "_now", clock)
+    sc.clear_posture_cache()
+    yield clock
+    sc.clear_posture_cache()
+
+
+@pytest.fixture
+def region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture
+def ssm(moto: None, region: None, clock: Clock) -> Any:
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(), Type="SecureString")
+    return ssm
+
+
+def start_job(client: Any) -> dict[str, Any]:
+    """Start a job with business parameters only; what Comprehend recorded of it."""
+    job = client.start_entities_detection_job(
+        InputDataConfig={"S3Uri": "s3://in/docs/"},
+        OutputDataConfig={"S3Uri": "s3://out/"},
+        LanguageCode="en",
+    )
+    described = client.describe_entities_detection_job(JobId=job["JobId"])
+    return dict(described["EntitiesDetectionJobProperties"])
+
+
+def vpc_of(client: Any) -> list[str]:
+    return list(start_job(client)["VpcConfig"]["Subnets"])
+
+
+# --- reading each kind of source ---------------------------------------------------
+
+
+def test_ssm_secure_string_through_the_config_variable(
+    ssm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG", f"ssm:{PARAMETER}")
+    client = sc.client()
+    recorded = start_job(client)
+    assert recorded["VpcConfig"]["Subnets"] == list(SUBNETS)
+    assert recorded["DataAccessRoleArn"] == ROLES[0]
+
+
+def test_ssm_by_arn_reads_the_region_the_arn_names(moto: None, clock: Clock) -> None:
+    boto3.client("ssm", region_name="eu-west-1").put_parameter(
+        Name=PARAMETER, Value=posture_toml(), Type="String"
+    )
+    arn = f"arn:aws:ssm:eu-west-1:123456789012:parameter{PARAMETER}"
+    # no region configured anywhere: the ARN's is used
+    assert sc.load_posture(f"ssm:{arn}").vpc.subnets == SUBNETS  # type: ignore[union-attr]
+
+
+def test_secrets_manager_json_document(moto: None, region: None, clock: Clock) -> None:
+    document = {
+        "vpc": {"subnets": list(OTHER_SUBNETS), "security_group_ids": list(GROUPS)},
+        "iam": {"data_access_roles": list(ROLES)},
+    }
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name="comprehend/posture", SecretString=json.dumps(document))
+    posture = sc.load_posture("secretsmanager:comprehend/posture")
+    assert posture.vpc is not None
+    assert posture.vpc.subnets == OTHER_SUBNETS
+    assert posture.kms is None
+
+
+def test_s3_object_with_its_etag(moto: None, region: None, clock: Clock) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="org-postures")
+    put = s3.put_object(Bucket="org-postures", Key="comprehend.toml", Body=posture_toml().encode())
+    posture = sc.load_posture("s3://org-postures/comprehend.toml")
+    origin = _origin(posture)
+    assert origin.source == "s3://org-postures/comprehend.toml"
+    assert origin.version == put["ETag"]
+    assert origin.region == REGION
+
+
+def _origin(posture: sc.Posture) -> Any:
+    from secure_comprehend._posture import origin_of
+
+    origin = origin_of(posture)
+    assert origin is not None
+    return origin
+
+
+class FakeAppConfig:
+    """AppConfig's data plane on the wire: sessions, tokens, empty answers when unchanged."""
+
+    def __init__(self, document: str, version: str = "1") -> None:
+        self.document, self.version = document.encode(), version
+        self.sent_version: dict[str, str] = {}  # token -> version the client already has
+        self.calls: list[str] = []
+        self.sessions = 0
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from urllib.parse import parse_qs, urlsplit
+
+        from botocore.awsrequest import AWSResponse
+
+        url = urlsplit(request.url)
+        if url.path == "/configurationsessions":
+            self.calls.append("StartConfigurationSession")
+            self.sessions += 1
+            started = json.loads(request.body)
+            assert (
+                started["ApplicationIdentifier"],
+                started["EnvironmentIdentifier"],
+                started["ConfigurationProfileIdentifier"],
+            ) == ("ml-platform", "prod", "comprehend-posture")
+            token = f"token-{self.sessions}-0"
+            return AWSResponse(
+                request.url, 201, {}, _Raw(json.dumps({"InitialConfigurationToken": token}))
+            )
+        self.calls.append("GetLatestConfiguration")
+        token = parse_qs(url.query)["configuration_token"][0]
+        if token == "expired":
+            return AWSResponse(
+                request.url,
+                400,
+                {"x-amzn-ErrorType": "BadRequestException"},
+                _Raw(json.dumps({"Message": "token expired"})),
+            )
+        session, count = token.split("-")[1:]
+        next_token = f"token-{session}-{int(count) + 1}"
+        unchanged = self.sent_version.get(token) == self.version
+        self.sent_version[next_token] = self.version
+        headers = {
+            "Next-Poll-Configuration-Token": next_token,
+            "Version-Label": self.version,
+            "Content-Type": "application/toml",
+        }
+        return AWSResponse(request.url, 200, headers, _Raw(b"" if unchanged else self.document))
+
+
+class _Raw:
+    def __init__(self, data: str | bytes) -> None:
+        self.data = data.encode() if isinstance(data, str) else data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        data, self.data = self.data, b""
+        return data
+
+
+def appconfig_session(fake: FakeAppConfig) -> boto3.Session:
+    session = boto3.Session(region_name=REGION)
+    session.events.register_first("before-send.appconfigdata", fake)
+    return session
+
+
+def test_appconfig_polls_with_its_tokens_and_keeps_the_unchanged_document(clock: Clock) -> None:
+    fake = FakeAppConfig(posture_toml())
+    session = appconfig_session(fake)
+    source = "appconfig:ml-platform/prod/comprehend-posture"
+    first = sc.load_posture(source, session=session)
+    assert first.vpc is not None
+    assert first.vpc.subnets == SUBNETS
+    clock.now += 301  # the TTL ends: AppConfig answers "unchanged" with an empty body
+    again = sc.load_posture(source, session=session)
+    assert again.vpc == first.vpc
+    assert _origin(again).version == "1"
+    fake.document, fake.version = posture_toml(OTHER_SUBNETS).encode(), "2"
+    clock.now += 301
+    changed = sc.load_posture(source, session=session)
+    assert changed.vpc is not None
+    assert changed.vpc.subnets == OTHER_SUBNETS
+    assert fake.calls == [
+        "StartConfigurationSession",
+        "GetLatestConfiguration",
+        "GetLatestConfiguration",
+        "GetLatestConfiguration",
+    ]
+
+
+def test_appconfig_starts_a_new_session_when_its_token_expired(clock: Clock) -> None:
+    fake = FakeAppConfig(posture_toml())
+    session = appconfig_session(fake)
+    source = "appconfig:ml-platform/prod/comprehend-posture"
+    sc.load_posture(source, session=session)
+    live = next(iter(_live._SOURCES.values()))
+    live._appconfig.token = "expired"  # as AppConfig refuses a token older than 24 hours
+    clock.now += 301
+    assert sc.load_posture(source, session=session).vpc is not None
+    assert fake.sessions == 2
+
+
+# --- the cache: once per process, refreshed after the TTL -------------------------
+
+
+def test_read_once_per_process_until_the_ttl(ssm: Any, clock: Clock) -> None:
+    calls = _count_calls("GetParameter")
+    first = sc.load_posture(f"ssm:{PARAMETER}")
+    clock.now += 299
+    assert sc.load_posture(f"ssm:{PARAMETER}") is first
+    assert calls == ["GetParameter"]
+    clock.now += 2
+    sc.load_posture(f"ssm:{PARAMETER}")
+    assert calls == ["GetParameter", "GetParameter"]
+
+
+def _count_calls(operation: str) -> list[str]:
+    calls: list[str] = []
+    session = boto3.DEFAULT_SESSION or boto3.setup_default_session() or boto3.DEFAULT_SESSION
+    assert session is not None
+
+    def count(model: Any, **_: Any) -> None:
+        if model.name == operation:
+            calls.append(model.name)
+
+    session.events.register("before-call", count)
+    return calls
+
+
+def test_the_ttl_variable_sets_the_lifetime(
+    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG_TTL", "60")
+    sc.clear_posture_cache()
+    calls = _count_calls("GetParameter")
+    sc.load_posture(f"ssm:{PARAMETER}")
+    clock.now += 61
+    sc.load_posture(f"ssm:{PARAMETER}")
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "5m", "", "nan", "inf", "86401", "300\n"])
+def test_a_bad_ttl_is_refused(
+    ssm: Any, monkeypatch: pytest.MonkeyPatch, value: str, clock: Clock
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG_TTL", value)
+    sc.clear_posture_cache()
+    if value == "300\n":  # float() reads it; the lifetime is still 300
+        sc.load_posture(f"ssm:{PARAMETER}")
+        return
+    with pytest.raises(sc.PostureError, match=r"SECURE_COMPREHEND_CONFIG_TTL=.*seconds from 1"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+
+
+def test_a_protected_client_follows_a_changed_posture_after_the_ttl(ssm: Any, clock: Clock) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    assert vpc_of(client) == list(SUBNETS)
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+    assert vpc_of(client) == list(SUBNETS)  # within the TTL: the cached posture
+    clock.now += 301
+    assert vpc_of(client) == list(OTHER_SUBNETS)  # the same client, the new posture
+    with pytest.raises(sc.PostureViolation, match="subnet-0123456789abcdef0"):
+        client.start_entities_detection_job(
+            InputDataConfig={"S3Uri": "s3://in/docs/"},
+            OutputDataConfig={"S3Uri": "s3://out/"},
+            LanguageCode="en",
+            VpcConfig={"Subnets": [SUBNETS[0]], "SecurityGroupIds": list(GROUPS)},
+        )
+
+
+def test_patch_follows_the_fleet_posture(ssm: Any, clock: Clock) -> None:
+    sc.patch(sc.load_posture(f"ssm:{PARAMETER}"))
+    try:
+        client = boto3.client("comprehend", region_name=REGION)
+        assert vpc_of(client) == list(SUBNETS)
+        ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+        clock.now += 301
+        assert vpc_of(client) == list(OTHER_SUBNETS)
+    finally:
+        sc.unpatch()
+
+
+def test_clear_posture_cache_reads_the_source_again(ssm: Any, clock: Clock) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+    sc.clear_posture_cache()
+    assert sc.load_posture(f"ssm:{PARAMETER}").vpc.subnets == OTHER_SUBNETS  # type: ignore[union-attr]
+    assert vpc_of(client) == list(OTHER_SUBNETS)  # clients follow it at their next call
+
+
+def test_many_threads_at_the_end_of_the_ttl_fetch_once(ssm: Any, clock: Clock) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    calls = _count_calls("GetParameter")
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+    clock.now += 301
+    seen: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            seen.append(vpc_of(client))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert seen == [list(OTHER_SUBNETS)] * 8
+    assert calls == ["GetParameter"]
+
+
+# --- refresh failures: the last good posture for at most twice the TTL ------------
+
+
+def test_a_failed_refresh_keeps_the_last_good_posture_then_fails_closed(
+    ssm: Any, clock: Clock, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    ssm.delete_parameter(Name=PARAMETER)
+    clock.now += 301
+    assert vpc_of(client) == list(SUBNETS)  # kept, and said so
+    warnings = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"ssm:{PARAMETER}: refresh failed" in warnings[0].getMessage()
+    assert "ParameterNotFound" in warnings[0].getMessage()
+    assert warnings[0].posture_source == f"ssm:{PARAMETER}"  # type: ignore[attr-defined]
+    clock.now += 300  # 601 s after the last good fetch: over twice the TTL
+    with pytest.raises(sc.PostureViolation) as refused:
+        start_job(client)
+    assert f"ssm:{PARAMETER}" in str(refused.value)
+    assert "refused until a fetch succeeds" in str(refused.value)
+    # operations without security members are not posture's business
+    client.list_entities_detection_jobs()
+    with pytest.raises(sc.PostureError, match="refused until a fetch succeeds"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+    # the store is back: the next call after the retry pause fetches and follows it
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Type="SecureString")
+    clock.now += 31
+    assert vpc_of(client) == list(OTHER_SUBNETS)
+
+
+def test_an_invalid_new_version_is_a_refresh_failure(
+    ssm: Any, clock: Clock, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    typo = posture_toml().replace("subnets =", "subnet =")
+    ssm.put_parameter(Name=PARAMETER, Value=typo, Overwrite=True)
+    clock.now += 301
+    assert vpc_of(client) == list(SUBNETS)
+    assert any(
+        "subnet" in r.getMessage() and "refresh failed" in r.getMessage() for r in sc_logs.records
+    )
+    clock.now += 300
+    with pytest.raises(sc.PostureViolation):
+        start_job(client)
+
+
+def test_an_audit_posture_that_can_no_longer_be_had_refuses_too(ssm: Any, clock: Clock) -> None:
+    # the stale posture's mode is stale too: an administrator may have turned on enforce
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(mode="audit"), Overwrite=True)
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    ssm.delete_parameter(Name=PARAMETER)
+    clock.now += 601
+    with pytest.raises(sc.PostureViolation, match="refused until a fetch succeeds"):
+        start_job(client)
+
+
+def test_failed_refreshes_are_retried_at_most_every_30_seconds(ssm: Any, clock: Clock) -> None:
+    sc.load_posture(f"ssm:{PARAMETER}")
+    ssm.delete_parameter(Name=PARAMETER)
+    calls = _count_calls("GetParameter")
+    clock.now += 301
+    for _ in range(5):
+        sc.load_posture(f"ssm:{PARAMETER}")
+    assert len(calls) == 1
+    clock.now += 30
+    sc.load_posture(f"ssm:{PARAMETER}")
+    assert len(calls) == 2
+
+
+# --- first fetches that fail, and malformed sources --------------------------------
+
+
+def test_a_missing_parameter_names_the_source(moto: None, region: None, clock: Clock) -> None:
+    with pytest.raises(sc.PostureError, match=r"ssm:/org/missing \(us-east-1\).*ParameterNotFound"):
+        sc.load_posture("ssm:/org/missing")
+
+
+def test_no_region_says_how_to_give_one(moto: None, clock: Clock) -> None:
+    with pytest.raises(sc.PostureError, match="no region to read it from"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+
+
+def test_no_credentials_names_the_source(
+    region: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(sc.PostureError, match=f"ssm:{PARAMETER}.*Unable to locate credentials"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+
+
+def test_no_network_names_the_source(
+    region: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(sc.PostureError, match=f"ssm:{PARAMETER}.*Could not connect"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("ssm://org/posture", "is not a parameter name; the form is ssm:/path/name"),
+        ("SSM:/org/posture", "did you mean ssm:/path/name"),
+        ("secretmanager:posture", "did you mean secretsmanager:NAME"),
+        ("s3:/bucket/key", "must start with s3://"),
+        ("S3://bucket/key", "did you mean s3://BUCKET/KEY"),
+        ("s3://bucket", "does not name a bucket and a key"),
+        ("s3://Bad_Bucket/key", "does not name a bucket and a key"),
+        ("appconfig:app/env", "does not name an application, an environment and a profile"),
+        ("appconfig:app//profile", "does not name an application"),
+        ("appconfig:app/env/profile/extra", "does not name an application"),
+        ("ssm:/org/posture\n", "trailing whitespace"),
+        (" ssm:/org/posture", None),  # a leading space: a file name, which does not exist
+        ("ssm:", "is not a parameter name"),
+        ("ssm:/org/pos ture", "is not a parameter name"),
+        ("secretsmanager:", "is not a secret name"),
+        ("ssm:arn:aws:secretsmanager:us-east-1:123456789012:secret:x", "is an ARN of"),
+        ("ssm:arn:aws:ssm:us-east-1:123456789012:document/x", "is not a parameter ARN"),
+    ],
+)
+def test_a_malformed_source_is_refused_and_never_read_as_a_file(
+    source: str, message: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG", source)
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture()
+    assert repr(source) in str(refused.value)
+    assert "environment variable SECURE_COMPREHEND_CONFIG" in str(refused.value)
+    assert message is None or message in str(refused.value), str(refused.value)
+
+
+def test_a_path_object_is_a_file_whatever_its_name(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    with pytest.raises(sc.PostureError, match="does not exist"):
+        sc.load_posture(Path("ssm:/org/posture"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty"),
+        ("  \n", "is empty"),
+        ("\ufeffmode = 'audit'", "byte-order mark"),
+        ("{not json", "is not valid JSON"),
+        ('{"mode": "audit", "mode": "enforce"}', "is not valid JSON"),
+        ("[1, 2]", "is not valid TOML"),
+        ("mode = ", "is not valid TOML"),
+        ('{"vpc": {"subnet": ["subnet-0123456789abcdef0"]}}', "vpc.subnet"),
+    ],
+)
+def test_a_bad_document_names_the_source(ssm: Any, text: str, message: str, clock: Clock) -> None:
+    ssm.put_parameter(Name=PARAMETER, Value=text or " ", Overwrite=True)
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture(f"ssm:{PARAMETER}")
+    assert message in str(refused.value)
+    assert f"ssm:{PARAMETER}" in str(refused.value)
+
+
+def test_environment_variables_apply_over_the_fleet_document(
+    ssm: Any, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_MODE", "audit")
+    posture = sc.load_posture(f"ssm:{PARAMETER}")
+    assert posture.mode == "audit"
+    text = str(posture)
+    assert "environment variable SECURE_COMPREHEND_MODE" in text
+    assert f"ssm:{PARAMETER} (us-east-1, version 1)" in text
+    assert f"loaded from ssm:{PARAMETER} in us-east-1, version 1, read at" in text
+
+
+def test_a_misspelt_ttl_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG_TLL", "60")
+    with pytest.raises(sc.PostureError, match="did you mean SECURE_COMPREHEND_CONFIG_TTL"):
+        sc.load_posture()
+
+
+# --- show and doctor say where the posture came from --------------------------------
+
+
+def test_show_says_source_version_and_when(ssm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from secure_comprehend.cli import main
+
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+    assert main(["show", "--config", f"ssm:{PARAMETER}", "--region", REGION, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["origin"]["source"] == f"ssm:{PARAMETER}"
+    assert report["origin"]["version"] == "2"
+    assert report["origin"]["region"] == REGION
+    assert report["origin"]["fetched_at"].endswith("+00:00")
+    assert report["vpc"]["subnets"]["source"] == f"ssm:{PARAMETER} ({REGION}, version 2)"
+    assert main(["show", "--config", f"ssm:{PARAMETER}"]) == 0
+    assert f"loaded from ssm:{PARAMETER} in {REGION}, version 2, read at" in capsys.readouterr().out
+
+
+def test_doctor_says_where_the_posture_came_from(
+    ssm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from secure_comprehend.cli import main
+
+    main(["doctor", "--config", f"ssm:{PARAMETER}", "--region", REGION])
+    assert f"posture loaded from ssm:{PARAMETER} in {REGION}, version 1" in capsys.readouterr().out
+    main(["doctor", "--config", f"ssm:{PARAMETER}", "--region", REGION, "--json"])
+    assert json.loads(capsys.readouterr().out)["origin"]["version"] == "1"
+
+
+def test_a_file_posture_says_its_file(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from secure_comprehend.cli import main
+
+    (tmp_path / "p.toml").write_text(posture_toml())
+    assert main(["show", "--config", str(tmp_path / "p.toml"), "--json"]) == 0
+    origin = json.loads(capsys.readouterr().out)["origin"]
+    assert origin["source"] == f"file {tmp_path / 'p.toml'}"
+    assert origin["version"] is None
+
+
+def test_show_with_a_misspelt_region_reads_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    from secure_comprehend.cli import main
+
+    assert main(["show", "--config", f"ssm:{PARAMETER}", "--region", "us-eest-1"]) == 2
+    assert "--region: 'us-eest-1' is not an AWS region" in capsys.readouterr().err
