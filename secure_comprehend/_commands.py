@@ -196,6 +196,8 @@ def run_policy(args: argparse.Namespace) -> int:
     from secure_comprehend._iam import build_policy
     from secure_comprehend._policy_text import SIZE_LIMITS, compact
 
+    if args.kind == "posture-reader":
+        return _posture_reader(args)
     posture, _ = _load(args)
     if args.kind in ("data-access-role", "key-policy"):
         return _provisioning(args, posture)
@@ -226,6 +228,43 @@ def run_policy(args: argparse.Namespace) -> int:
         print("[" + ",".join(compact(d) for d in documents) + "]")
         print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
     for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _posture_reader(args: argparse.Namespace) -> int:
+    """policy --kind posture-reader: read access to the fleet source, and nothing else."""
+    import os
+
+    from secure_comprehend._fleet import FleetSource
+    from secure_comprehend._loading import CONFIG_VAR
+    from secure_comprehend._policy_text import compact
+    from secure_comprehend._reader_policy import reader_policy
+    from secure_comprehend._regions import check_region
+
+    named, origin = args.config, "--config"
+    if named is None:
+        named, origin = os.environ.get(CONFIG_VAR), f"environment variable {CONFIG_VAR}"
+    source = FleetSource.parse(named, origin) if named else None
+    if source is None:
+        raise CannotRun(
+            "--kind posture-reader needs a fleet source: --config ssm:/path/name, "
+            "secretsmanager:NAME, appconfig:APP/ENV/PROFILE or s3://BUCKET/KEY"
+        )
+    region = check_region(args.region, "--region") if args.region else None
+    document, notes = reader_policy(source, region)
+    text = compact(document)
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        if out.is_dir():
+            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'reader.json'}")
+        out.write_text(text)
+        print(f"wrote the posture-reader policy for {source}: {out}", file=sys.stderr)
+    else:
+        print(text)
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
 

@@ -63,8 +63,13 @@ class FleetSource:
     @property
     def region(self) -> str | None:
         """The region an ARN names; None for a name read in the session's region."""
+        arn = self.arn_parts()
+        return arn["region"] if arn else None
+
+    def arn_parts(self) -> dict[str, str] | None:
+        """partition, service, region, account and resource, when named by an ARN."""
         match = _ARN.fullmatch(self.location)
-        return match["region"] if match else None
+        return match.groupdict() if match else None
 
     @classmethod
     def parse(cls, text: str, origin: str) -> FleetSource | None:

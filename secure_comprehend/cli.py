@@ -144,10 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     policy.add_argument(
         "--kind",
-        choices=["identity", "scp", "data-access-role", "key-policy"],
+        choices=["identity", "scp", "data-access-role", "key-policy", "posture-reader"],
         default="identity",
         help="identity or scp: Deny-only documents; data-access-role: each role's trust and "
-        "permissions policies; key-policy: the statement each key's policy needs",
+        "permissions policies; key-policy: the statement each key's policy needs; "
+        "posture-reader: read access to the fleet source --config names, and nothing else",
     )
     _posture_options(policy, region="only this region (default: every region, others denied)")
     policy.add_argument(
