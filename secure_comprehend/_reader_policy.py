@@ -72,10 +72,10 @@ def reader_policy(source: FleetSource, region: str | None) -> tuple[dict[str, An
         resource = f"arn:{partition}:s3:::{bucket}/{key}"
         read = _allow("ReadPosture", ["s3:GetObject"], resource)
         # SSE-KMS names the object, or with an S3 Bucket Key the bucket, in the context
-        context = [resource, f"arn:{partition}:s3:::{bucket}"]
+        named = [resource, f"arn:{partition}:s3:::{bucket}"]
         # through S3 in the bucket's region, which need not be the reader's
         keys = f"arn:{partition}:kms:*:*:key/*"  # the bucket's account and region
-        decrypt = _decrypt("s3", keys, None, {"kms:EncryptionContext:aws:s3:arn": context})
+        decrypt = _decrypt("s3", keys, None, {"kms:EncryptionContext:aws:s3:arn": named})
     if not arn and scheme in ("ssm", "secretsmanager"):  # a name: the reader's own account's
         read["Condition"] = {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}
     statements = [read] if decrypt is None else [read, decrypt]
