@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._fleet import AppConfigSession, FleetSource, fetch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # _fleet is imported when a fleet source is used: protect() checks only _LIVE
     from collections.abc import Callable, Mapping
 
-    from secure_comprehend._fleet import Fetched
+    from secure_comprehend._fleet import AppConfigSession, Fetched, FleetSource
     from secure_comprehend._posture import Posture
 
     Build = Callable[[Fetched], tuple[Posture, Mapping[tuple[str, ...], str]]]
@@ -79,8 +78,10 @@ class LiveSource:
         self.ttl = ttl
         self._session = session
         self._build = build
+        from secure_comprehend._fleet import AppConfigSession
+
         self._lock = threading.Lock()
-        self._appconfig = AppConfigSession()
+        self._appconfig: AppConfigSession = AppConfigSession()
         self._loaded: Loaded | None = None
         self._good_at = -math.inf  # _now() of the last good fetch
         self._retry_at = -math.inf
@@ -113,9 +114,11 @@ class LiveSource:
         """Drop the cached posture: the next ``current()`` fetches."""
         with self._lock:
             self._loaded, self._good_at, self._retry_at = None, -math.inf, -math.inf
-            self._appconfig = AppConfigSession()
+            self._appconfig = type(self._appconfig)()
 
     def _fetch(self) -> Loaded:
+        from secure_comprehend._fleet import fetch
+
         fetched = fetch(self.source, self._session, self._appconfig)
         posture, sources = self._build(fetched)
         self._loaded = loaded = Loaded(posture, sources, fetched)

@@ -160,13 +160,13 @@ def _default_session() -> boto3.Session:
 
 def _fleet_source(path: str | os.PathLike[str] | None, origin: str) -> FleetSource | None:
     """The fleet source that ``path`` or ``SECURE_COMPREHEND_CONFIG`` names, if any."""
-    from secure_comprehend._fleet import FleetSource
-
     if path is None and (var := _config_var()) is not None:
         path, origin = os.environ[var], f"environment variable {var}"
-    if isinstance(path, str):  # a PathLike is a file, whatever its name looks like
-        return FleetSource.parse(path, origin)
-    return None
+    if not isinstance(path, str):  # a PathLike is a file, whatever its name looks like
+        return None
+    from secure_comprehend._fleet import FleetSource
+
+    return FleetSource.parse(path, origin)
 
 
 def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | None:

@@ -336,7 +336,9 @@ def test_environment_path_does_not_import_pydantic_settings(
         "import sys, secure_comprehend as sc\n"
         "p = sc.load_posture()\n"
         "assert p.kms.volume_key, p\n"
+        "c = sc.client(region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\n"
         "assert 'pydantic_settings' not in sys.modules\n"
+        "assert 'secure_comprehend._fleet' not in sys.modules, 'fleet sources imported'\n"
     )
     env = {"SECURE_COMPREHEND_KMS__VOLUME_KEY": KEYS["volume_key"], "PATH": ""}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
