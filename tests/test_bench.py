@@ -23,7 +23,9 @@ def test_benchmark_runs_with_tiny_counts(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = out.read_text()
     for figure in (
-        "cold start: import, client, one covered call",
+        "cold start, posture from environment: import, client, one covered call",
+        "cold start, posture from a TOML file: import, client, one covered call",
+        "cold start, posture from environment: peak RSS",
         "covered call, in-process",
         "uncovered call (DetectSentiment), in-process",
         "covered call, via local HTTP",
