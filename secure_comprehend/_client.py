@@ -51,7 +51,8 @@ def client(
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
         session = cast("boto3.Session", boto3.DEFAULT_SESSION)
-    checked = posture_or_load(posture, session)  # a fleet source is read with this session
+    # a fleet source is read with this session, in the client's region
+    checked = posture_or_load(posture, session, region_name)
     raw = session.client("comprehend", region_name=region_name, config=config, **kwargs)
     return protect(raw, checked)
 

@@ -45,8 +45,8 @@ _SCHEME_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9_\-]+):")
 # a fetch answers quickly or not at all: fail over to the last good posture, not hang
 _CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 5,
-    "read_timeout": 10,
-    "retries": {"mode": "standard", "max_attempts": 3},
+    "read_timeout": 5,
+    "retries": {"mode": "standard", "max_attempts": 2},
 }
 
 
@@ -79,6 +79,16 @@ class FleetSource:
             PostureError: ``text`` names a fleet source malformed, or one whose scheme is
                 misspelt (``ssm://``, ``S3:/``, ``secretmanager:``): never read as a file.
         """
+        if text != text.strip() and FleetSource.parse(text.strip(), origin) is not None:
+            raise PostureError(
+                f"posture source {text!r} (from {origin}) has leading or trailing whitespace "
+                "(a newline pasted in?)"
+            )
+        if text.startswith("arn:") and text.split(":")[2:3] in (["ssm"], ["secretsmanager"]):
+            raise PostureError(
+                f"posture source {text!r} (from {origin}): an ARN names its store too: "
+                f"{text.split(':')[2]}:{text}"
+            )
         match = _SCHEME_LIKE.match(text)
         if match is None:  # a path (C:\\ has a one-letter "scheme": a drive)
             return None
@@ -153,13 +163,19 @@ class AppConfigSession:
     last: Fetched | None = None
 
 
-def fetch(source: FleetSource, session: Any, appconfig: AppConfigSession | None = None) -> Fetched:
+def fetch(
+    source: FleetSource,
+    session: Any,
+    appconfig: AppConfigSession | None = None,
+    region: str | None = None,
+) -> Fetched:
     """Read and parse the posture document ``source`` names.
 
     Args:
         source: where the document lives.
         session: the boto3 session whose credentials and region read it.
         appconfig: the polling state of an ``appconfig:`` source, kept between fetches.
+        region: the region to read in; None for the ARN's, else the session's.
 
     Raises:
         PostureError: no region, no credentials, the document cannot be read, or it
@@ -168,16 +184,20 @@ def fetch(source: FleetSource, session: Any, appconfig: AppConfigSession | None 
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    region = source.region or session.region_name
+    region = source.region or region or session.region_name
     if not region:
         raise PostureError(
-            f"posture source {source}: no region to read it from: set AWS_REGION or "
+            f"posture source {source}: no region to read it from: pass region_name, set "
             "AWS_DEFAULT_REGION, give the profile a region, or name the source by its ARN"
         )
     service = "appconfigdata" if source.scheme == "appconfig" else source.scheme
     try:
         aws = session.client(service, region_name=region, config=Config(**_CLIENT_CONFIG))
         text, version = _READERS[source.scheme](aws, source, appconfig)
+    except PostureError:  # not UTF-8: the next poll must send the document again
+        if appconfig is not None:
+            appconfig.token, appconfig.last = None, None
+        raise
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise PostureError(
@@ -189,7 +209,12 @@ def fetch(source: FleetSource, session: Any, appconfig: AppConfigSession | None 
     if text is None and appconfig is not None and appconfig.last is not None:
         # AppConfig answers nothing when the configuration has not changed
         return Fetched(source, region, appconfig.last.values, appconfig.last.version)
-    fetched = Fetched(source, region, parse_document(text or "", str(source)), version)
+    try:
+        fetched = Fetched(source, region, parse_document(text or "", str(source)), version)
+    except PostureError:
+        if appconfig is not None:  # poll the whole document again: never "unchanged" from here
+            appconfig.token, appconfig.last = None, None
+        raise
     if appconfig is not None:
         appconfig.last = fetched
     return fetched
@@ -210,6 +235,8 @@ def parse_document(text: str, name: str) -> dict[str, Any]:
     if text.lstrip().startswith("{"):
         try:
             value = json.loads(text, object_pairs_hook=unique_keys)
+        except RecursionError as exc:
+            raise PostureError(f"posture source {name} is nested too deeply") from exc
         except ValueError as exc:
             raise PostureError(f"posture source {name} is not valid JSON: {exc}") from exc
         if not isinstance(value, dict):
@@ -223,6 +250,8 @@ def parse_document(text: str, name: str) -> dict[str, Any]:
     try:
         values: dict[str, Any] = toml.loads(text)
         return values
+    except RecursionError as exc:
+        raise PostureError(f"posture source {name} is nested too deeply") from exc
     except ValueError as exc:
         raise PostureError(f"posture source {name} is not valid TOML: {exc}") from exc
 
@@ -283,7 +312,7 @@ def _s3(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
     answer = aws.get_object(Bucket=bucket, Key=key)
     with answer["Body"] as body:
         data = body.read()
-    version = answer.get("VersionId") or answer.get("ETag", "")
+    version = answer.get("VersionId") or answer.get("ETag", "").strip('"')
     return _decode(data, source), str(version)
 
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:  # _fleet is imported when a fleet source is used: protect() c
 
 logger = logging.getLogger("secure_comprehend")
 
-TTL_VAR = "SECURE_COMPREHEND_CONFIG_TTL"
+_PREFIX = "SECURE_COMPREHEND_"
+TTL_VAR = f"{_PREFIX}CONFIG_TTL"
 DEFAULT_TTL = 300.0
 MAX_TTL = 86_400.0
 _now = time.monotonic  # the cache's clock; tests move it on
@@ -46,6 +47,7 @@ class Loaded:
     posture: Posture
     sources: Mapping[tuple[str, ...], str]
     fetched: Fetched
+    env: tuple[tuple[str, str], ...]  # the SECURE_COMPREHEND_* variables it was built under
 
 
 def ttl_from_env() -> float:
@@ -73,8 +75,11 @@ def ttl_from_env() -> float:
 class LiveSource:
     """One fleet source in one region: its last good posture, and how to refresh it."""
 
-    def __init__(self, source: FleetSource, session: Any, ttl: float, build: Build) -> None:
+    def __init__(
+        self, source: FleetSource, session: Any, region: str | None, ttl: float, build: Build
+    ) -> None:
         self.source = source
+        self.region = region
         self.ttl = ttl
         self._session = session
         self._build = build
@@ -90,25 +95,53 @@ class LiveSource:
     def current(self) -> Loaded:
         """The posture to enforce now: cached, refreshed, or kept while refreshes fail.
 
+        While one thread refreshes, others get the last good posture (within twice the
+        TTL) without waiting for the store.
+
         Raises:
             PostureError: the first fetch failed, or every refresh has failed for
                 twice the TTL since the last good fetch.
         """
-        loaded = self._loaded
-        if loaded is not None and _now() - self._good_at < self.ttl:
+        loaded, now = self._loaded, _now()
+        if loaded is not None and now - self._good_at < self.ttl:
             return loaded
-        with self._lock:
+        usable = loaded is not None and now - self._good_at < 2 * self.ttl
+        if not self._lock.acquire(blocking=not usable):
+            return loaded  # type: ignore[return-value]  # usable: another thread refreshes
+        try:
             now = _now()
             if self._loaded is not None and now - self._good_at < self.ttl:
                 return self._loaded  # another thread refreshed it meanwhile
             if self._loaded is None or now >= self._retry_at:
                 try:
-                    return self._fetch()
-                except PostureError as exc:
+                    from secure_comprehend._fleet import fetch
+
+                    return self._install(
+                        fetch(self.source, self._session, self._appconfig, self.region)
+                    )
+                except Exception as exc:  # any failure to read or build: never a crash here
+                    failure = _as_posture_error(exc, self.source)
                     if self._loaded is None:
-                        raise
-                    self._failed(exc, now)
-            return self._stale(now)
+                        raise failure from exc
+                    self._failed(failure)
+            return self._stale(_now())
+        finally:
+            self._lock.release()
+
+    def load(self) -> Loaded:
+        """``current()``, rebuilt from the cached document if the environment's
+        ``SECURE_COMPREHEND_*`` variables changed since (they apply over it, as over a file).
+
+        Raises:
+            PostureError: as ``current()``, or a variable is invalid.
+        """
+        loaded = self.current()
+        if loaded.env == env_snapshot():
+            return loaded
+        with self._lock:
+            if self._loaded is loaded:  # clients follow the rebuilt posture at their next call
+                return self._install(loaded.fetched, keep_time=True)
+        return self.current()
 
     def forget(self) -> None:
         """Drop the cached posture: the next ``current()`` fetches."""
@@ -116,18 +149,18 @@ class LiveSource:
             self._loaded, self._good_at, self._retry_at = None, -math.inf, -math.inf
             self._appconfig = type(self._appconfig)()
 
-    def _fetch(self) -> Loaded:
-        from secure_comprehend._fleet import fetch
-
-        fetched = fetch(self.source, self._session, self._appconfig)
+    def _install(self, fetched: Fetched, *, keep_time: bool = False) -> Loaded:
+        env = env_snapshot()
         posture, sources = self._build(fetched)
-        self._loaded = loaded = Loaded(posture, sources, fetched)
+        self._loaded = loaded = Loaded(posture, sources, fetched, env)
         _LIVE[id(posture)] = self
         weakref.finalize(posture, _LIVE.pop, id(posture), None)
-        self._good_at, self._failure = _now(), None
+        if not keep_time:
+            self._good_at, self._failure = _now(), None
         return loaded
 
-    def _failed(self, exc: PostureError, now: float) -> None:
+    def _failed(self, exc: PostureError) -> None:
+        now = _now()  # after the fetch, which may have taken long
         self._failure = exc
         self._retry_at = now + min(_RETRY_EVERY, self.ttl / 4)
         kept = self._loaded.fetched if self._loaded else None
@@ -155,19 +188,44 @@ class LiveSource:
         ) from self._failure
 
 
-_SOURCES: dict[tuple[str, str | None], LiveSource] = {}
+_SOURCES: dict[tuple[str, str | None, str | None], LiveSource] = {}
 _SOURCES_LOCK = threading.Lock()
 _LIVE: dict[int, LiveSource] = {}  # id(posture) -> the source it came from
 
 
-def live_source(source: FleetSource, session: Any, build: Build) -> LiveSource:
-    """The process's cached ``LiveSource`` for ``source`` in the session's region."""
-    key = (str(source), source.region or session.region_name)
+def live_source(source: FleetSource, session: Any, region: str | None, build: Build) -> LiveSource:
+    """The process's cached ``LiveSource`` for ``source``, per region and credentials.
+
+    ``region`` is the caller's (a client's, say), else the session's; an ARN's wins.
+    Credentials are part of the key: two accounts' sessions never share a posture.
+    """
+    region = source.region or region or session.region_name
+    key = (str(source), region, _identity(session))
     with _SOURCES_LOCK:
         live = _SOURCES.get(key)
         if live is None:
-            live = _SOURCES[key] = LiveSource(source, session, ttl_from_env(), build)
+            live = _SOURCES[key] = LiveSource(source, session, region, ttl_from_env(), build)
         return live
+
+
+def _identity(session: Any) -> str | None:
+    """The access key the session signs with (who reads the store), if it has one."""
+    try:
+        credentials = session.get_credentials()
+        return str(credentials.access_key) if credentials is not None else None
+    except Exception:  # no credentials yet: the fetch will say so
+        return None
+
+
+def env_snapshot() -> tuple[tuple[str, str], ...]:
+    """The ``SECURE_COMPREHEND_*`` variables, which apply over a fleet document."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_PREFIX)))
+
+
+def _as_posture_error(exc: Exception, source: FleetSource) -> PostureError:
+    if isinstance(exc, PostureError):
+        return exc
+    return PostureError(f"posture source {source} could not be read: {type(exc).__name__}: {exc}")
 
 
 def live_of(posture: Posture) -> LiveSource | None:

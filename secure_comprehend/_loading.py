@@ -49,7 +49,10 @@ DEFAULT_FILES = (
 
 
 def load_posture(
-    source: str | os.PathLike[str] | None = None, *, session: boto3.Session | None = None
+    source: str | os.PathLike[str] | None = None,
+    *,
+    session: boto3.Session | None = None,
+    region_name: str | None = None,
 ) -> Posture:
     """Load the posture from the environment and a TOML file or fleet source.
 
@@ -69,6 +72,8 @@ def load_posture(
         source: a TOML posture file (it must exist), or a fleet source.
         session: the boto3 session that reads a fleet source; ``None`` uses boto3's
             default session.
+        region_name: the region to read a fleet source in; ``None`` uses the session's
+            (an ARN's region wins over both).
 
     Returns:
         The validated posture.
@@ -78,23 +83,28 @@ def load_posture(
             unreadable, a fleet source cannot be read, a name is unknown, or a value
             is invalid. The message names the field, the value and its source.
     """
-    return load_with_sources(source, session=session)[0]
+    return load_with_sources(source, session=session, region=region_name)[0]
 
 
-def posture_or_load(posture: object, session: boto3.Session | None = None) -> Posture:
+def posture_or_load(
+    posture: object, session: boto3.Session | None = None, region: str | None = None
+) -> Posture:
     """``posture`` if it is a ``Posture``; ``None`` loads one with ``load_posture()``.
 
     Raises:
         TypeError: ``posture`` is something else (a dict, say).
         PostureError: as ``load_posture()``.
     """
-    return load_posture(session=session) if posture is None else require_posture(posture)
+    if posture is None:
+        return load_posture(session=session, region_name=region)
+    return require_posture(posture)
 
 
 def load_with_sources(
     path: str | os.PathLike[str] | None = None,
     origin: str = "the source given to load_posture()",
     session: boto3.Session | None = None,
+    region: str | None = None,
 ) -> tuple[Posture, Mapping[tuple[str, ...], str]]:
     """``load_posture()``, plus where each setting came from (field path -> source).
 
@@ -105,7 +115,8 @@ def load_with_sources(
     if fleet is not None:
         from secure_comprehend._live import live_source
 
-        loaded = live_source(fleet, session or _default_session(), _from_fetched).current()
+        live = live_source(fleet, session or _default_session(), region, _from_fetched)
+        loaded = live.load()
         return loaded.posture, loaded.sources
     file = _config_file(path, origin)
     file_values = _read_toml(file) if file else {}
@@ -118,6 +129,10 @@ def load_with_sources(
 
 def _from_fetched(fetched: Fetched) -> tuple[Posture, Mapping[tuple[str, ...], str]]:
     """A fleet document's posture, under the environment's variables (read anew)."""
+    if not fetched.values:  # never "no posture found", never only the variables
+        raise PostureError(
+            f"posture source {fetched.label} holds no settings: it configures nothing"
+        )
     posture, sources = _assemble(fetched.values, fetched.label)
     origin = Origin(str(fetched.source), fetched.region, fetched.version, fetched.fetched_at)
     remember_sources(posture, sources, origin)

@@ -17,6 +17,12 @@ from typing import Any
 from secure_comprehend._fleet import FleetSource
 
 _APPCONFIG_ID = re.compile(r"[a-z0-9]{7}", re.ASCII)
+_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}", re.ASCII)
+
+
+def _literal(name: str) -> str:
+    """``name`` as IAM reads it literally: ``*``, ``?`` and ``$`` are its own syntax."""
+    return "".join(f"${{{c}}}" if c in "*?$" else c for c in name)
 
 
 def reader_policy(source: FleetSource, region: str | None) -> tuple[dict[str, Any], list[str]]:
@@ -46,6 +52,8 @@ def reader_policy(source: FleetSource, region: str | None) -> tuple[dict[str, An
         resource = source.location
         if not arn:
             resource = f"arn:{partition}:secretsmanager:{where}:secret:{resource}-??????"
+        elif not _SECRET_SUFFIX.search(resource[-7:]):  # a partial ARN: the name only
+            resource += "-??????"
         read = _allow("ReadPosture", ["secretsmanager:GetSecretValue"], resource)
         context = {"kms:EncryptionContext:SecretARN": resource}
         decrypt = _decrypt("secretsmanager", keys, region, context)
@@ -69,7 +77,7 @@ def reader_policy(source: FleetSource, region: str | None) -> tuple[dict[str, An
         )
     else:
         bucket, _, key = source.location.partition("/")
-        resource = f"arn:{partition}:s3:::{bucket}/{key}"
+        resource = f"arn:{partition}:s3:::{bucket}/{_literal(key)}"
         read = _allow("ReadPosture", ["s3:GetObject"], resource)
         # SSE-KMS names the object, or with an S3 Bucket Key the bucket, in the context
         named = [resource, f"arn:{partition}:s3:::{bucket}"]

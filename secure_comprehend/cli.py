@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
         "the posture and where each value came from",
         "Without --region: the top-level sections and the regions that have their own. "
         "With --region: the effective posture of that region, each value credited to the "
-        "file, variable or section that set it. Reads nothing from AWS.",
+        "file, variable or section that set it. Reads nothing from AWS, but a fleet "
+        "source that --config or SECURE_COMPREHEND_CONFIG names.",
         "secure-comprehend show --region eu-west-1",
         "shown",
         "(not used)",

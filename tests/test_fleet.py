@@ -125,7 +125,7 @@ def test_s3_object_with_its_etag(moto: None, region: None, clock: Clock) -> None
     posture = sc.load_posture("s3://org-postures/comprehend.toml")
     origin = _origin(posture)
     assert origin.source == "s3://org-postures/comprehend.toml"
-    assert origin.version == put["ETag"]
+    assert origin.version == put["ETag"].strip('"')  # the ETag without its quotes
     assert origin.region == REGION
 
 
@@ -671,3 +671,164 @@ def test_the_reader_policy_reads_the_config_variable_without_fetching(
     assert document["Statement"][0]["Resource"].startswith("arn:aws:secretsmanager:*:")
     via = document["Statement"][1]["Condition"]["StringLike"]["kms:ViaService"]
     assert via == "secretsmanager.*.amazonaws.com"
+
+
+# --- what a stranger's attack found -------------------------------------------------
+
+
+def test_two_accounts_never_share_a_cached_posture(ssm: Any, clock: Clock) -> None:
+    sts = boto3.client("sts", region_name=REGION)
+    credentials = sts.assume_role(
+        RoleArn="arn:aws:iam::222222222222:role/Reader", RoleSessionName="reader-b"
+    )["Credentials"]
+    other = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+    other.client("ssm").put_parameter(
+        Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS, mode="audit"), Type="String"
+    )
+    theirs = sc.load_posture(f"ssm:{PARAMETER}", session=other)
+    ours = sc.load_posture(f"ssm:{PARAMETER}")
+    assert (theirs.mode, theirs.vpc.subnets) == ("audit", OTHER_SUBNETS)  # type: ignore[union-attr]
+    assert (ours.mode, ours.vpc.subnets) == ("enforce", SUBNETS)  # type: ignore[union-attr]
+
+
+def test_variables_apply_over_the_cached_document_at_each_load(
+    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG", f"ssm:{PARAMETER}")
+    monkeypatch.setenv("SECURE_COMPREHEND_MODE", "audit")
+    client = sc.client()
+    assert sc.load_posture().mode == "audit"
+    calls = _count_calls("GetParameter")
+    monkeypatch.delenv("SECURE_COMPREHEND_MODE")
+    assert sc.load_posture().mode == "enforce"  # within the TTL, without a fetch
+    assert calls == []
+    with pytest.raises(sc.PostureViolation):  # the earlier client follows at its next call
+        client.start_entities_detection_job(
+            InputDataConfig={"S3Uri": "s3://in/docs/"},
+            OutputDataConfig={"S3Uri": "s3://out/"},
+            LanguageCode="en",
+            VpcConfig={"Subnets": list(OTHER_SUBNETS), "SecurityGroupIds": list(GROUPS)},
+        )
+
+
+def test_an_unreadable_appconfig_version_is_not_taken_for_unchanged(clock: Clock) -> None:
+    fake = FakeAppConfig(posture_toml())
+    session = appconfig_session(fake)
+    source = "appconfig:ml-platform/prod/comprehend-posture"
+    sc.load_posture(source, session=session)
+    fake.document, fake.version = b"mode = ", "2"  # not TOML
+    clock.now += 301
+    sc.load_posture(source, session=session)  # the last good one, with a WARNING
+    for _ in range(10):  # every later poll still sees version 2, not "unchanged"
+        clock.now += 31
+        if clock.now - 1000 >= 600:
+            break
+        sc.load_posture(source, session=session)
+    clock.now = 1000 + 601
+    with pytest.raises(sc.PostureError, match="is not valid TOML"):
+        sc.load_posture(source, session=session)
+
+
+def test_a_document_nested_too_deeply_is_a_failed_refresh_not_a_crash(
+    ssm: Any, clock: Clock, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    deep = "a = " + "[" * 2000 + "]" * 2000
+    ssm.put_parameter(Name=PARAMETER, Value=deep, Overwrite=True)
+    clock.now += 301
+    client.start_sentiment_detection_job  # noqa: B018  # an attribute: no call yet
+    assert vpc_of(client) == list(SUBNETS)
+    assert any("nested too deeply" in r.getMessage() for r in sc_logs.records)
+    sc.clear_posture_cache()
+    with pytest.raises(sc.PostureError, match=f"ssm:{PARAMETER} is nested too deeply"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+
+
+def test_a_reader_that_raises_anything_is_a_failed_refresh(
+    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secure_comprehend import _fleet
+
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+
+    def broken(*_: Any) -> Any:
+        raise KeyError("Parameter")  # a proxy's answer that is not SSM's shape
+
+    monkeypatch.setitem(_fleet._READERS, "ssm", broken)
+    clock.now += 301
+    assert vpc_of(client) == list(SUBNETS)
+    client.detect_sentiment(Text="fine", LanguageCode="en")
+    clock.now += 300
+    with pytest.raises(sc.PostureViolation, match="KeyError"):
+        start_job(client)
+    client.detect_sentiment(Text="still fine", LanguageCode="en")
+
+
+def test_while_one_thread_refreshes_others_get_the_last_good_posture(
+    ssm: Any, clock: Clock
+) -> None:
+    first = sc.load_posture(f"ssm:{PARAMETER}")
+    live = next(iter(_live._SOURCES.values()))
+    clock.now += 301
+    with live._lock:  # a refresh in progress, on a slow store
+        assert sc.load_posture(f"ssm:{PARAMETER}") is first  # served, not waiting
+        clock.now += 300  # beyond twice the TTL: waiting is the only safe answer
+        waited = threading.Thread(target=sc.load_posture, args=(f"ssm:{PARAMETER}",))
+        waited.start()
+        waited.join(timeout=0.5)
+        assert waited.is_alive()
+    waited.join()
+
+
+def test_the_clients_region_reads_the_source(
+    moto: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_keys = posture_toml().split("[kms]")[0] + f"[iam]\ndata_access_roles = {json.dumps(ROLES)}"
+    boto3.client("ssm", region_name="eu-west-1").put_parameter(
+        Name=PARAMETER, Value=no_keys, Type="String"
+    )
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG", f"ssm:{PARAMETER}")
+    client = sc.client("eu-west-1")  # no region configured anywhere else
+    assert vpc_of(client) == list(SUBNETS)
+    assert sc.protect(boto3.client("comprehend", region_name="eu-west-1"))
+
+
+@pytest.mark.parametrize("document", ["{}", "# placeholder\n", "\n# todo: fill in\n\n"])
+def test_a_placeholder_document_is_refused_even_with_variables(
+    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch, document: str
+) -> None:
+    ssm.put_parameter(Name=PARAMETER, Value=document, Overwrite=True)
+    monkeypatch.setenv("SECURE_COMPREHEND_VPC", json.dumps({"subnets": list(SUBNETS)}))
+    with pytest.raises(sc.PostureError, match=f"ssm:{PARAMETER}.*configures nothing"):
+        sc.load_posture(f"ssm:{PARAMETER}")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (" ssm:/org/posture", "leading or trailing whitespace"),
+        ("\nssm:/org/posture", "leading or trailing whitespace"),
+        ("arn:aws:ssm:us-east-1:123456789012:parameter/p", "ssm:arn:aws:ssm:us-east-1"),
+    ],
+)
+def test_near_sources_are_not_read_as_files(source: str, message: str) -> None:
+    with pytest.raises(sc.PostureError, match=message):
+        sc.load_posture(source)
+
+
+def test_the_reader_policy_reads_wildcard_characters_literally(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from secure_comprehend.cli import main
+
+    main(["policy", "--kind", "posture-reader", "--config", "s3://org-postures/k*ey?$"])
+    resource = json.loads(capsys.readouterr().out)["Statement"][0]["Resource"]
+    assert resource == "arn:aws:s3:::org-postures/k${*}ey${?}${$}"
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:posture"
+    main(["policy", "--kind", "posture-reader", "--config", f"secretsmanager:{arn}"])
+    assert json.loads(capsys.readouterr().out)["Statement"][0]["Resource"] == f"{arn}-??????"
