@@ -13,6 +13,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from secure_comprehend._aio import aio_client
     from secure_comprehend._client import client, patch, unpatch
     from secure_comprehend._decision import Decision, evaluate
     from secure_comprehend._enforcement import protect
@@ -53,6 +54,7 @@ _HOMES = {
     "SecureComprehendError": "_errors",
     "Violation": "_errors",
     "VpcSettings": "_sections",
+    "aio_client": "_aio",
     "clear_posture_cache": "_live",
     "client": "_client",
     "evaluate": "_decision",
@@ -80,6 +82,7 @@ __all__ = [
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
+    "aio_client",
     "clear_posture_cache",
     "client",
     "evaluate",

@@ -27,6 +27,7 @@ comparison per call.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import weakref
@@ -231,14 +232,16 @@ def protect(client: ClientT, posture: Posture | None = None) -> ClientT:
 
     Raises:
         PostureError: the posture is missing or invalid; in enforce mode also when it is
-            not valid for the client's region. The client is left as it was. (In audit
-            mode such a client is protected, and its covered operations are logged as
-            violations naming the region problem.)
+            not valid for the client's region, or sets ``[models] verify`` for an async
+            (aiobotocore) client. The client is left as it was. (In audit mode such a
+            client is protected, and its covered operations are logged as violations
+            naming the problem.)
         TypeError: the client is not a Comprehend client, or ``posture`` is not a Posture.
     """
     from secure_comprehend._loading import posture_or_load
 
-    protect_with(client, posture_or_load(posture), strict=True)
+    region = getattr(getattr(client, "meta", None), "region_name", None)
+    protect_with(client, posture_or_load(posture, None, region), strict=True)
     return client
 
 
@@ -282,12 +285,26 @@ def _protection_for(
         return _Protection(specs, None, problem, "enforce", protocol)
     effective: EffectivePosture | None = None
     try:
+        _require_sync_describe(client, posture)
         effective = posture.effective(client.meta.region_name, client.meta.partition)
     except PostureError as exc:
         if strict and posture.mode != "audit":
             raise
         problem = str(exc)
     return _Protection(_relevant(specs, posture), effective, problem, posture.mode, protocol)
+
+
+def _require_sync_describe(client: BaseClient, posture: Posture) -> None:
+    """[models] verify describes models with the client itself, inside its handlers:
+    an async (aiobotocore) client's calls are coroutines there, so it cannot."""
+    if not (posture.models and posture.models.verify):
+        return
+    if inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None)):
+        raise PostureError(
+            "[models] verify = true is not supported on an async (aiobotocore) client: "
+            "it describes each model with the client itself, synchronously; "
+            "use a boto3 client for calls that name models, or set verify = false"
+        )
 
 
 def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:

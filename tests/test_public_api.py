@@ -24,6 +24,7 @@ PUBLIC = [
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
+    "aio_client",
     "clear_posture_cache",
     "client",
     "evaluate",

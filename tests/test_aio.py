@@ -1,0 +1,513 @@
+"""aiobotocore: protect() and sc.aio_client() enforce the same posture through its event system.
+
+Every request goes over HTTP to moto's ThreadedMotoServer on 127.0.0.1; what
+reached Comprehend is what moto recorded. Each test runs its coroutine with
+asyncio.run(): no event-loop plugin is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import sys
+import urllib.request
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from conftest import (
+    ACCOUNT,
+    GROUPS,
+    KEYS,
+    OTHER_KEY,
+    OTHER_ROLE,
+    OTHER_SUBNET,
+    REGION,
+    ROLES,
+    SUBNETS,
+    make_posture,
+)
+from moto.server import ThreadedMotoServer
+
+import secure_comprehend as sc
+from secure_comprehend._enforcement import _FINAL, _move_to_front, protect_with
+
+# aiobotocore is the optional extra "aio": the one reason to skip
+AioSession = pytest.importorskip("aiobotocore.session").AioSession
+AioConfig = pytest.importorskip("aiobotocore.config").AioConfig
+
+OP = "StartEntitiesDetectionJob"
+IO = {
+    "InputDataConfig": {"S3Uri": "s3://in/docs/"},
+    "OutputDataConfig": {"S3Uri": "s3://out/"},
+    "LanguageCode": "en",
+}
+VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
+BAD_VPC = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
+TAGS = [{"Key": "cost-centre", "Value": "ml-42"}]
+VERIFY = {"verify": True, "allowed_accounts": [ACCOUNT]}
+# a request that goes wrong fails in seconds, not after aiohttp's retried minutes
+FAST = AioConfig(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 1})
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        moto.stop()
+
+
+@pytest.fixture
+def endpoint(server: str) -> str:
+    """The server, with nothing recorded yet."""
+    reset = urllib.request.Request(f"{server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(reset, timeout=10) as answer:
+        assert answer.status == 200
+    return server
+
+
+def plain(endpoint: str, region: str = REGION, session: Any = None) -> Any:
+    """An unprotected aiobotocore comprehend client (an async context manager)."""
+    return (session or AioSession()).create_client(
+        "comprehend", region_name=region, endpoint_url=endpoint, config=FAST
+    )
+
+
+def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(main())
+
+
+async def received(client: Any) -> list[dict[str, Any]]:
+    """The entity detection jobs Comprehend (moto's server) received, oldest first."""
+    listed = await client.list_entities_detection_jobs()
+    return list(listed["EntitiesDetectionJobPropertiesList"])
+
+
+async def start_and_describe(client: Any, **params: Any) -> dict[str, Any]:
+    job = await client.start_entities_detection_job(**{**IO, **params})
+    described = await client.describe_entities_detection_job(JobId=job["JobId"])
+    return dict(described["EntitiesDetectionJobProperties"])
+
+
+def assert_posture_applied(job: dict[str, Any], vpc: dict[str, Any] = VPC) -> None:
+    assert job["VpcConfig"] == vpc
+    assert job["VolumeKmsKeyId"] == KEYS["volume_key"]
+    assert job["OutputDataConfig"]["KmsKeyId"] == KEYS["output_key"]
+    assert job["DataAccessRoleArn"] == ROLES[0]
+
+
+# protect() on a client aiobotocore made
+
+
+def test_protect_fills_in_the_posture_on_an_aiobotocore_client(endpoint: str) -> None:
+    async def main() -> None:
+        async with plain(endpoint) as raw:
+            client = sc.protect(raw, make_posture())
+            assert client is raw
+            output = {"S3Uri": "s3://out/"}
+            job = await start_and_describe(client, OutputDataConfig=output)
+            assert output == {"S3Uri": "s3://out/"}  # the caller's object is not changed
+            assert_posture_applied(job)
+
+    run(main)
+
+
+def test_a_violating_request_is_refused_before_anything_is_sent(endpoint: str) -> None:
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            sc.protect(client, make_posture())
+            with pytest.raises(sc.PostureViolation) as refused:
+                await client.start_entities_detection_job(
+                    **IO, VpcConfig=BAD_VPC, VolumeKmsKeyId=OTHER_KEY, DataAccessRoleArn=OTHER_ROLE
+                )
+            assert await received(client) == []
+        paths = {v.path for v in refused.value.violations}  # every violation, not the first
+        assert paths == {"VpcConfig.Subnets[0]", "VolumeKmsKeyId", "DataAccessRoleArn"}
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+
+    run(main)
+
+
+# The final check: a handler, sync or async, that changes the request after the posture
+
+
+def drop_vpc(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if model.name == OP:
+        params.pop("VpcConfig", None)
+
+
+def bad_subnet_in_body(request: Any, **_: Any) -> None:
+    body = json.loads(request.body)
+    if "VpcConfig" in body:
+        request.body = json.dumps({**body, "VpcConfig": BAD_VPC}).encode()
+        request.headers["Content-Length"] = str(len(request.body))
+
+
+def counted(change: Callable[..., None], calls: list[str], kind: str) -> Callable[..., Any]:
+    def sync(**kwargs: Any) -> None:
+        calls.append(kwargs["event_name"])
+        change(**kwargs)
+
+    async def coroutine(**kwargs: Any) -> None:
+        await asyncio.sleep(0)  # another task runs here
+        sync(**kwargs)
+
+    return sync if kind == "sync" else coroutine
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("event", "how", "change", "message"),
+    [
+        ("before-parameter-build", "register_last", drop_vpc, "VpcConfig: missing"),
+        ("before-send.*.*", "register_first", bad_subnet_in_body, r"VpcConfig\.Subnets\[0\]"),
+        ("before-send.comprehend", "register_last", bad_subnet_in_body, r"VpcConfig\.Subnets"),
+    ],
+)
+def test_a_handler_that_changes_the_request_later_never_gets_it_out(
+    endpoint: str, event: str, how: str, change: Callable[..., None], message: str, kind: str
+) -> None:
+    calls: list[str] = []
+    handler = counted(change, calls, kind)
+
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            sc.protect(client, make_posture())
+            getattr(client.meta.events, how)(event, handler)
+            with pytest.raises(sc.PostureViolation, match=message):
+                await client.start_entities_detection_job(**IO)
+            assert calls  # it ran, and changed what the posture had filled in
+            assert await received(client) == []
+            client.meta.events.unregister(event, handler)
+            assert_posture_applied(await start_and_describe(client))
+
+    run(main)
+
+
+@pytest.mark.parametrize("where", ["client", "session"])
+def test_the_check_runs_ahead_of_handlers_registered_first_before_protection(
+    endpoint: str, where: str
+) -> None:
+    seen: list[bytes] = []
+
+    async def spy(event_name: str, request: Any = None, **_: Any) -> None:
+        if event_name.startswith("before-send."):
+            seen.append(request.body)
+
+    async def main() -> None:
+        session = AioSession()
+        if where == "session":  # copied into every client the session makes
+            session.get_component("event_emitter").register_first(_FINAL[0], spy)
+        async with plain(endpoint, session=session) as client:
+            if where == "client":
+                client.meta.events.register_first(_FINAL[0], spy)
+            sc.protect(client, make_posture())
+            client.meta.events.register_last("before-parameter-build", drop_vpc)
+            with pytest.raises(sc.PostureViolation, match="VpcConfig"):
+                await client.start_entities_detection_job(**IO)
+            assert seen == []
+            client.meta.events.unregister("before-parameter-build", drop_vpc)
+            await client.start_entities_detection_job(**IO)
+            assert len(seen) == 1  # a compliant body does reach it
+
+    run(main)
+
+
+def test_aiobotocore_s_emitter_lets_the_check_go_first(endpoint: str) -> None:
+    # pins the botocore internals _move_to_front relies on, as aiobotocore's emitter has them
+    def other(**_: Any) -> None:
+        pass
+
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            client.meta.events.register_first(_FINAL[0], other)
+            sc.protect(client, make_posture())
+            assert _move_to_front(client.meta.events, _FINAL[0], other)
+
+    run(main)
+
+
+def test_audit_mode_logs_once_and_sends(endpoint: str, sc_logs: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            sc.protect(client, make_posture("audit"))
+            job = await start_and_describe(client, VpcConfig=BAD_VPC)
+        assert job["VpcConfig"] == BAD_VPC  # sent as given
+        assert job["DataAccessRoleArn"] == ROLES[0]  # what was missing is filled in
+
+    run(main)
+    [warning] = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert warning.getMessage().startswith(f"audit mode, sent anyway: {OP}")
+    assert warning.mode == "audit"  # type: ignore[attr-defined]
+    assert warning.violations == ["VpcConfig.Subnets[0]"]  # type: ignore[attr-defined]
+
+
+# sc.aio_client()
+
+
+class RecordingContext:
+    """Wraps the context aiobotocore's create_client returns: was the client closed?"""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.exited = inner, False
+
+    async def __aenter__(self) -> Any:
+        return await self.inner.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> Any:
+        self.exited = True
+        return await self.inner.__aexit__(*exc)
+
+
+def recording_session(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[RecordingContext]]:
+    session = AioSession()
+    made: list[RecordingContext] = []
+    create = session.create_client
+
+    def create_client(*args: Any, **kwargs: Any) -> RecordingContext:
+        made.append(RecordingContext(create(*args, **kwargs)))
+        return made[-1]
+
+    monkeypatch.setattr(session, "create_client", create_client)
+    return session, made
+
+
+def test_aio_client_is_protected_and_closed_on_leaving(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, made = recording_session(monkeypatch)
+
+    async def main() -> None:
+        manager = sc.aio_client(
+            REGION, posture=make_posture(), session=session, endpoint_url=endpoint, config=FAST
+        )
+        async with manager as client:
+            assert_posture_applied(await start_and_describe(client))
+            with pytest.raises(sc.PostureViolation):
+                await client.start_entities_detection_job(**IO, VpcConfig=BAD_VPC)
+            assert len(await received(client)) == 1
+            assert client.meta.region_name == REGION
+            assert not made[0].exited
+        assert made[0].exited
+
+    run(main)
+
+
+def test_aio_client_loads_the_posture_and_composes_with_the_session_s_handlers(
+    endpoint: str,
+) -> None:
+    with open("secure_comprehend.toml", "w") as f:  # the working directory is the test's
+        f.write(f'[vpc]\nsubnets = ["{SUBNETS[1]}"]\nsecurity_group_ids = ["{GROUPS[0]}"]\n')
+    session = AioSession()
+
+    def add_tags(params: dict[str, Any], **_: Any) -> None:
+        params["Tags"] = TAGS
+
+    session.register(f"before-parameter-build.comprehend.{OP}", add_tags)
+
+    async def main() -> None:
+        async with sc.aio_client(
+            region_name=REGION, session=session, endpoint_url=endpoint, config=FAST
+        ) as client:
+            job = await client.start_entities_detection_job(**IO, DataAccessRoleArn=ROLES[1])
+            described = await client.describe_entities_detection_job(JobId=job["JobId"])
+            tags = await client.list_tags_for_resource(ResourceArn=job["JobArn"])
+        properties = described["EntitiesDetectionJobProperties"]
+        assert properties["VpcConfig"] == {"Subnets": [SUBNETS[1]], "SecurityGroupIds": [GROUPS[0]]}
+        assert tags["Tags"] == TAGS
+
+    run(main)
+
+
+def test_aio_client_without_a_posture_raises_at_the_call() -> None:
+    with pytest.raises(sc.PostureError):
+        sc.aio_client(region_name=REGION)  # not even entered: no client was made
+    with pytest.raises(TypeError):
+        sc.aio_client(region_name=REGION, posture={"mode": "enforce"})  # type: ignore[arg-type]
+
+
+def test_aio_client_without_aiobotocore_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "aiobotocore.session", None)  # import fails
+    with pytest.raises(ImportError, match=r"pip install 'secure-comprehend\[aio\]'"):
+        sc.aio_client(region_name=REGION, posture=make_posture())
+
+
+# Many tasks on one client
+
+
+def test_many_concurrent_tasks_on_one_client_are_each_judged_on_their_own(endpoint: str) -> None:
+    tasks = 60
+    bad = [{"VpcConfig": BAD_VPC}, {"VolumeKmsKeyId": OTHER_KEY}, {"DataAccessRoleArn": OTHER_ROLE}]
+    bad_path = ["VpcConfig.Subnets[0]", "VolumeKmsKeyId", "DataAccessRoleArn"]
+    in_flight, most = 0, 0
+
+    def params(i: int) -> dict[str, Any]:
+        own: dict[str, Any] = {"JobName": f"job-{i}"}
+        if i % 3 == 1:  # a partial VpcConfig of its own: completed, its subnet kept
+            own["VpcConfig"] = {"Subnets": [SUBNETS[i % 2]]}
+        if i % 3 == 2:
+            own.update(bad[i % len(bad)])
+        return own
+
+    async def enter(**_: Any) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0)  # every task gets this far before any goes on
+
+    async def one(client: Any, i: int) -> Any:
+        try:
+            return await client.start_entities_detection_job(**IO, **params(i))
+        finally:
+            nonlocal in_flight
+            in_flight -= 1
+
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            client.meta.events.register(f"before-parameter-build.comprehend.{OP}", enter)
+            sc.protect(client, make_posture())
+            results = await asyncio.gather(
+                *(one(client, i) for i in range(tasks)), return_exceptions=True
+            )
+            jobs = {job["JobName"]: job for job in await received(client)}
+        assert most > tasks // 2  # they really ran at once
+        for i, result in enumerate(results):
+            if i % 3 == 2:
+                assert isinstance(result, sc.PostureViolation), (i, result)
+                assert [v.path for v in result.violations] == [bad_path[i % len(bad)]]
+                assert f"job-{i}" not in jobs
+            else:
+                assert isinstance(result, dict), (i, result)
+                vpc = (
+                    VPC
+                    if i % 3 == 0
+                    else {"Subnets": [SUBNETS[i % 2]], "SecurityGroupIds": list(GROUPS)}
+                )
+                assert_posture_applied(jobs.pop(f"job-{i}"), vpc)
+        assert jobs == {}  # nothing else reached Comprehend
+
+    run(main)
+
+
+# A region the posture does not cover (its keys are us-east-1's)
+
+
+def test_a_region_without_posture_refuses_the_client_in_enforce_mode(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, made = recording_session(monkeypatch)
+
+    async def main() -> None:
+        manager = sc.aio_client(
+            "eu-west-1", posture=make_posture(), session=session, endpoint_url=endpoint
+        )
+        with pytest.raises(sc.PostureError, match="eu-west-1"):
+            async with manager:
+                raise AssertionError("a client without posture was handed out")
+        assert made[0].exited  # created, then closed again
+
+    run(main)
+
+
+def test_a_region_without_posture_in_audit_mode_logs_covered_calls(
+    endpoint: str, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        manager = sc.aio_client(
+            "eu-west-1", posture=make_posture("audit"), endpoint_url=endpoint, config=FAST
+        )
+        async with manager as client:
+            await client.detect_sentiment(Text="good", LanguageCode="en")  # not covered
+            assert not [r for r in sc_logs.records if r.levelno == logging.WARNING]
+            await client.start_entities_detection_job(**IO, DataAccessRoleArn=ROLES[1])
+            assert len(await received(client)) == 1  # sent anyway
+
+    run(main)
+    [warning] = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert "(region)" in warning.getMessage() and "eu-west-1" in warning.getMessage()
+
+
+# [models] verify: describes models with the client, synchronously; not for async clients
+
+
+def test_models_verify_is_refused_for_an_aio_client_which_stays_as_it_was(endpoint: str) -> None:
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            with pytest.raises(sc.PostureError, match=r"\[models\] verify = true .* async"):
+                sc.protect(client, make_posture(models=VERIFY))
+            job = await start_and_describe(client, VpcConfig=BAD_VPC, DataAccessRoleArn=ROLES[1])
+            assert job["VpcConfig"] == BAD_VPC  # unprotected, exactly as before the call
+            assert "VolumeKmsKeyId" not in job
+
+    run(main)
+
+
+def test_models_verify_keeps_the_protection_a_client_had(endpoint: str) -> None:
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            sc.protect(client, make_posture())
+            with pytest.raises(sc.PostureError, match=r"\[models\] verify"):
+                sc.protect(client, make_posture(models=VERIFY))
+            with pytest.raises(sc.PostureViolation):
+                await client.start_entities_detection_job(**IO, VpcConfig=BAD_VPC)
+            assert_posture_applied(await start_and_describe(client))
+
+    run(main)
+
+
+def test_aio_client_with_models_verify_raises_on_entering(endpoint: str) -> None:
+    async def main() -> None:
+        manager = sc.aio_client(
+            REGION, posture=make_posture(models=VERIFY), endpoint_url=endpoint, config=FAST
+        )
+        with pytest.raises(sc.PostureError, match=r"\[models\] verify"):
+            async with manager:
+                raise AssertionError("a client was handed out")
+
+    run(main)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a coroutine never awaited
+@pytest.mark.parametrize("mode", ["audit", "enforce"])
+def test_models_verify_where_a_client_is_not_refused_at_creation(
+    endpoint: str, mode: str, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    """Audit mode, and not strict (patch(), a followed fleet source): covered calls say why."""
+    model = f"arn:aws:comprehend:{REGION}:{ACCOUNT}:entity-recognizer/recognizer"
+
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            posture = make_posture(mode, models=VERIFY)
+            if mode == "audit":
+                sc.protect(client, posture)  # audit mode never breaks a caller
+            else:  # as patch() and a client following a fleet source build it
+                protect_with(client, posture, strict=False)
+            await client.detect_sentiment(Text="good", LanguageCode="en")  # not covered
+            own = {"EntityRecognizerArn": model, "DataAccessRoleArn": ROLES[0]}
+            call = client.start_entities_detection_job(**IO, **own)
+            if mode == "enforce":
+                with pytest.raises(sc.PostureViolation, match=r"\[models\] verify"):
+                    await call
+                assert await received(client) == []
+            else:
+                await call
+                assert len(await received(client)) == 1
+        gc.collect()
+
+    run(main)
+    warnings = [r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "[models] verify" in warnings[0]
+
+
+def test_models_verify_still_protects_a_boto3_client() -> None:
+    client = boto3.Session(region_name=REGION).client("comprehend")
+    assert sc.protect(client, make_posture(models=VERIFY)) is client
