@@ -36,8 +36,8 @@ class PreflightReport:
 
     region: str
     account: str | None = None
-    origin: Origin | None = None  # where the posture checked was loaded from
     checks: list[Check] = field(default_factory=list)
+    origin: Origin | None = None  # where the posture checked was loaded from
     # ARNs a check found not to exist: later checks that depend on them are SKIPPED
     absent: set[str] = field(default_factory=set, repr=False, compare=False)
 
