@@ -342,10 +342,28 @@ sc.client(region_name="us-east-1").detect_sentiment(Text="good", LanguageCode="e
 """
 
 
+GOOD_ASYNC_USE = """
+import secure_comprehend as sc
+
+async def main() -> None:
+    async with sc.aio_client(region_name="us-east-1") as comprehend:
+        await comprehend.detect_sentiment(Text="good", LanguageCode="en")
+"""
+
+
 @pytest.mark.parametrize(
     ("usage", "error"),
     [
         (GOOD_USE, None),
+        (GOOD_ASYNC_USE, None),
+        (
+            GOOD_ASYNC_USE.replace("LanguageCode=", "LanguageCodes="),
+            'Unexpected keyword argument "LanguageCodes"',
+        ),
+        (
+            GOOD_ASYNC_USE.replace("detect_sentiment", "detect_sentimant"),
+            'has no attribute "detect_sentimant"',
+        ),
         (
             GOOD_USE.replace("list_document_classifiers", "list_document_classifierz"),
             'has no attribute "list_document_classifierz"',
@@ -355,7 +373,14 @@ sc.client(region_name="us-east-1").detect_sentiment(Text="good", LanguageCode="e
             'Unexpected keyword argument "LanguageCodes"',
         ),
     ],
-    ids=["typed", "misspelt method", "misspelt parameter"],
+    ids=[
+        "typed",
+        "async typed",
+        "async misspelt parameter",
+        "async misspelt method",
+        "misspelt method",
+        "misspelt parameter",
+    ],
 )
 def test_clients_are_typed_for_mypy(tmp_path: Path, usage: str, error: str | None) -> None:
     path = tmp_path / "usage.py"
