@@ -562,15 +562,21 @@ to show how noisy the run was.
   column): the HTTP and 16-thread figures are bounded by that noise, not by this library.
 - Uncovered operations pass through three handlers that return at once (a dictionary
   look-up, a prefix test, a tuple comparison).
-- Cold start is bounded by pydantic, which the posture model is built on: importing it and
-  building the posture's models is most of the import difference above, and the objects
-  it creates make the interpreter run one full (generation 2) garbage collection while
-  botocore parses its JSON models, which plain boto3 never triggers (see the breakdown).
-  pydantic-settings is not imported on the environment path (the Lambda way), and the
-  operations walk reads botocore's model document once per process (about 1 ms). Across
-  full runs on this machine the cold-start median ratio moved between 1.40 and 1.53, with
-  single runs from 1.24 to 1.76: the 1.45 target sits inside the run-to-run noise. Getting
-  clearly below it would take validating the posture without pydantic on the cold path.
+- Cold start runs in a virtual environment holding only the runtime dependencies (built by
+  this script, as a Lambda deployment package would be), so pydantic's plugin discovery and
+  every import search scan only those. It is bounded by pydantic, which the posture model is
+  built on: importing pydantic, `BaseModel` and `pydantic.fields` (which model classes need)
+  costs about 62 ms there, against a budget of about 60 ms for everything at 1.25x; this
+  library's own modules add about 22 ms (about 8 ms of it building the posture's pydantic
+  models), and the objects pydantic creates make the interpreter run one full (generation 2)
+  garbage collection while botocore parses its JSON models, which plain boto3 never triggers
+  (see the breakdown). pydantic-settings is not imported on the environment path, nor is the
+  fleet-source code unless a fleet source is named. A posture file is read through
+  pydantic-settings' TOML source, which imports asyncio: that is the file path's extra
+  30 ms. Reaching the targets would take validating the posture without importing pydantic
+  on the cold path (pydantic-core against a prebuilt schema, say), which this project has
+  not chosen; changing garbage collector settings or the environment behind the user's
+  back is ruled out.
 
 ## Where the cold start's time goes
 
