@@ -236,8 +236,8 @@ def _posture_reader(args: argparse.Namespace) -> int:
     """policy --kind posture-reader: read access to the fleet source, and nothing else."""
     import os
 
+    from secure_comprehend._env import CONFIG_VAR
     from secure_comprehend._fleet import FleetSource
-    from secure_comprehend._loading import CONFIG_VAR
     from secure_comprehend._policy_text import compact
     from secure_comprehend._reader_policy import reader_policy
     from secure_comprehend._regions import check_region

@@ -1,26 +1,24 @@
-"""load_posture(): the posture from the environment and a TOML file.
+"""load_posture(): the posture from the environment, and a TOML file or fleet source.
 
 A file is read through pydantic-settings' TomlConfigSettingsSource (imported
-only then). The environment is read here with pydantic-settings' conventions
-(see ``_read_env``), since it is the Lambda cold-start path. Both add the checks
-pydantic-settings leaves out: a named file that does not exist, an environment
-variable whose name matches no setting, and errors that say which source a bad
-value came from.
+only then); a fleet source through ``_live`` and ``_fleet``; the environment by
+``_env``. This adds the checks pydantic-settings leaves out: a named file that
+does not exist or is not a file, and errors that say which source a bad value
+came from.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, config_var, leaf_sources, read_env
 from secure_comprehend._errors import PostureError
-from secure_comprehend._invalid import describe_invalid, model_type
+from secure_comprehend._invalid import describe_invalid
 from secure_comprehend._posture import (
     EffectivePosture,
     Origin,
@@ -29,18 +27,12 @@ from secure_comprehend._posture import (
     remember_sources,
     require_posture,
 )
-from secure_comprehend._wire import unique_keys
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     import boto3
 
     from secure_comprehend._fleet import Fetched, FleetSource
 
-ENV_PREFIX = "SECURE_COMPREHEND_"
-CONFIG_VAR = f"{ENV_PREFIX}CONFIG"
-_NOT_POSTURE = (CONFIG_VAR, f"{CONFIG_VAR}_TTL")
 DEFAULT_FILES = (
     Path("secure_comprehend.toml"),
     Path("~/.config/secure_comprehend/config.toml"),
@@ -110,7 +102,7 @@ def load_with_sources(
 
     ``origin`` names where ``path`` came from, for errors (``--config``, say).
     """
-    env = _read_env()  # first: it refuses two names for one variable, and misspelt names
+    env = read_env()  # first: it refuses two names for one variable, and misspelt names
     fleet = _fleet_source(path, origin)
     if fleet is not None:
         from secure_comprehend._live import live_source
@@ -145,9 +137,9 @@ def _assemble(
     env: tuple[dict[str, Any], dict[tuple[str, ...], str]] | None = None,
 ) -> tuple[Posture, dict[tuple[str, ...], str]]:
     """The posture of a document (file or fleet) with the environment's variables over it."""
-    env_values, env_vars = env if env is not None else _read_env()
+    env_values, env_vars = env if env is not None else read_env()
     merged = _deep_merge(document, env_values)
-    sources = _leaf_sources(document, label)
+    sources = leaf_sources(document, label)
     sources.update({field: f"environment variable {var}" for field, var in env_vars.items()})
     if not merged:
         looked = ", ".join(str(p) for p in DEFAULT_FILES)
@@ -175,7 +167,7 @@ def _default_session() -> boto3.Session:
 
 def _fleet_source(path: str | os.PathLike[str] | None, origin: str) -> FleetSource | None:
     """The fleet source that ``path`` or ``SECURE_COMPREHEND_CONFIG`` names, if any."""
-    if path is None and (var := _config_var()) is not None:
+    if path is None and (var := config_var()) is not None:
         path, origin = os.environ[var], f"environment variable {var}"
     if not isinstance(path, str):  # a PathLike is a file, whatever its name looks like
         return None
@@ -189,7 +181,7 @@ def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | Non
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
         named = Path(path)
-    elif (var := _config_var()) is not None:
+    elif (var := config_var()) is not None:
         named, origin = Path(os.environ[var]), f"environment variable {var}"
         if not os.environ[var].strip():
             # an empty value is a mistake, not "look elsewhere": never load another file
@@ -231,11 +223,6 @@ def _not_a_file(path: Path) -> str | None:
     return None
 
 
-def _config_var() -> str | None:
-    """The name under which the environment sets the config file, in any case."""
-    return next((v for v in os.environ if v.upper() == CONFIG_VAR), None)
-
-
 def _read_toml(file: Path) -> dict[str, Any]:
     from pydantic_settings import TomlConfigSettingsSource
 
@@ -250,115 +237,6 @@ def _read_toml(file: Path) -> dict[str, Any]:
         bom = " (it starts with a byte-order mark: save it as UTF-8 without one)"
         hint = bom if file.read_bytes().startswith(b"\xef\xbb\xbf") else ""
         raise PostureError(f"posture file {str(file)!r} is not valid TOML{hint}: {exc}") from exc
-
-
-def _read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
-    """The environment's settings, and the variable that set each field path.
-
-    Read here rather than through pydantic-settings' EnvSettingsSource, with the
-    same conventions (prefix, ``__`` for nesting, case-insensitive names, JSON for
-    lists and sections): this is the Lambda cold-start path, and importing
-    pydantic-settings costs more than the rest of the library. It also has to
-    know every name anyway, to refuse the ones pydantic-settings would ignore.
-    """
-    known = {var: (path, complex_) for var, path, complex_ in _env_names(Posture)}
-    values: dict[str, Any] = {}
-    names: dict[tuple[str, ...], str] = {}
-    ours = [v for v in os.environ if v.upper().startswith(ENV_PREFIX)]
-    for var in os.environ:
-        near = var.upper()[: len(ENV_PREFIX)]
-        if near != ENV_PREFIX and difflib.SequenceMatcher(None, near, ENV_PREFIX).ratio() > 0.85:
-            upper = var.upper()
-            meant = next(
-                (
-                    f"{ENV_PREFIX}{upper[i:]}"
-                    for i in range(len(upper))
-                    if f"{ENV_PREFIX}{upper[i:]}" in {*_NOT_POSTURE, *known}
-                ),
-                f"a {ENV_PREFIX}* name",
-            )
-            raise PostureError(
-                f"environment variable {var}: did you mean {meant}? "
-                "(a misspelt prefix is never read)"
-            )
-    by_upper: dict[str, list[str]] = {}
-    for var in ours:
-        by_upper.setdefault(var.upper(), []).append(var)
-    for twins in by_upper.values():
-        if len(twins) > 1:
-            raise PostureError(
-                f"environment variables {' and '.join(sorted(twins))} differ only in case: "
-                "names are case-insensitive, so keep one"
-            )
-    # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
-    for var in sorted(ours, key=str.upper):
-        upper = var.upper()
-        if upper in _NOT_POSTURE:  # read by _config_file, _fleet_source and _live
-            continue
-        if upper not in known:
-            close = difflib.get_close_matches(upper, [*_NOT_POSTURE, *known], n=1, cutoff=0.8)
-            hint = f"did you mean {close[0]}?" if close else f"see {CONFIG_VAR} and the README"
-            raise PostureError(f"unknown environment variable {var}={os.environ[var]!r}: {hint}")
-        path, complex_ = known[upper]
-        raw = os.environ[var]
-        try:
-            value = json.loads(raw, object_pairs_hook=unique_keys) if complex_ else raw
-        except ValueError as exc:
-            raise PostureError(
-                f"environment variable {var}={raw!r} is not JSON ({exc}): lists and sections "
-                f"must be JSON, e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'"
-            ) from exc
-        if complex_ and len(path) == 1 and value in (None, {}):
-            # merged over a file, an empty section would be a silent no-op, null a removal
-            raise PostureError(
-                f"environment variable {var}={raw!r} makes [{path[0]}] an empty or null "
-                "section, which would enforce nothing: set its fields, or unset the variable"
-            )
-        if _holds_null(value):
-            raise PostureError(
-                f"environment variable {var}={raw!r} holds null: a variable may add or replace "
-                "settings, never remove one; unset the variable or set a value"
-            )
-        node = values
-        for name in path[:-1]:
-            child = node.setdefault(name, {})
-            if not isinstance(child, dict):
-                raise PostureError(
-                    f"environment variable {names[(name,)]} must hold a JSON object, "
-                    f"not {child!r}, when {var} sets one of its fields"
-                )
-            node = child
-        node[path[-1]] = value
-        names[path] = var
-        if isinstance(value, Mapping):  # a section variable sets every field it holds
-            names.update({(*path, *sub): var for sub in _leaf_sources(value, var)})
-    return values, names
-
-
-def _holds_null(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_holds_null(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_null(v) for v in value)
-    return value is None
-
-
-def _env_names(
-    model: type[BaseModel], prefix: str = ENV_PREFIX
-) -> Iterator[tuple[str, tuple[str, ...], bool]]:
-    """Every environment variable the posture understands: name, field path, JSON or not."""
-    for name, info in model.model_fields.items():
-        var = f"{prefix}{name.upper()}"
-        nested = model_type(info.annotation)
-        complex_ = nested is not None or _is_collection(info.annotation)
-        yield var, (name,), complex_
-        if nested is not None and name != "regions":
-            for sub, path, sub_complex in _env_names(nested, f"{var}__"):
-                yield sub, (name, *path), sub_complex
-
-
-def _is_collection(annotation: Any) -> bool:
-    return getattr(annotation, "__origin__", annotation) in (tuple, list, dict)
 
 
 _SETTINGS: list[type[Any]] = []
@@ -385,15 +263,6 @@ def _deep_merge(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
-
-
-def _leaf_sources(values: Mapping[str, Any], label: str) -> dict[tuple[str, ...], str]:
-    out: dict[tuple[str, ...], str] = {}
-    for key, value in values.items():
-        out[(key,)] = label
-        if isinstance(value, Mapping):
-            out.update({(key, *p): s for p, s in _leaf_sources(value, label).items()})
-    return out
 
 
 def account_view(
