@@ -376,6 +376,7 @@ def test_a_failed_refresh_keeps_the_last_good_posture_then_fails_closed(
         start_job(client)
     assert f"ssm:{PARAMETER}" in str(refused.value)
     assert "refused until a fetch succeeds" in str(refused.value)
+    assert [v.path for v in refused.value.violations] == ["(posture)"]
     # operations without security members are not posture's business
     client.list_entities_detection_jobs()
     with pytest.raises(sc.PostureError, match="refused until a fetch succeeds"):
