@@ -248,7 +248,7 @@ def test_unreadable_body_fails_closed() -> None:
 
 
 def test_uncovered_operations_are_not_touched(monkeypatch: pytest.MonkeyPatch) -> None:
-    import secure_comprehend._enforcement as enforcement
+    import secure_comprehend._protection as enforcement
 
     calls: list[str] = []
     real = enforcement.decide
