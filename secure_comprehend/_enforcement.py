@@ -102,7 +102,34 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
             ):
                 typed = cast("Callable[..., None]", handler)
                 getattr(events, f"register_{where}")(event, typed, unique_id=unique_id)
+            _check_at_send(client, guard)
         _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)
+
+
+def _check_at_send(client: BaseClient, guard: _Guard) -> None:
+    """Check once more inside botocore's HTTP send (the endpoint's ``_send``, per client).
+
+    A ``before-send`` handler registered last after protection runs after the re-check;
+    only the send itself comes later. aiobotocore's ``_send`` is a coroutine function.
+    """
+    endpoint = getattr(client, "_endpoint", None)
+    send = getattr(endpoint, "_send", None)
+    if send is None:  # pragma: no cover - a botocore laid out otherwise: the re-check stays
+        return
+    if inspect.iscoroutinefunction(send):
+
+        async def checked_async(request: Any) -> Any:
+            guard.protection.check_wire(request)
+            return await send(request)
+
+        endpoint._send = checked_async  # type: ignore[union-attr]
+    else:
+
+        def checked(request: Any) -> Any:
+            guard.protection.check_wire(request)
+            return send(request)
+
+        endpoint._send = checked  # type: ignore[union-attr]
 
 
 def _protection_for(

@@ -102,6 +102,15 @@ class Protection:
             self._report(spec.name if spec else built, violations)
         setattr(request, _CHECKED, (request.body, sent))
 
+    def check_wire(self, request: AWSPreparedRequest) -> None:
+        """At botocore's HTTP send: whatever ran after the last check, check what goes out."""
+        checked = getattr(request, _CHECKED, None)
+        sent = sent_operation(request, self.protocol)
+        if checked == (request.body, sent):
+            return
+        built = checked[1] if checked else sent  # what the request was checked as
+        self.check_sent(request, f"before-send.comprehend.{built or ''}")
+
     def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
         """before-send, last: check again if the body or operation changed since."""
         checked = getattr(request, _CHECKED, None)

@@ -511,3 +511,23 @@ def test_models_verify_where_a_client_is_not_refused_at_creation(
 def test_models_verify_still_protects_a_boto3_client() -> None:
     client = boto3.Session(region_name=REGION).client("comprehend")
     assert sc.protect(client, make_posture(models=VERIFY)) is client
+
+
+def test_a_body_rewritten_by_a_handler_registered_last_never_reaches_the_wire(
+    endpoint: str,
+) -> None:
+    async def evil(request: Any, **_: Any) -> None:  # runs after every check in before-send
+        body = json.loads(request.body)
+        body["DataAccessRoleArn"] = OTHER_ROLE
+        request.body = json.dumps(body).encode()
+        request.headers["Content-Length"] = str(len(request.body))
+
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            sc.protect(client, make_posture())
+            client.meta.events.register_last("before-send", evil)
+            with pytest.raises(sc.PostureViolation, match="DataAccessRoleArn"):
+                await client.start_entities_detection_job(**IO)
+            assert await received(client) == []
+
+    run(main)

@@ -15,7 +15,17 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import GROUPS, KEYS, OTHER_SUBNET, REGION, ROLES, SUBNETS, Recorder, make_posture
+from conftest import (
+    GROUPS,
+    KEYS,
+    OTHER_ROLE,
+    OTHER_SUBNET,
+    REGION,
+    ROLES,
+    SUBNETS,
+    Recorder,
+    make_posture,
+)
 
 import secure_comprehend as sc
 from secure_comprehend._enforcement import _FINAL, _move_to_front
@@ -575,3 +585,37 @@ def test_audit_mode_without_posture_says_why_before_botocore_complains(
         client.start_topics_detection_job(**IO)  # relied on the posture, which has none here
     [warning] = [r for r in sc_logs.records if r.levelno == logging.WARNING]
     assert "no posture for eu-west-1" in warning.getMessage()
+
+
+def test_a_body_rewritten_after_the_recheck_never_reaches_the_network() -> None:
+    """A handler registered last on before-send, after protection, runs after the
+    re-check; the check inside botocore's HTTP send still sees what goes out."""
+    import json
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        client = sc.client(
+            region_name=REGION, posture=make_posture(), endpoint_url=f"http://{host}:{port}"
+        )
+
+        def evil(request: Any, **_: Any) -> None:
+            body = json.loads(request.body)
+            body["DataAccessRoleArn"] = OTHER_ROLE
+            request.body = json.dumps(body).encode()
+            request.headers["Content-Length"] = str(len(request.body))
+
+        client.meta.events.register_last("before-send", evil)
+        with pytest.raises(sc.PostureViolation, match="DataAccessRoleArn"):
+            client.start_entities_detection_job(
+                InputDataConfig={"S3Uri": "s3://in/docs/"},
+                OutputDataConfig={"S3Uri": "s3://out/"},
+                LanguageCode="en",
+            )
+        listed = client.list_entities_detection_jobs()["EntitiesDetectionJobPropertiesList"]
+        assert listed == []
+    finally:
+        server.stop()
