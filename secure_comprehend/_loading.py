@@ -102,6 +102,15 @@ def load_with_sources(
 
     ``origin`` names where ``path`` came from, for errors (``--config``, say).
     """
+    if session is not None:
+        import boto3
+
+        if not isinstance(session, boto3.Session):  # an AioSession, a botocore session
+            raise TypeError(
+                f"session must be a boto3.Session (it reads a fleet source), not "
+                f"{type(session).__module__}.{type(session).__name__}; for an async client "
+                "pass posture=sc.load_posture(source, session=boto3.Session(...))"
+            )
     env = read_env()  # first: it refuses two names for one variable, and misspelt names
     fleet = _fleet_source(path, origin)
     if fleet is not None:

@@ -837,3 +837,22 @@ def test_the_reader_policy_reads_wildcard_characters_literally(
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:posture"
     main(["policy", "--kind", "posture-reader", "--config", f"secretsmanager:{arn}"])
     assert json.loads(capsys.readouterr().out)["Statement"][0]["Resource"] == f"{arn}-??????"
+
+
+def test_a_store_that_is_down_gets_two_attempts(
+    region: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # refused at once
+    session = boto3.Session(region_name=REGION)
+    attempts: list[str] = []
+    session.events.register("before-send.ssm", lambda **_: attempts.append("GetParameter"))
+    with pytest.raises(sc.PostureError, match="Could not connect"):
+        sc.load_posture(f"ssm:{PARAMETER}", session=session)
+    assert attempts == ["GetParameter", "GetParameter"]
+
+
+def test_a_session_that_is_not_boto3_s_is_a_type_error(clock: Clock) -> None:
+    import botocore.session
+
+    with pytest.raises(TypeError, match=r"session must be a boto3.Session .*botocore.session"):
+        sc.load_posture(f"ssm:{PARAMETER}", session=botocore.session.get_session())  # type: ignore[arg-type]
