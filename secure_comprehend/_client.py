@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from secure_comprehend._enforcement import protect, protect_with
 from secure_comprehend._loading import posture_or_load
+
+logger = logging.getLogger("secure_comprehend")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,7 +90,9 @@ def patch(posture: Posture | None = None) -> None:
     sessions, whenever they were created: every botocore client is made by
     ``botocore.client.ClientCreator.create_client``, which ``patch()`` wraps once
     per process. Clients that exist already are not changed: pass them to
-    ``protect()``.
+    ``protect()``. aiobotocore (and aioboto3) clients are not covered: aiobotocore
+    replaces botocore's client creator; use ``aio_client()`` or ``protect()`` for them
+    (``patch()`` logs a WARNING when aiobotocore is imported).
 
     Args:
         posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
@@ -98,6 +104,11 @@ def patch(posture: Posture | None = None) -> None:
     from botocore.client import ClientCreator
 
     checked = posture_or_load(posture)
+    if "aiobotocore" in sys.modules:
+        logger.warning(
+            "sc.patch() does not protect aiobotocore or aioboto3 clients (aiobotocore has a "
+            "client creator of its own): use sc.aio_client() or sc.protect() for them"
+        )
     with _PatchState.lock:
         _PatchState.posture = checked
         if not _PatchState.installed:

@@ -88,8 +88,16 @@ def run(config: str | None = None) -> int:
         )
         return 2
     import secure_comprehend as sc
+    from secure_comprehend._fleet import SCHEMES
     from secure_comprehend._loading import load_with_sources
 
+    if config and config.split(":", 1)[0].lower() in SCHEMES:
+        print(
+            f"secure-comprehend: error: demo --config takes a posture file, not {config!r}: "
+            "the demo runs against an in-process moto, where no fleet source exists",
+            file=sys.stderr,
+        )
+        return 2
     path = Path(config) if config else example_config()
     posture, sources = load_with_sources(path, "--config")
     mode_from = sources.get(("mode",), "the default")

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._operations import OperationSpec, operations_for
-from secure_comprehend._protection import Protection
+from secure_comprehend._protection import Protection, logger
 from secure_comprehend._provenance import ModelVerifier
 
 if TYPE_CHECKING:
@@ -145,30 +145,38 @@ def _protection_for(
     if posture is None:  # a fleet posture that cannot be had: every covered operation fails
         return Protection(specs, None, problem, "enforce", protocol, about="(posture)")
     effective: EffectivePosture | None = None
-    about = "(posture)"
+    verifiable = True
     try:
-        _require_sync_describe(client, posture)
-        about = "(region)"
+        if _describes_async(client, posture):
+            if posture.mode != "audit":
+                raise PostureError(_ASYNC_VERIFY)
+            # audit mode: the rest of the posture applies; say once what is not checked
+            logger.warning("audit mode: %s; the rest of the posture applies", _ASYNC_VERIFY)
+            verifiable = False
         effective = posture.effective(client.meta.region_name, client.meta.partition)
     except PostureError as exc:
         if strict and posture.mode != "audit":
             raise
         problem = str(exc)
-    specs = _relevant(specs, posture)
-    return Protection(specs, effective, problem, posture.mode, protocol, about=about)
+    about = "(posture)" if problem == _ASYNC_VERIFY else "(region)"
+    protection = Protection(_relevant(specs, posture), effective, problem, posture.mode, protocol)
+    protection.about, protection.verifiable = about, verifiable
+    return protection
 
 
-def _require_sync_describe(client: BaseClient, posture: Posture) -> None:
+_ASYNC_VERIFY = (
+    "[models] verify = true is not supported on an async (aiobotocore) client: it describes "
+    "each model with the client itself, synchronously; use a boto3 client for calls that "
+    "name models, or set verify = false"
+)
+
+
+def _describes_async(client: BaseClient, posture: Posture) -> bool:
     """[models] verify describes models with the client itself, inside its handlers:
     an async (aiobotocore) client's calls are coroutines there, so it cannot."""
     if not (posture.models and posture.models.verify):
-        return
-    if inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None)):
-        raise PostureError(
-            "[models] verify = true is not supported on an async (aiobotocore) client: "
-            "it describes each model with the client itself, synchronously; "
-            "use a boto3 client for calls that name models, or set verify = false"
-        )
+        return False
+    return inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None))
 
 
 def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:

@@ -162,7 +162,11 @@ def _assemble(
         if not isinstance(exc.__cause__, ValidationError):
             raise
         # describe again, now that each value's source is known
-        raise PostureError(describe_invalid(exc.__cause__, Posture, sources)) from exc.__cause__
+        # what no single value caused (a posture that configures nothing) is the document's
+        default = label if document else "defaults"
+        raise PostureError(describe_invalid(exc.__cause__, Posture, sources, default)) from (
+            exc.__cause__
+        )
     return posture, sources
 
 

@@ -32,7 +32,16 @@ _CHECKED = "_secure_comprehend_checked"  # on a request: (body, operation) as ch
 class Protection:
     """The posture of one client: what its covered operations get."""
 
-    __slots__ = ("about", "enforce", "posture", "problem", "protocol", "specs", "verifier")
+    __slots__ = (
+        "about",
+        "enforce",
+        "posture",
+        "problem",
+        "protocol",
+        "specs",
+        "verifiable",
+        "verifier",
+    )
 
     def __init__(
         self,
@@ -49,6 +58,7 @@ class Protection:
         self.posture = posture
         self.problem = problem  # why there is no posture: the region's, or none to be had
         self.about = about  # what the problem is about, as a violation's member path
+        self.verifiable = True  # False: [models] verify cannot run here (audit, async)
         self.protocol = protocol
         self.enforce = mode != "audit"  # anything unexpected enforces
 
@@ -82,7 +92,9 @@ class Protection:
 
     def _provenance(self, spec: OperationSpec, decision: Decision) -> tuple[Violation, ...]:
         posture, verifier = self.posture, self.verifier
-        if posture is None or verifier is None or not (posture.models and posture.models.verify):
+        if posture is None or verifier is None or not self.verifiable:
+            return ()
+        if not (posture.models and posture.models.verify):
             return ()
         return tuple(verifier.violations(spec, decision.params, posture))
 

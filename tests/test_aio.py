@@ -481,7 +481,8 @@ def test_aio_client_with_models_verify_raises_on_entering(endpoint: str) -> None
 def test_models_verify_where_a_client_is_not_refused_at_creation(
     endpoint: str, mode: str, sc_logs: pytest.LogCaptureFixture
 ) -> None:
-    """Audit mode, and not strict (patch(), a followed fleet source): covered calls say why."""
+    """Not strict (patch(), a followed fleet source): covered calls say why. Audit mode:
+    the rest of the posture applies, and a WARNING says verification is off."""
     model = f"arn:aws:comprehend:{REGION}:{ACCOUNT}:entity-recognizer/recognizer"
 
     async def main() -> None:
@@ -498,9 +499,11 @@ def test_models_verify_where_a_client_is_not_refused_at_creation(
                 with pytest.raises(sc.PostureViolation, match=r"\[models\] verify"):
                     await call
                 assert await received(client) == []
-            else:
+            else:  # the rest of the posture still applies: only verification is off
                 await call
-                assert len(await received(client)) == 1
+                (job,) = await received(client)
+                assert job["VpcConfig"] == VPC
+                assert job["VolumeKmsKeyId"] == KEYS["volume_key"]
         gc.collect()
 
     run(main)
@@ -531,3 +534,13 @@ def test_a_body_rewritten_by_a_handler_registered_last_never_reaches_the_wire(
             assert await received(client) == []
 
     run(main)
+
+
+def test_patch_says_it_does_not_cover_aiobotocore(sc_logs: pytest.LogCaptureFixture) -> None:
+    assert "aiobotocore" in sys.modules  # imported by this module
+    sc.patch(make_posture())
+    try:
+        warnings = [r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING]
+        assert any("does not protect aiobotocore" in w for w in warnings), warnings
+    finally:
+        sc.unpatch()

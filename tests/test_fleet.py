@@ -856,3 +856,20 @@ def test_a_session_that_is_not_boto3_s_is_a_type_error(clock: Clock) -> None:
 
     with pytest.raises(TypeError, match=r"session must be a boto3.Session .*botocore.session"):
         sc.load_posture(f"ssm:{PARAMETER}", session=botocore.session.get_session())  # type: ignore[arg-type]
+
+
+def test_a_document_that_configures_nothing_is_credited_to_the_source(
+    ssm: Any, clock: Clock
+) -> None:
+    ssm.put_parameter(Name=PARAMETER, Value='mode = "audit"', Overwrite=True)
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture(f"ssm:{PARAMETER}")
+    assert f"from ssm:{PARAMETER} (us-east-1, version 2)" in str(refused.value)
+    assert "from defaults" not in str(refused.value)
+
+
+def test_the_demo_takes_a_file_not_a_fleet_source(capsys: pytest.CaptureFixture[str]) -> None:
+    from secure_comprehend._demo import run
+
+    assert run(f"ssm:{PARAMETER}") == 2
+    assert "demo --config takes a posture file" in capsys.readouterr().err
