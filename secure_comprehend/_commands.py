@@ -33,16 +33,12 @@ class CannotRun(Exception):
 def _load(args: argparse.Namespace) -> tuple[Any, Mapping[tuple[str, ...], str]]:
     from secure_comprehend._errors import PostureError
     from secure_comprehend._loading import load_with_sources
+    from secure_comprehend._regions import check_region
 
-    session = None
-    if getattr(args, "region", None):  # a fleet source is read in --region too
-        import boto3
-
-        from secure_comprehend._regions import check_region
-
-        session = boto3.Session(region_name=check_region(args.region, "--region"))
+    # a fleet source is read in --region too (with boto3's default session)
+    region = check_region(args.region, "--region") if getattr(args, "region", None) else None
     try:
-        return load_with_sources(args.config, "--config", session)
+        return load_with_sources(args.config, "--config", region=region)
     except PostureError as exc:
         if str(exc).startswith("no posture found"):
             raise CannotRun(f"{exc}; or pass --config FILE (config.example.toml to start)") from exc

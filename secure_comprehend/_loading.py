@@ -103,9 +103,9 @@ def load_with_sources(
     ``origin`` names where ``path`` came from, for errors (``--config``, say).
     """
     if session is not None:
-        import boto3
+        from boto3.session import Session
 
-        if not isinstance(session, boto3.Session):  # an AioSession, a botocore session
+        if not isinstance(session, Session):  # an AioSession, a botocore session
             raise TypeError(
                 f"session must be a boto3.Session (it reads a fleet source), not "
                 f"{type(session).__module__}.{type(session).__name__}; for an async client "
