@@ -746,7 +746,7 @@ def test_a_document_nested_too_deeply_is_a_failed_refresh_not_a_crash(
     deep = "a = " + "[" * 2000 + "]" * 2000
     ssm.put_parameter(Name=PARAMETER, Value=deep, Overwrite=True)
     clock.now += 301
-    client.start_sentiment_detection_job  # noqa: B018  # an attribute: no call yet
+    client.detect_sentiment(Text="fine", LanguageCode="en")  # the refresh fails here: no crash
     assert vpc_of(client) == list(SUBNETS)
     assert any("nested too deeply" in r.getMessage() for r in sc_logs.records)
     sc.clear_posture_cache()
