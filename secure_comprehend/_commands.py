@@ -232,15 +232,15 @@ def _posture_reader(args: argparse.Namespace) -> int:
     """policy --kind posture-reader: read access to the fleet source, and nothing else."""
     import os
 
-    from secure_comprehend._env import CONFIG_VAR
+    from secure_comprehend._env import CONFIG_VAR, variable
     from secure_comprehend._fleet import FleetSource
     from secure_comprehend._policy_text import compact
     from secure_comprehend._reader_policy import reader_policy
     from secure_comprehend._regions import check_region
 
     named, origin = args.config, "--config"
-    if named is None:
-        named, origin = os.environ.get(CONFIG_VAR), f"environment variable {CONFIG_VAR}"
+    if named is None and (var := variable(CONFIG_VAR)) is not None:
+        named, origin = os.environ[var], f"environment variable {var}"
     source = FleetSource.parse(named, origin) if named else None
     if source is None:
         raise CannotRun(
@@ -249,38 +249,31 @@ def _posture_reader(args: argparse.Namespace) -> int:
         )
     region = check_region(args.region, "--region") if args.region else None
     document, notes = reader_policy(source, region)
-    text = compact(document)
-    if args.out:
-        from pathlib import Path
-
-        out = Path(args.out)
-        if out.is_dir():
-            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'reader.json'}")
-        out.write_text(text)
-        print(f"wrote the posture-reader policy for {source}: {out}", file=sys.stderr)
-    else:
-        print(text)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    return EXIT_OK
+    return _write(args, compact(document), f"the posture-reader policy for {source}", notes)
 
 
 def _provisioning(args: argparse.Namespace, posture: Any) -> int:
     """policy --kind data-access-role / key-policy: documents keyed by role or key ARN."""
-    from pathlib import Path
 
     from secure_comprehend._policy_text import compact
     from secure_comprehend._provisioning import data_access_role, key_policy
 
     build = data_access_role if args.kind == "data-access-role" else key_policy
     documents, notes = build(posture, args.region)
-    text = compact(documents)
+    what = f"{args.kind} documents for {len(documents)} ARN(s)"
+    return _write(args, compact(documents), what, notes)
+
+
+def _write(args: argparse.Namespace, text: str, what: str, notes: list[str]) -> int:
+    """One JSON text to --out FILE (saying so on stderr) or stdout; then the notes."""
+    from pathlib import Path
+
     if args.out:
         out = Path(args.out)
         if out.is_dir():
-            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'role.json'}")
+            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'policy.json'}")
         out.write_text(text)
-        print(f"wrote {args.kind} documents for {len(documents)} ARN(s): {out}", file=sys.stderr)
+        print(f"wrote {what}: {out}", file=sys.stderr)
     else:
         print(text)
     for note in notes:

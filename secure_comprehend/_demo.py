@@ -88,10 +88,10 @@ def run(config: str | None = None) -> int:
         )
         return 2
     import secure_comprehend as sc
-    from secure_comprehend._fleet import SCHEMES
+    from secure_comprehend._fleet import FleetSource
     from secure_comprehend._loading import load_with_sources
 
-    if config and config.split(":", 1)[0].lower() in SCHEMES:
+    if config and FleetSource.parse(config, "--config") is not None:
         print(
             f"secure-comprehend: error: demo --config takes a posture file, not {config!r}: "
             "the demo runs against an in-process moto, where no fleet source exists",

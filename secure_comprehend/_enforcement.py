@@ -159,8 +159,10 @@ def _protection_for(
             raise
         problem = str(exc)
     about = "(posture)" if problem == _ASYNC_VERIFY else "(region)"
-    protection = Protection(_relevant(specs, posture), effective, problem, posture.mode, protocol)
-    protection.about, protection.verifiable = about, verifiable
+    protection = Protection(
+        _relevant(specs, posture), effective, problem, posture.mode, protocol, about=about
+    )
+    protection.verifiable = verifiable
     return protection
 
 

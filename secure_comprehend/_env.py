@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "SECURE_COMPREHEND_"
 CONFIG_VAR = f"{ENV_PREFIX}CONFIG"
-_NOT_POSTURE = (CONFIG_VAR, f"{CONFIG_VAR}_TTL")  # read by _loading and _live
+TTL_VAR = f"{CONFIG_VAR}_TTL"
+_NOT_POSTURE = (CONFIG_VAR, TTL_VAR)  # read by _loading and _live
 
 
-def config_var() -> str | None:
-    """The name under which the environment sets the config file, in any case."""
-    return next((v for v in os.environ if v.upper() == CONFIG_VAR), None)
+def variable(name: str) -> str | None:
+    """The name under which the environment sets ``name``, in any case (names are
+    case-insensitive; ``read_env`` refuses two that differ only in case)."""
+    return next((v for v in os.environ if v.upper() == name), None)
 
 
 def read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:

@@ -20,6 +20,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from secure_comprehend._env import ENV_PREFIX, TTL_VAR, variable
 from secure_comprehend._errors import PostureError
 
 if TYPE_CHECKING:  # _fleet is imported when a fleet source is used: protect() checks only _LIVE
@@ -32,8 +33,6 @@ if TYPE_CHECKING:  # _fleet is imported when a fleet source is used: protect() c
 
 logger = logging.getLogger("secure_comprehend")
 
-_PREFIX = "SECURE_COMPREHEND_"
-TTL_VAR = f"{_PREFIX}CONFIG_TTL"
 DEFAULT_TTL = 300.0
 MAX_TTL = 86_400.0
 _now = time.monotonic  # the cache's clock; tests move it on
@@ -56,7 +55,7 @@ def ttl_from_env() -> float:
     Raises:
         PostureError: the value is not a number of seconds from 1 to 86400.
     """
-    var = next((v for v in os.environ if v.upper() == TTL_VAR), None)
+    var = variable(TTL_VAR)
     if var is None:
         return DEFAULT_TTL
     raw = os.environ[var]
@@ -219,7 +218,7 @@ def _identity(session: Any) -> str | None:
 
 def env_snapshot() -> tuple[tuple[str, str], ...]:
     """The ``SECURE_COMPREHEND_*`` variables, which apply over a fleet document."""
-    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_PREFIX)))
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)))
 
 
 def _as_posture_error(exc: Exception, source: FleetSource) -> PostureError:

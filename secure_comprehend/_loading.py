@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, config_var, leaf_sources, read_env
+from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, leaf_sources, read_env, variable
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid
 from secure_comprehend._posture import (
@@ -180,7 +180,7 @@ def _default_session() -> boto3.Session:
 
 def _fleet_source(path: str | os.PathLike[str] | None, origin: str) -> FleetSource | None:
     """The fleet source that ``path`` or ``SECURE_COMPREHEND_CONFIG`` names, if any."""
-    if path is None and (var := config_var()) is not None:
+    if path is None and (var := variable(CONFIG_VAR)) is not None:
         path, origin = os.environ[var], f"environment variable {var}"
     if not isinstance(path, str):  # a PathLike is a file, whatever its name looks like
         return None
@@ -194,7 +194,7 @@ def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | Non
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
         named = Path(path)
-    elif (var := config_var()) is not None:
+    elif (var := variable(CONFIG_VAR)) is not None:
         named, origin = Path(os.environ[var]), f"environment variable {var}"
         if not os.environ[var].strip():
             # an empty value is a mistake, not "look elsewhere": never load another file

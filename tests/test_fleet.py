@@ -882,3 +882,13 @@ def test_the_demo_takes_a_file_not_a_fleet_source(capsys: pytest.CaptureFixture[
 
     assert run(f"ssm:{PARAMETER}") == 2
     assert "demo --config takes a posture file" in capsys.readouterr().err
+
+
+def test_the_reader_policy_reads_the_config_variable_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from secure_comprehend.cli import main
+
+    monkeypatch.setenv("secure_comprehend_config", f"ssm:{PARAMETER}")  # as load_posture reads it
+    assert main(["policy", "--kind", "posture-reader", "--region", REGION]) == 0
+    assert PARAMETER in json.loads(capsys.readouterr().out)["Statement"][0]["Resource"]
