@@ -28,6 +28,7 @@ comparison per call.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -79,21 +80,26 @@ def protect(client: ClientT, posture: Posture | None = None) -> ClientT:
     return client
 
 
+def _live_of(posture: Posture) -> LiveSource | None:
+    """The fleet source ``posture`` follows; None when none was ever loaded (no fleet code
+    is imported on a Lambda's cold path for a posture from a file or the environment)."""
+    live = sys.modules.get("secure_comprehend._live")
+    return None if live is None else cast("LiveSource | None", live.live_of(posture))
+
+
 def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
     """Install the handlers; ``strict``: raise, in enforce mode, for a region without posture."""
-    from secure_comprehend._live import live_of
-
     protection = _protection_for(client, posture, strict=strict)
     with _GUARDS_LOCK:  # held until the handlers exist: protect() never returns before
         guard = _GUARDS.get(client)
         verifier = guard.protection.verifier if guard is not None else None
         protection.verifier = verifier or ModelVerifier(weakref.ref(client))
         if guard is not None:
-            guard.follow(posture, live_of(posture))
+            guard.follow(posture, _live_of(posture))
             guard.protection = protection  # one assignment: no request runs unchecked
         else:
             guard = _GUARDS[client] = _Guard(protection, weakref.ref(client))
-            guard.follow(posture, live_of(posture))
+            guard.follow(posture, _live_of(posture))
             events = client.meta.events
             for (event, unique_id), handler, where in (
                 (_PREPARE, guard.apply, "last"),

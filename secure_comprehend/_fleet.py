@@ -16,14 +16,13 @@ last good one for a while (``_live``).
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from secure_comprehend._documents import parse_document
 from secure_comprehend._errors import PostureError
-from secure_comprehend._wire import unique_keys
 
 SCHEMES = ("ssm", "secretsmanager", "appconfig", "s3")
 _FORMS = {
@@ -212,7 +211,8 @@ def fetch(
         # AppConfig answers nothing when the configuration has not changed
         return Fetched(source, region, appconfig.last.values, appconfig.last.version)
     try:
-        fetched = Fetched(source, region, parse_document(text or "", str(source)), version)
+        values = parse_document(text or "", f"posture source {source}")
+        fetched = Fetched(source, region, values, version)
     except PostureError:
         if appconfig is not None:  # poll the whole document again: never "unchanged" from here
             appconfig.token, appconfig.last = None, None
@@ -220,42 +220,6 @@ def fetch(
     if appconfig is not None:
         appconfig.last = fetched
     return fetched
-
-
-def parse_document(text: str, name: str) -> dict[str, Any]:
-    """A posture document's values: TOML, or JSON when it starts with ``{``.
-
-    Raises:
-        PostureError: the text is empty, or neither a TOML nor a JSON table.
-    """
-    if text.startswith("\ufeff"):
-        raise PostureError(
-            f"posture source {name} starts with a byte-order mark: store it as UTF-8 without one"
-        )
-    if not text.strip():
-        raise PostureError(f"posture source {name} is empty: it configures nothing")
-    if text.lstrip().startswith("{"):
-        try:
-            value = json.loads(text, object_pairs_hook=unique_keys)
-        except RecursionError as exc:
-            raise PostureError(f"posture source {name} is nested too deeply") from exc
-        except ValueError as exc:
-            raise PostureError(f"posture source {name} is not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise PostureError(f"posture source {name} must hold a JSON object")
-        return value
-    import importlib
-    import sys
-
-    # tomli on Python 3.10: what pydantic-settings[toml] installs there for files too
-    toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
-    try:
-        values: dict[str, Any] = toml.loads(text)
-        return values
-    except RecursionError as exc:
-        raise PostureError(f"posture source {name} is nested too deeply") from exc
-    except ValueError as exc:
-        raise PostureError(f"posture source {name} is not valid TOML: {exc}") from exc
 
 
 def _decode(data: bytes, source: FleetSource) -> str:

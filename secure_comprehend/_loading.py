@@ -1,10 +1,9 @@
 """load_posture(): the posture from the environment, and a TOML file or fleet source.
 
-A file is read through pydantic-settings' TomlConfigSettingsSource (imported
-only then); a fleet source through ``_live`` and ``_fleet``; the environment by
-``_env``. This adds the checks pydantic-settings leaves out: a named file that
-does not exist or is not a file, and errors that say which source a bad value
-came from.
+A file is read with tomllib (``_documents``, which reads fleet documents too);
+a fleet source through ``_live`` and ``_fleet``; the environment by ``_env``.
+A named file that does not exist or is not a regular file is an error, and
+every error says which source a bad value came from.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from secure_comprehend._documents import parse_toml
 from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, leaf_sources, read_env, variable
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid
@@ -184,6 +184,8 @@ def _fleet_source(path: str | os.PathLike[str] | None, origin: str) -> FleetSour
         path, origin = os.environ[var], f"environment variable {var}"
     if not isinstance(path, str):  # a PathLike is a file, whatever its name looks like
         return None
+    if ":" not in path:  # no scheme, no ARN: a file (and no fleet code to import)
+        return None
     from secure_comprehend._fleet import FleetSource
 
     return FleetSource.parse(path, origin)
@@ -231,41 +233,20 @@ def _not_a_file(path: Path) -> str | None:
         return "is a directory"
     if not path.exists():
         return "is a broken symbolic link" if path.is_symlink() else "does not exist"
-    if not path.is_file():  # pydantic-settings would read a pipe or device as empty
+    if not path.is_file():  # a pipe or device would block, or read as empty
         return "is not a regular file (a pipe or a device): write the posture to a file"
     return None
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
-    from pydantic_settings import TomlConfigSettingsSource
-
+    subject = f"posture file {str(file)!r}"
     try:
-        return dict(TomlConfigSettingsSource(_settings_class(), toml_file=file)())
+        text = file.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PostureError(f"posture file {str(file)!r} is not UTF-8 text: {exc}") from exc
+        raise PostureError(f"{subject} is not UTF-8 text: {exc}") from exc
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise PostureError(f"posture file {str(file)!r} cannot be read: {reason}") from exc
-    except ValueError as exc:  # tomllib.TOMLDecodeError
-        bom = " (it starts with a byte-order mark: save it as UTF-8 without one)"
-        hint = bom if file.read_bytes().startswith(b"\xef\xbb\xbf") else ""
-        raise PostureError(f"posture file {str(file)!r} is not valid TOML{hint}: {exc}") from exc
-
-
-_SETTINGS: list[type[Any]] = []
-
-
-def _settings_class() -> type[Any]:
-    """A BaseSettings twin of Posture: the field map pydantic-settings' sources read."""
-    if not _SETTINGS:
-        from pydantic_settings import BaseSettings, SettingsConfigDict
-
-        class PostureSettings(BaseSettings, Posture):
-            # exact keys: "MODE =" is an unknown key, not a second "mode"
-            model_config = SettingsConfigDict(extra="forbid", case_sensitive=True)
-
-        _SETTINGS.append(PostureSettings)
-    return _SETTINGS[0]
+        raise PostureError(f"{subject} cannot be read: {exc.strerror or exc}") from exc
+    return parse_toml(text, subject)
 
 
 def _deep_merge(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:

@@ -488,6 +488,13 @@ def test_a_variable_with_a_repeated_key_is_an_error(monkeypatch: pytest.MonkeyPa
         sc.load_posture()
 
 
+def test_a_posture_file_nested_too_deeply_is_a_posture_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("mode = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(sc.PostureError, match=rf"posture file '{path}' is nested too deeply"):
+        sc.load_posture(path)
+
+
 def test_a_byte_order_mark_is_named(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + ROLE_LINE.encode())

@@ -326,9 +326,11 @@ def test_environment_section_that_is_not_an_object(monkeypatch: pytest.MonkeyPat
         sc.load_posture()
 
 
-def test_environment_path_does_not_import_pydantic_settings(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("source", ["environment", "file"])
+def test_the_cold_path_imports_neither_pydantic_settings_nor_asyncio(
+    source: str, tmp_path: Path
 ) -> None:
+    """A Lambda's cold start: a posture from the environment or a TOML file, a client."""
     import subprocess
     import sys
 
@@ -337,9 +339,16 @@ def test_environment_path_does_not_import_pydantic_settings(
         "p = sc.load_posture()\n"
         "assert p.kms.volume_key, p\n"
         "c = sc.client(region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\n"
-        "assert 'pydantic_settings' not in sys.modules\n"
-        "assert 'secure_comprehend._fleet' not in sys.modules, 'fleet sources imported'\n"
+        "fleet = {'secure_comprehend._fleet', 'secure_comprehend._live'}\n"
+        "loaded = {'pydantic_settings', 'asyncio', *fleet} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
     )
-    env = {"SECURE_COMPREHEND_KMS__VOLUME_KEY": KEYS["volume_key"], "PATH": ""}
+    env = {"PATH": ""}
+    if source == "file":
+        path = tmp_path / "posture.toml"
+        path.write_text(f"[kms]\nvolume_key = {KEYS['volume_key']!r}\n")
+        env["SECURE_COMPREHEND_CONFIG"] = str(path)
+    else:
+        env["SECURE_COMPREHEND_KMS__VOLUME_KEY"] = KEYS["volume_key"]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
