@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from secure_comprehend._documents import parse_toml
 from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, leaf_sources, read_env, variable
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid
@@ -239,6 +238,8 @@ def _not_a_file(path: Path) -> str | None:
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
+    from secure_comprehend._documents import parse_toml  # tomllib: not on the environment path
+
     subject = f"posture file {str(file)!r}"
     try:
         text = file.read_bytes().decode("utf-8")

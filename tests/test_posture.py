@@ -342,6 +342,8 @@ def test_the_cold_path_imports_neither_pydantic_settings_nor_asyncio(
         "fleet = {'secure_comprehend._fleet', 'secure_comprehend._live'}\n"
         "loaded = {'pydantic_settings', 'asyncio', *fleet} & set(sys.modules)\n"
         "assert not loaded, loaded\n"
+        "toml = {'tomllib', 'tomli'} & set(sys.modules)\n"  # tomli on Python 3.10
+        f"assert bool(toml) == {source == 'file'}, toml\n"
     )
     env = {"PATH": ""}
     if source == "file":
