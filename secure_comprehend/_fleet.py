@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,11 +29,13 @@ _FORMS = {
     "ssm": "ssm:/path/name (or ssm:NAME, or a parameter ARN)",
     "secretsmanager": "secretsmanager:NAME (or a secret ARN)",
     "appconfig": "appconfig:APPLICATION/ENVIRONMENT/PROFILE",
-    "s3": "s3://BUCKET/KEY",
+    "s3": "s3://BUCKET/KEY (or s3://BUCKET/KEY?owner=ACCOUNT for another account's bucket)",
 }
 _SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*(:[A-Za-z0-9_.\-]+)?", re.ASCII)
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]{1,512}", re.ASCII)
 _APPCONFIG_PART = re.compile(r"[A-Za-z0-9_.\-]{1,128}", re.ASCII)
+_OWNER_QUERY = "?owner="
+_ACCOUNT = re.compile(r"\d{12}", re.ASCII)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", re.ASCII)
 _ARN = re.compile(
     r"arn:(?P<partition>aws[a-z\-]*):(?P<service>ssm|secretsmanager):(?P<region>[a-z0-9\-]+):"
@@ -57,9 +59,14 @@ class FleetSource:
 
     scheme: str
     location: str  # what follows "scheme:" (for s3: "bucket/key")
+    # s3: the account the bucket must belong to; None: the reader's own (bucket names are
+    # global: a deleted bucket's name can be taken by anyone)
+    owner: str | None = None
 
     def __str__(self) -> str:
-        return f"s3://{self.location}" if self.scheme == "s3" else f"{self.scheme}:{self.location}"
+        if self.scheme != "s3":
+            return f"{self.scheme}:{self.location}"
+        return f"s3://{self.location}" + (f"{_OWNER_QUERY}{self.owner}" if self.owner else "")
 
     @property
     def region(self) -> str | None:
@@ -102,7 +109,16 @@ class FleetSource:
                     f"posture source {text!r} (from {origin}): did you mean {_FORMS[meant]}?"
                 )
             return None
-        source = cls(scheme, text[len(scheme) + 1 :].removeprefix("//" if scheme == "s3" else ""))
+        location, owner = text[len(scheme) + 1 :], None
+        if scheme == "s3":
+            location = location.removeprefix("//")
+            location, _, owner = location.partition(_OWNER_QUERY)
+            if _OWNER_QUERY in text and not _ACCOUNT.fullmatch(owner):
+                raise PostureError(
+                    f"posture source {text!r} (from {origin}): the bucket's owner must be a "
+                    f"12-digit account ID, not {owner!r}; the form is {_FORMS[scheme]}"
+                )
+        source = cls(scheme, location, owner or None)
         problem = source._problem(text)
         if problem:
             raise PostureError(
@@ -192,18 +208,25 @@ def fetch(
             "AWS_DEFAULT_REGION, give the profile a region, or name the source by its ARN"
         )
     service = "appconfigdata" if source.scheme == "appconfig" else source.scheme
+    read_from = source  # for s3, with the bucket's owner to expect
     try:
         aws = session.client(service, region_name=region, config=Config(**_CLIENT_CONFIG))
-        text, version = _READERS[source.scheme](aws, source, appconfig)
+        if source.scheme == "s3" and source.owner is None:
+            read_from = _owned_by_reader(session, source, region)
+        text, version = _READERS[source.scheme](aws, read_from, appconfig)
     except PostureError:  # not UTF-8: the next poll must send the document again
         if appconfig is not None:
             appconfig.token, appconfig.last = None, None
         raise
     except ClientError as exc:
         error = exc.response.get("Error", {})
+        code = error.get("Code", "error")
+        owner = ""
+        if source.scheme == "s3" and code in ("AccessDenied", "403"):
+            owner = f" (S3 answers so too when the bucket's owner is not {read_from.owner})"
         raise PostureError(
             f"posture source {source} ({region}) could not be read: "
-            f"{error.get('Code', 'error')}: {error.get('Message', exc)}"
+            f"{code}: {error.get('Message', exc)}{owner}"
         ) from exc
     except BotoCoreError as exc:  # no credentials, no network, a timeout
         raise PostureError(f"posture source {source} ({region}) could not be read: {exc}") from exc
@@ -273,9 +296,27 @@ def _appconfig(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _owned_by_reader(session: Any, source: FleetSource, region: str) -> FleetSource:
+    """``source`` with the reader's own account as the bucket's owner (asked of STS)."""
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        sts = session.client("sts", region_name=region, config=Config(**_CLIENT_CONFIG))
+        account = sts.get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        raise PostureError(
+            f"posture source {source} ({region}): S3 bucket names are global, so the "
+            f"bucket's owner is checked; asking STS for this account failed ({exc}): name "
+            f"the owner in the source, {source}{_OWNER_QUERY}ACCOUNT"
+        ) from exc
+    return replace(source, owner=str(account))
+
+
 def _s3(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
     bucket, _, key = source.location.partition("/")
-    answer = aws.get_object(Bucket=bucket, Key=key)
+    # S3 answers 403 when the bucket belongs to another account: never a stranger's document
+    answer = aws.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=source.owner)
     with answer["Body"] as body:
         data = body.read()
     version = answer.get("VersionId") or answer.get("ETag", "").strip('"')

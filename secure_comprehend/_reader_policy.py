@@ -5,8 +5,9 @@ or ``SECURE_COMPREHEND_CONFIG``. The posture store is read-only for its
 readers: they get the one read action on the one document, and ``kms:Decrypt``
 only through the storing service, only for that document (each service names
 the document in its KMS encryption context). The account of a name (not an ARN)
-is the reader's own (``aws:ResourceAccount``); its region is ``--region``, else
-any region (a fleet keeps one copy per region under the same name).
+is the reader's own (``aws:ResourceAccount``), as is a bucket's unless the source
+names its owner (``?owner=``); its region is ``--region``, else any region (a
+fleet keeps one copy per region under the same name).
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ def reader_policy(source: FleetSource, region: str | None) -> tuple[dict[str, An
         # through S3 in the bucket's region, which need not be the reader's
         keys = f"arn:{partition}:kms:*:*:key/*"  # the bucket's account and region
         decrypt = _decrypt("s3", keys, None, {"kms:EncryptionContext:aws:s3:arn": named})
-    if not arn and scheme in ("ssm", "secretsmanager"):  # a name: the reader's own account's
-        read["Condition"] = {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}
+    if scheme == "s3" or (not arn and scheme in ("ssm", "secretsmanager")):
+        # a name is the reader's own account's; a bucket, its named owner's or the reader's
+        owner = source.owner or "${aws:PrincipalAccount}"
+        read["Condition"] = {"StringEquals": {"aws:ResourceAccount": owner}}
     statements = [read] if decrypt is None else [read, decrypt]
     notes.append(
         "an Allow for readers: attach it to the roles of notebooks, functions and jobs; "

@@ -129,6 +129,100 @@ def test_s3_object_with_its_etag(moto: None, region: None, clock: Clock) -> None
     assert origin.region == REGION
 
 
+def _s3_requests(session: boto3.Session, owner: str | None = None) -> list[Any]:
+    """The session's S3 and STS requests, as botocore sends them; with ``owner``, S3's
+    answer to a GetObject that expects another owner than the bucket's, a 403."""
+    from botocore.awsrequest import AWSResponse
+
+    sent: list[Any] = []
+
+    def record(request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        sent.append(request)
+        expected = request.headers.get("x-amz-expected-bucket-owner")
+        if owner is None or "GetObject" not in event_name or expected == owner.encode():
+            return None
+        body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+        return AWSResponse(request.url, 403, {}, _Raw(body))
+
+    session.events.register("before-send.s3", record)
+    session.events.register("before-send.sts", record)
+    return sent
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def test_s3_expects_the_readers_own_account_as_the_buckets_owner(
+    moto: None, region: None, clock: Clock
+) -> None:
+    """Bucket names are global: a deleted bucket's name can be taken by anyone."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="org-postures")
+    s3.put_object(Bucket="org-postures", Key="comprehend.toml", Body=posture_toml().encode())
+    session = boto3.Session(region_name=REGION)
+    sent = _s3_requests(session)
+    sc.load_posture("s3://org-postures/comprehend.toml", session=session)
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    get = [r for r in sent if r.method == "GET" and "comprehend.toml" in r.url]
+    assert [r.headers["x-amz-expected-bucket-owner"] for r in get] == [account.encode()]
+
+
+def test_s3_expects_the_owner_the_source_names_and_asks_sts_nothing(
+    moto: None, region: None, clock: Clock
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="org-postures")
+    s3.put_object(Bucket="org-postures", Key="comprehend.toml", Body=posture_toml().encode())
+    session = boto3.Session(region_name=REGION)
+    sent = _s3_requests(session)
+    source = "s3://org-postures/comprehend.toml?owner=444455556666"
+    posture = sc.load_posture(source, session=session)
+    assert [r.headers["x-amz-expected-bucket-owner"] for r in sent] == [b"444455556666"]
+    assert _origin(posture).source == source
+
+
+def test_a_bucket_of_another_owner_is_refused(moto: None, region: None, clock: Clock) -> None:
+    """The name was taken by a stranger: S3 answers 403, and nothing is loaded."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="org-postures")
+    s3.put_object(
+        Bucket="org-postures", Key="comprehend.toml", Body=posture_toml(mode="audit").encode()
+    )
+    session = boto3.Session(region_name=REGION)
+    _s3_requests(session, owner="999988887777")  # the stranger's bucket, as S3 sees it
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture("s3://org-postures/comprehend.toml", session=session)
+    message = str(refused.value)
+    assert "s3://org-postures/comprehend.toml" in message
+    assert "AccessDenied" in message and "owner is not 123456789012" in message
+
+
+def test_no_account_from_sts_is_a_posture_error_naming_the_owner_form(
+    region: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    session = boto3.Session(region_name=REGION)
+
+    def unreachable(request: Any, **_: Any) -> None:
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    session.events.register("before-send.sts", unreachable)
+    session.events.register("before-send.s3", unreachable)  # never the network
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture("s3://org-postures/comprehend.toml", session=session)
+    message = str(refused.value)
+    assert "bucket names are global" in message
+    assert "s3://org-postures/comprehend.toml?owner=ACCOUNT" in message
+
+
 def _origin(posture: sc.Posture) -> Any:
     from secure_comprehend._posture import origin_of
 
@@ -477,6 +571,9 @@ def test_no_network_names_the_source(
         ("S3://bucket/key", "did you mean s3://BUCKET/KEY"),
         ("s3://bucket", "does not name a bucket and a key"),
         ("s3://Bad_Bucket/key", "does not name a bucket and a key"),
+        ("s3://bucket/key?owner=1234", "owner must be a 12-digit account ID, not '1234'"),
+        ("s3://bucket/key?owner=", "owner must be a 12-digit account ID, not ''"),
+        ("s3://bucket?owner=123456789012", "does not name a bucket and a key"),
         ("appconfig:app/env", "does not name an application, an environment and a profile"),
         ("appconfig:app//profile", "does not name an application"),
         ("appconfig:app/env/profile/extra", "does not name an application"),
@@ -626,7 +723,18 @@ READER_CASES = [
         ["s3:GetObject"],
         "arn:aws:s3:::org-postures/comprehend.toml",
     ),
+    (
+        "s3://org-postures/comprehend.toml?owner=444455556666",
+        ["s3:GetObject"],
+        "arn:aws:s3:::org-postures/comprehend.toml",
+    ),
 ]
+# the account each document must be in: a name's and a bucket's is the reader's own,
+# unless the bucket's owner is named; an ARN names its account
+OWNERS = {
+    "s3://org-postures/comprehend.toml?owner=444455556666": "444455556666",
+    "s3://org-postures/comprehend.toml": "${aws:PrincipalAccount}",
+}
 
 
 @pytest.mark.parametrize(("source", "actions", "resource"), READER_CASES)
@@ -641,10 +749,10 @@ def test_the_reader_policy_reads_the_one_document(
     out = capsys.readouterr()
     document = json.loads(out.out)
     read, *decrypt = document["Statement"]
-    # a name is the reader's own account's; an ARN names its account
-    own = {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}
     mine = ":*:" in resource and not source.startswith("appconfig")
-    assert read.pop("Condition", None) == (own if mine else None)
+    owner = OWNERS.get(source, "${aws:PrincipalAccount}" if mine else None)
+    own = {"StringEquals": {"aws:ResourceAccount": owner}} if owner else None
+    assert read.pop("Condition", None) == own
     assert read == {
         "Sid": "ReadPosture",
         "Effect": "Allow",
