@@ -39,7 +39,7 @@ from secure_comprehend._protection import Protection, logger
 from secure_comprehend._provenance import ModelVerifier
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from botocore.client import BaseClient
 
@@ -98,7 +98,7 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
             guard.follow(posture, _live_of(posture))
             guard.protection = protection  # one assignment: no request runs unchecked
         else:
-            guard = _GUARDS[client] = _Guard(protection, weakref.ref(client))
+            guard = _GUARDS[client] = _Guard(protection, client)
             guard.follow(posture, _live_of(posture))
             events = client.meta.events
             for (event, unique_id), handler, where in (
@@ -182,8 +182,11 @@ _ASYNC_VERIFY = (
 def _describes_async(client: BaseClient, posture: Posture) -> bool:
     """[models] verify describes models with the client itself, inside its handlers:
     an async (aiobotocore) client's calls are coroutines there, so it cannot."""
-    if not (posture.models and posture.models.verify):
-        return False
+    return bool(posture.models and posture.models.verify) and _is_async(client)
+
+
+def _is_async(client: BaseClient) -> bool:
+    """Whether ``client`` is an aiobotocore one (its calls are coroutines)."""
     return inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None))
 
 
@@ -202,20 +205,32 @@ class _Guard:
     and, when that changed, or can no longer be had, swaps the protection.
     """
 
-    __slots__ = ("__weakref__", "client", "live", "posture", "protection")
+    __slots__ = ("__weakref__", "client", "is_async", "live", "posture", "protection")
 
-    def __init__(self, protection: Protection, client: weakref.ref[BaseClient]) -> None:
+    def __init__(self, protection: Protection, client: BaseClient) -> None:
         self.protection = protection
-        self.client = client
+        self.client = weakref.ref(client)
+        self.is_async = _is_async(client)
         self.live: LiveSource | None = None
         self.posture: Posture | None = None  # the posture the protection was built from
 
     def follow(self, posture: Posture, live: LiveSource | None) -> None:
         self.posture, self.live = posture, live
 
-    def apply(self, **kwargs: Any) -> None:
-        if self.live is not None:
-            self._refresh(self.live)
+    def apply(self, **kwargs: Any) -> Coroutine[Any, Any, None] | None:
+        live = self.live
+        if live is not None:
+            if self.is_async and live.due():  # aiobotocore awaits what a handler returns
+                return self._apply_after_refresh(live, kwargs)
+            self._refresh(live)
+        self.protection.apply(**kwargs)
+        return None
+
+    async def _apply_after_refresh(self, live: LiveSource, kwargs: dict[str, Any]) -> None:
+        """Read the store in a worker thread: the event loop never waits on it."""
+        import asyncio
+
+        await asyncio.to_thread(self._refresh, live)
         self.protection.apply(**kwargs)
 
     def _refresh(self, live: LiveSource) -> None:

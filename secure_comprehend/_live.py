@@ -127,6 +127,12 @@ class LiveSource:
         finally:
             self._lock.release()
 
+    def due(self) -> bool:
+        """Whether ``current()`` would read the store now (and so may wait on it)."""
+        now = _now()
+        stale = now - self._good_at >= self.ttl and now >= self._retry_at
+        return self._loaded is None or stale
+
     def load(self) -> Loaded:
         """``current()``, rebuilt from the cached document if the environment's
         ``SECURE_COMPREHEND_*`` variables changed since (they apply over it, as over a file).

@@ -544,3 +544,63 @@ def test_patch_says_it_does_not_cover_aiobotocore(sc_logs: pytest.LogCaptureFixt
         assert any("does not protect aiobotocore" in w for w in warnings), warnings
     finally:
         sc.unpatch()
+
+
+def test_a_fleet_posture_is_read_off_the_event_loop_when_its_ttl_ends(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that answers slowly (or not at all, for up to about 10 s) holds a worker
+    thread, never the event loop: the service's other tasks keep running meanwhile."""
+    import threading
+    import time
+
+    from secure_comprehend import _live
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)  # the fleet's store
+    clock = [1000.0]
+    monkeypatch.setattr(_live, "_now", lambda: clock[0])
+    sc.clear_posture_cache()
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
+    secrets.create_secret(Name="org/posture", SecretString=_posture_toml(SUBNETS))
+    session = boto3.Session(region_name=REGION)
+    posture = sc.load_posture("secretsmanager:org/posture", session=session)
+    secrets.put_secret_value(SecretId="org/posture", SecretString=_posture_toml([OTHER_SUBNET]))
+    read_in: list[int] = []
+
+    def slow_store(**_: Any) -> None:
+        read_in.append(threading.get_ident())
+        time.sleep(0.5)
+
+    session.events.register("before-send.secrets-manager.GetSecretValue", slow_store)
+    clock[0] += 301  # past the 300 s TTL: the next call reads the store again
+
+    async def main() -> None:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        async with plain(endpoint) as raw:
+            client = sc.protect(raw, posture=posture)
+            task = asyncio.create_task(ticker())
+            job = await start_and_describe(client)
+            task.cancel()
+        assert job["VpcConfig"]["Subnets"] == [OTHER_SUBNET]  # the new posture applied
+        assert read_in and threading.get_ident() not in read_in
+        assert ticks >= 10, ticks  # the loop ran while the store was read
+
+    try:
+        run(main)
+    finally:
+        sc.clear_posture_cache()
+
+
+def _posture_toml(subnets: Any) -> str:
+    return (
+        f"[vpc]\nsubnets = {json.dumps(list(subnets))}\n"
+        f"security_group_ids = {json.dumps(list(GROUPS))}\n"
+        f"[iam]\ndata_access_roles = {json.dumps(list(ROLES))}\n"
+    )
