@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from secure_comprehend._iam_statements import COMPREHEND_PRINCIPAL
 from secure_comprehend._preflight_report import Check, Skipped, error_code
 from secure_comprehend._provisioning import (
-    COMPREHEND_PRINCIPAL,
     DESCRIBE_ACTIONS,
     ENI_ACTIONS,
     KMS_ACTIONS,

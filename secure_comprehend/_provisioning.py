@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import PostureError
+from secure_comprehend._iam_statements import COMPREHEND_PRINCIPAL
 from secure_comprehend._ids import ROLE_ARN_RE, parse_kms
 
 if TYPE_CHECKING:
     from secure_comprehend._posture import Posture
 
-COMPREHEND_PRINCIPAL = "comprehend.amazonaws.com"
 # What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
 ENI_ACTIONS = (
     "ec2:CreateNetworkInterface",

@@ -14,7 +14,8 @@ from conftest import EXAMPLE_CONFIG, KEYS, OTHER_KEY, OTHER_ROLE, OTHER_SUBNET, 
 from iam_simulator import denied
 
 import secure_comprehend as sc
-from secure_comprehend._iam import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS, build_policy
+from secure_comprehend._iam import build_policy
+from secure_comprehend._iam_statements import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS
 from secure_comprehend._operations import CORE_KINDS, default_model
 from secure_comprehend._policy_text import SIZE_LIMITS
 
