@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secure_comprehend._decision import ABSENT, decide, value_at
+from secure_comprehend._decision import decide, value_at
 from secure_comprehend._errors import Violation
+from secure_comprehend._members import ABSENT
 from secure_comprehend._operations import CORE_KINDS, OperationSpec
 from secure_comprehend._posture import EffectivePosture
 
