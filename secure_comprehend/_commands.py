@@ -64,7 +64,7 @@ def print_json(value: Any) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from secure_comprehend._posture import origin_of
+    from secure_comprehend._origin import origin_of
     from secure_comprehend._show import show_report, show_text
 
     posture, sources = _load(args)

@@ -18,14 +18,8 @@ from pydantic import ValidationError
 from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, leaf_sources, read_env, variable
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid
-from secure_comprehend._posture import (
-    EffectivePosture,
-    Origin,
-    Posture,
-    origin_of,
-    remember_sources,
-    require_posture,
-)
+from secure_comprehend._origin import Origin, origin_of, remember_sources
+from secure_comprehend._posture import EffectivePosture, Posture, require_posture
 
 if TYPE_CHECKING:
     import boto3

@@ -8,11 +8,9 @@ lookup-ready :class:`EffectivePosture` the decision core uses.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
@@ -146,12 +144,14 @@ class Posture(Validated):
         return f"Posture({', '.join(parts)})"
 
     def __str__(self) -> str:
+        from secure_comprehend._origin import origin_of, provenance
         from secure_comprehend._show import show_report, show_text
 
         return show_text(show_report(self, provenance(self), None, origin_of(self)))
 
     def _repr_html_(self) -> str:
         from secure_comprehend._display import html_table
+        from secure_comprehend._origin import provenance
         from secure_comprehend._show import setting_rows
 
         return html_table(
@@ -174,51 +174,6 @@ def _as_posture_error(source: str) -> Iterator[None]:
         yield
     except ValidationError as exc:
         raise PostureError(describe_invalid(exc, Posture, {}, source)) from exc
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a loaded posture came from: its source, and for a fleet source which version."""
-
-    source: str  # "file ./secure_comprehend.toml", "environment", "ssm:/org/posture"
-    region: str | None = None  # the region a fleet source was read in
-    version: str | None = None  # a parameter's version, a secret's VersionId, an ETag, ...
-    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-    def __str__(self) -> str:
-        from secure_comprehend._show import origin_text
-
-        return origin_text(self.to_dict())
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "source": self.source,
-            "region": self.region,
-            "version": self.version,
-            "fetched_at": self.fetched_at.isoformat(timespec="seconds"),
-        }
-
-
-# id(posture) -> where each of its settings came from, for postures load_posture() made
-_PROVENANCE: dict[int, tuple[Mapping[tuple[str, ...], str], Origin]] = {}
-
-
-def remember_sources(
-    posture: Posture, sources: Mapping[tuple[str, ...], str], origin: Origin
-) -> None:
-    """Record where a loaded posture's settings came from (shown by str() and notebooks)."""
-    _PROVENANCE[id(posture)] = (dict(sources), origin)
-    weakref.finalize(posture, _PROVENANCE.pop, id(posture), None)
-
-
-def provenance(posture: Posture) -> Mapping[tuple[str, ...], str]:
-    """Where each setting of ``posture`` came from; empty for a posture built in code."""
-    return _PROVENANCE.get(id(posture), ({}, None))[0]
-
-
-def origin_of(posture: Posture) -> Origin | None:
-    """Where ``posture`` was loaded from, and when; None for a posture built in code."""
-    return _PROVENANCE.get(id(posture), ({}, None))[1]
 
 
 def require_posture(posture: object, parameter: str = "posture") -> Posture:

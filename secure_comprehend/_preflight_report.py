@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import boto3
 
-    from secure_comprehend._posture import Origin
+    from secure_comprehend._origin import Origin
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIPPED"]
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}

@@ -224,7 +224,7 @@ def test_no_account_from_sts_is_a_posture_error_naming_the_owner_form(
 
 
 def _origin(posture: sc.Posture) -> Any:
-    from secure_comprehend._posture import origin_of
+    from secure_comprehend._origin import origin_of
 
     origin = origin_of(posture)
     assert origin is not None
