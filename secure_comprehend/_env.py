@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from secure_comprehend._documents import check_depth
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import model_type
 from secure_comprehend._posture import Posture
@@ -89,11 +90,15 @@ def read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
         raw = os.environ[var]
         try:
             value = json.loads(raw, object_pairs_hook=unique_keys) if complex_ else raw
+        except RecursionError as exc:
+            raise PostureError(f"environment variable {var} is nested too deeply") from exc
         except ValueError as exc:
             raise PostureError(
                 f"environment variable {var}={raw!r} is not JSON ({exc}): lists and sections "
                 f"must be JSON, e.g. {ENV_PREFIX}VPC__SUBNETS='[\"subnet-...\"]'"
             ) from exc
+        if complex_:
+            check_depth(value, f"environment variable {var}")
         if complex_ and len(path) == 1 and value in (None, {}):
             # merged over a file, an empty section would be a silent no-op, null a removal
             raise PostureError(

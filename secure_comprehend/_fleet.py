@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -35,6 +36,7 @@ _SSM_NAME = re.compile(r"/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*(:[A-Za-z0-9_.\-]
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]{1,512}", re.ASCII)
 _APPCONFIG_PART = re.compile(r"[A-Za-z0-9_.\-]{1,128}", re.ASCII)
 _OWNER_QUERY = "?owner="
+_QUERY = re.compile(r"\?[A-Za-z][A-Za-z0-9_-]*=")  # a URL query, as in ?versionId=...
 _ACCOUNT = re.compile(r"\d{12}", re.ASCII)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", re.ASCII)
 _ARN = re.compile(
@@ -118,6 +120,12 @@ class FleetSource:
                     f"posture source {text!r} (from {origin}): the bucket's owner must be a "
                     f"12-digit account ID, not {owner!r}; the form is {_FORMS[scheme]}"
                 )
+            query = _QUERY.search(location)
+            if query:  # ?OWNER=, ?versionId=: never read silently as part of the key
+                raise PostureError(
+                    f"posture source {text!r} (from {origin}): {query[0]!r} is not a query "
+                    f"it takes (only ?owner=ACCOUNT, in lower case); the form is {_FORMS[scheme]}"
+                )
         source = cls(scheme, location, owner or None)
         problem = source._problem(text)
         if problem:
@@ -129,6 +137,9 @@ class FleetSource:
     def _problem(self, text: str) -> str | None:
         if text != text.strip():
             return "has leading or trailing whitespace (a newline pasted in?)"
+        hidden = next((c for c in text if unicodedata.category(c)[0] == "C"), None)
+        if hidden is not None:  # a newline, a tab, an escape, a zero-width space
+            return f"contains the control or invisible character {hidden!r} (pasted in?)"
         location, scheme = self.location, self.scheme
         if scheme == "s3" and not text.startswith("s3://"):
             return "must start with s3://"
@@ -214,9 +225,7 @@ def fetch(
         if source.scheme == "s3" and source.owner is None:
             read_from = _owned_by_reader(session, source, region)
         text, version = _READERS[source.scheme](aws, read_from, appconfig)
-    except PostureError:  # not UTF-8: the next poll must send the document again
-        if appconfig is not None:
-            appconfig.token, appconfig.last = None, None
+    except PostureError:  # already in the source's words (the bucket's owner unknown)
         raise
     except ClientError as exc:
         error = exc.response.get("Error", {})
@@ -234,7 +243,7 @@ def fetch(
         # AppConfig answers nothing when the configuration has not changed
         return Fetched(source, region, appconfig.last.values, appconfig.last.version)
     try:
-        values = parse_document(text or "", f"posture source {source}")
+        values = parse_document(_decode(text or "", source), f"posture source {source}")
         fetched = Fetched(source, region, values, version)
     except PostureError:
         if appconfig is not None:  # poll the whole document again: never "unchanged" from here
@@ -245,30 +254,32 @@ def fetch(
     return fetched
 
 
-def _decode(data: bytes, source: FleetSource) -> str:
+def _decode(data: bytes | str, source: FleetSource) -> str:
+    if isinstance(data, str):
+        return data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PostureError(f"posture source {source} is not UTF-8 text: {exc}") from exc
 
 
-def _ssm(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
+# Each reader answers the document (text, or bytes fetch() decodes), and its version.
+Read = tuple["str | bytes | None", str]
+
+
+def _ssm(aws: Any, source: FleetSource, _: Any) -> Read:
     # a name, or an ARN (which a parameter shared from another account needs)
     parameter = aws.get_parameter(Name=source.location, WithDecryption=True)["Parameter"]
     return parameter["Value"], str(parameter.get("Version", ""))
 
 
-def _secretsmanager(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
+def _secretsmanager(aws: Any, source: FleetSource, _: Any) -> Read:
     secret = aws.get_secret_value(SecretId=source.location)
     text = secret.get("SecretString")
-    if text is None:
-        text = _decode(secret["SecretBinary"], source)
-    return text, str(secret.get("VersionId", ""))
+    return text if text is not None else secret["SecretBinary"], str(secret.get("VersionId", ""))
 
 
-def _appconfig(
-    aws: Any, source: FleetSource, state: AppConfigSession | None
-) -> tuple[str | None, str]:
+def _appconfig(aws: Any, source: FleetSource, state: AppConfigSession | None) -> Read:
     from botocore.exceptions import ClientError
 
     state = state if state is not None else AppConfigSession()
@@ -292,7 +303,7 @@ def _appconfig(
         version = str(answer.get("VersionLabel") or "")
         if not data:
             return (None, version) if state.last is not None else ("", version)
-        return _decode(data, source), version
+        return data, version
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -313,14 +324,14 @@ def _owned_by_reader(session: Any, source: FleetSource, region: str) -> FleetSou
     return replace(source, owner=str(account))
 
 
-def _s3(aws: Any, source: FleetSource, _: Any) -> tuple[str, str]:
+def _s3(aws: Any, source: FleetSource, _: Any) -> Read:
     bucket, _, key = source.location.partition("/")
     # S3 answers 403 when the bucket belongs to another account: never a stranger's document
     answer = aws.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=source.owner)
     with answer["Body"] as body:
         data = body.read()
     version = answer.get("VersionId") or answer.get("ETag", "").strip('"')
-    return _decode(data, source), str(version)
+    return data, str(version)
 
 
 _READERS: dict[str, Any] = {

@@ -6,12 +6,15 @@ Each mistake once, no pydantic wording, and a "did you mean" for a misspelt key.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._display import short_repr
+
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)  # field names, region names
 
 
 def describe_invalid(
@@ -32,12 +35,20 @@ def describe_invalid(
         ):
             continue
         source = _source_of(loc, sources, default)
-        field_name = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
+        field_name = "".join(_part(p) for p in loc).lstrip(".")
         value = "" if error["type"] == "missing" else f" = {short_repr(error['input'])}"
         lines.append(
             f"  - {field_name or 'posture'}{value} (from {source}): {_message(root, loc, error)}"
         )
     return f"invalid posture ({len(lines)} error(s)):\n" + "\n".join(lines)
+
+
+def _part(key: str) -> str:
+    """One step of a field's path: a key as written, or quoted if it is not a plain name
+    (a key with a newline or an escape must not forge lines in an error)."""
+    if key.isdigit():
+        return f"[{key}]"
+    return f".{key}" if _PLAIN.fullmatch(key) else f".{key!r}"
 
 
 def _source_of(loc: tuple[str, ...], sources: Mapping[tuple[str, ...], str], default: str) -> str:

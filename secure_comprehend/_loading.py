@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from secure_comprehend._documents import parse_toml
 from secure_comprehend._env import CONFIG_VAR, ENV_PREFIX, leaf_sources, read_env, variable
 from secure_comprehend._errors import PostureError
 from secure_comprehend._invalid import describe_invalid
@@ -188,6 +189,8 @@ def _config_file(path: str | os.PathLike[str] | None, origin: str) -> Path | Non
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+        if isinstance(path, str) and not path.strip():  # Path("") is ".", the directory
+            raise PostureError(f"posture file {path!r} (from {origin}) is empty: name a file")
         named = Path(path)
     elif (var := variable(CONFIG_VAR)) is not None:
         named, origin = Path(os.environ[var]), f"environment variable {var}"
@@ -212,7 +215,11 @@ def _default_file() -> Path | None:
             candidate = default.expanduser()
         except RuntimeError:  # no HOME and no passwd entry (a container's --user N)
             continue
-        if candidate.is_symlink() or candidate.exists():
+        try:
+            present = candidate.is_symlink() or candidate.exists()
+        except OSError:  # a directory on the way we may not enter: as os.path.exists, absent
+            continue
+        if present:
             problem = _not_a_file(candidate)
             if problem:  # present but unusable: never fall through to the next location
                 raise PostureError(f"posture file {str(candidate)!r} (default location) {problem}")
@@ -222,18 +229,19 @@ def _default_file() -> Path | None:
 
 def _not_a_file(path: Path) -> str | None:
     """Why ``path`` cannot be read as a posture file, or None."""
-    if path.is_dir():
-        return "is a directory"
-    if not path.exists():
-        return "is a broken symbolic link" if path.is_symlink() else "does not exist"
-    if not path.is_file():  # a pipe or device would block, or read as empty
-        return "is not a regular file (a pipe or a device): write the posture to a file"
+    try:
+        if path.is_dir():
+            return "is a directory"
+        if not path.exists():
+            return "is a broken symbolic link" if path.is_symlink() else "does not exist"
+        if not path.is_file():  # a pipe or device would block, or read as empty
+            return "is not a regular file (a pipe or a device): write the posture to a file"
+    except OSError as exc:  # a directory on the way we may not enter, a name too long
+        return f"cannot be read: {exc.strerror or exc}"
     return None
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
-    from secure_comprehend._documents import parse_toml  # tomllib: not on the environment path
-
     subject = f"posture file {str(file)!r}"
     try:
         text = file.read_bytes().decode("utf-8")

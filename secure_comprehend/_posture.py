@@ -84,6 +84,11 @@ class Posture(Validated):
                 "the posture configures nothing: set [vpc], [kms], [iam], [s3], [models] or "
                 "[regions]"
             )
+        if "regions" in self.model_fields_set and not self.regions:
+            raise ValueError(
+                "an empty [regions] table configures nothing: add [regions.NAME.vpc], "
+                "[regions.NAME.kms] or [regions.NAME.iam] sections, or remove it"
+            )
         if self.models is not None and not self.models.allowed_accounts and not self.iam:
             raise ValueError(
                 "[models] needs to know which accounts are yours: set allowed_accounts, or "

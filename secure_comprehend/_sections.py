@@ -37,7 +37,11 @@ def _matching(regex_name: str, *regexes: re.Pattern[str]) -> AfterValidator:
 
 
 def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
-    duplicates = sorted({v for v in values if values.count(v) > 1})
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for value in values:  # linear: a fleet document's lists may be long
+        (repeated if value in seen else seen).add(value)
+    duplicates = sorted(repeated)
     if duplicates:
         raise ValueError(f"duplicate values {duplicates}")
     return values

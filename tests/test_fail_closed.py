@@ -495,6 +495,82 @@ def test_a_posture_file_nested_too_deeply_is_a_posture_error(tmp_path: Path) -> 
         sc.load_posture(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # tomllib builds dotted keys and table headers flat: only our check sees the depth
+        (ROLE_LINE + "iam" + ".x" * 1000 + " = 1\n", "is nested too deeply"),
+        (ROLE_LINE + "[" + ".".join(["x"] * 1000) + "]\n", "is nested too deeply"),
+        ("mode = " + "1" * 5000 + "\n", "is not valid TOML: a number too long to read"),
+    ],
+    ids=["dotted keys", "table header", "huge integer"],
+)
+def test_a_posture_file_python_cannot_hold_is_a_posture_error(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "posture.toml"
+    path.write_text(text)
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture(path)
+    assert f"posture file '{path}' {message}" in str(refused.value)
+    assert "set_int_max_str_digits" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SECURE_COMPREHEND_VPC__SUBNETS", "[" * 5000 + "]" * 5000),
+        ("SECURE_COMPREHEND_REGIONS", '{"a":' * 1000 + "1" + "}" * 1000),
+    ],
+)
+def test_an_environment_variable_nested_too_deeply_is_named(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(sc.PostureError, match=f"environment variable {variable} is nested"):
+        sc.load_posture()
+
+
+def test_a_key_that_is_not_a_name_is_quoted_in_the_error(tmp_path: Path) -> None:
+    """A key with a newline and an escape must not forge a line of the error."""
+    path = tmp_path / "posture.toml"
+    path.write_text(ROLE_LINE + '"x\\nsecure-comprehend: posture OK\\u001b[2K" = 1\n')
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture(path)
+    message = str(refused.value)
+    assert len(message.splitlines()) == 2, message  # the header and one error
+    assert "\x1b" not in message
+    assert "'x\\nsecure-comprehend: posture OK\\x1b[2K'" in message
+
+
+def test_a_path_too_long_is_a_posture_error(tmp_path: Path) -> None:
+    path = tmp_path / ("a" * 300 + ".toml")
+    with pytest.raises(sc.PostureError, match="cannot be read: File name too long"):
+        sc.load_posture(path)
+
+
+def test_a_home_that_cannot_be_looked_into_does_not_break_an_environment_posture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """~/.config/... cannot be probed (a name too long, or as another user a directory we
+    may not enter): like os.path.exists, the default location is absent."""
+    monkeypatch.setenv("HOME", "/tmp/" + "h" * 5000)
+    monkeypatch.setenv("SECURE_COMPREHEND_IAM__DATA_ACCESS_ROLES", f'["{ROLES[0]}"]')
+    assert sc.load_posture().iam is not None
+
+
+def test_an_empty_path_is_refused_not_read_as_the_directory() -> None:
+    with pytest.raises(sc.PostureError, match=r"posture file '' .* is empty"):
+        sc.load_posture("")
+
+
+def test_an_empty_regions_table_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "posture.toml"
+    path.write_text("regions = {}\n" + ROLE_LINE)
+    with pytest.raises(sc.PostureError, match=r"an empty \[regions\] table configures nothing"):
+        sc.load_posture(path)
+
+
 def test_a_byte_order_mark_is_named(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + ROLE_LINE.encode())

@@ -157,6 +157,27 @@ class _Raw:
         yield self.data
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xff\xfem\x00", "posture source s3://org-postures/p.toml is not UTF-8 text"),
+        (b'{"mode": ' + b"1" * 5000 + b"}", "is not valid JSON: a number too long to read"),
+        (b"iam" + b".x" * 1000 + b" = 1", "posture source s3://org-postures/p.toml is nested"),
+    ],
+    ids=["not UTF-8", "huge number", "dotted keys"],
+)
+def test_a_document_python_cannot_read_names_the_source_as_written(
+    body: bytes, message: str, moto: None, region: None, clock: Clock
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="org-postures")
+    s3.put_object(Bucket="org-postures", Key="p.toml", Body=body)
+    with pytest.raises(sc.PostureError) as refused:
+        sc.load_posture("s3://org-postures/p.toml")
+    assert message in str(refused.value)
+    assert "?owner=" not in str(refused.value)  # the owner asked of STS is not the source
+
+
 def test_s3_expects_the_readers_own_account_as_the_buckets_owner(
     moto: None, region: None, clock: Clock
 ) -> None:
@@ -574,6 +595,11 @@ def test_no_network_names_the_source(
         ("s3://bucket/key?owner=1234", "owner must be a 12-digit account ID, not '1234'"),
         ("s3://bucket/key?owner=", "owner must be a 12-digit account ID, not ''"),
         ("s3://bucket?owner=123456789012", "does not name a bucket and a key"),
+        ("s3://bucket/key?OWNER=123456789012", "'?OWNER=' is not a query it takes"),
+        ("s3://bucket/key?versionId=3", "'?versionId=' is not a query it takes"),
+        ("s3://bucket/key\n?owner=123456789012", "control or invisible character '\\n'"),
+        ("s3://bucket/k\u200bey", "control or invisible character '\\u200b'"),
+        ("ssm:/org/po\tsture", "control or invisible character '\\t'"),
         ("appconfig:app/env", "does not name an application, an environment and a profile"),
         ("appconfig:app//profile", "does not name an application"),
         ("appconfig:app/env/profile/extra", "does not name an application"),
