@@ -233,7 +233,7 @@ def _posture_reader(args: argparse.Namespace) -> int:
     import os
 
     from secure_comprehend._env import CONFIG_VAR, variable
-    from secure_comprehend._fleet import FleetSource
+    from secure_comprehend._fleet_source import FleetSource
     from secure_comprehend._policy_text import compact
     from secure_comprehend._reader_policy import reader_policy
     from secure_comprehend._regions import check_region

@@ -88,7 +88,7 @@ def run(config: str | None = None) -> int:
         )
         return 2
     import secure_comprehend as sc
-    from secure_comprehend._fleet import FleetSource
+    from secure_comprehend._fleet_source import FleetSource
     from secure_comprehend._loading import load_with_sources
 
     if config and FleetSource.parse(config, "--config") is not None:

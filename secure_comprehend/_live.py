@@ -26,7 +26,8 @@ from secure_comprehend._errors import PostureError
 if TYPE_CHECKING:  # _fleet is imported when a fleet source is used: protect() checks only _LIVE
     from collections.abc import Callable, Mapping
 
-    from secure_comprehend._fleet import AppConfigSession, Fetched, FleetSource
+    from secure_comprehend._fleet import AppConfigSession, Fetched
+    from secure_comprehend._fleet_source import FleetSource
     from secure_comprehend._posture import Posture
 
     Build = Callable[[Fetched], tuple[Posture, Mapping[tuple[str, ...], str]]]

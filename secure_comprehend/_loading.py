@@ -25,7 +25,8 @@ from secure_comprehend._posture import EffectivePosture, Posture, require_postur
 if TYPE_CHECKING:
     import boto3
 
-    from secure_comprehend._fleet import Fetched, FleetSource
+    from secure_comprehend._fleet import Fetched
+    from secure_comprehend._fleet_source import FleetSource
 
 DEFAULT_FILES = (
     Path("secure_comprehend.toml"),
@@ -180,7 +181,7 @@ def _fleet_source(path: str | os.PathLike[str] | None, origin: str) -> FleetSour
         return None
     if ":" not in path:  # no scheme, no ARN: a file (and no fleet code to import)
         return None
-    from secure_comprehend._fleet import FleetSource
+    from secure_comprehend._fleet_source import FleetSource
 
     return FleetSource.parse(path, origin)
 

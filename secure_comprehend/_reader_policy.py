@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from secure_comprehend._fleet import FleetSource
+from secure_comprehend._fleet_source import FleetSource
 
 _APPCONFIG_ID = re.compile(r"[a-z0-9]{7}", re.ASCII)
 _SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}", re.ASCII)
