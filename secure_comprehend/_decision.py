@@ -15,12 +15,8 @@ from typing import Any
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import Violation
 from secure_comprehend._members import Draft, judge_kms, judge_role, judge_vpc
-from secure_comprehend._operations import (
-    CORE_KINDS,
-    OperationSpec,
-    default_model,
-    operation_name,
-)
+from secure_comprehend._operation_spec import CORE_KINDS, OperationSpec
+from secure_comprehend._operations import default_model, operation_name
 from secure_comprehend._perimeter import perimeter
 from secure_comprehend._posture import EffectivePosture, Posture, require_posture
 from secure_comprehend._regions import check_region

@@ -34,7 +34,8 @@ import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._operations import OperationSpec, operations_for
+from secure_comprehend._operation_spec import OperationSpec
+from secure_comprehend._operations import operations_for
 from secure_comprehend._protection import Protection, logger
 from secure_comprehend._provenance import ModelVerifier
 

@@ -14,7 +14,7 @@ from typing import Any
 from secure_comprehend._decision import decide, value_at
 from secure_comprehend._errors import Violation
 from secure_comprehend._members import ABSENT
-from secure_comprehend._operations import CORE_KINDS, OperationSpec
+from secure_comprehend._operation_spec import CORE_KINDS, OperationSpec
 from secure_comprehend._posture import EffectivePosture
 
 

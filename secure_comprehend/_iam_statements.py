@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._ids import parse_kms
-from secure_comprehend._operations import CORE_KINDS, OperationsTable
+from secure_comprehend._operation_spec import CORE_KINDS
+from secure_comprehend._operations import OperationsTable
 from secure_comprehend._policy_text import wildcards
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Any
 
 from secure_comprehend._errors import Violation
 from secure_comprehend._ids import KMS_MAX_LEN, ROLE_ARN_RE, SECURITY_GROUP_RE, SUBNET_RE, parse_kms
-from secure_comprehend._operations import Member, OperationSpec
+from secure_comprehend._operation_spec import Member, OperationSpec
 from secure_comprehend._posture import EffectivePosture
 
 ABSENT: Any = object()  # a member the request does not carry (None could be a value)

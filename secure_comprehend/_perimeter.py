@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from secure_comprehend._errors import Violation
 
 if TYPE_CHECKING:
-    from secure_comprehend._operations import OperationSpec
+    from secure_comprehend._operation_spec import OperationSpec
     from secure_comprehend._posture import EffectivePosture
 
 S3_URI_RE = re.compile(

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from secure_comprehend._errors import PostureError
 from secure_comprehend._ids import KmsRef, parse_kms
 from secure_comprehend._invalid import describe_invalid
-from secure_comprehend._operations import KMS_KINDS
+from secure_comprehend._operation_spec import KMS_KINDS
 from secure_comprehend._regions import check_region, partition_of
 from secure_comprehend._sections import (
     STRICT,

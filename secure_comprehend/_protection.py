@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from botocore.awsrequest import AWSPreparedRequest
     from botocore.model import OperationModel
 
-    from secure_comprehend._operations import OperationSpec
+    from secure_comprehend._operation_spec import OperationSpec
     from secure_comprehend._posture import EffectivePosture
     from secure_comprehend._provenance import ModelVerifier
 

@@ -25,7 +25,7 @@ from secure_comprehend._perimeter import MODEL_ARN_RE, model_problem, values_at
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from secure_comprehend._operations import OperationSpec
+    from secure_comprehend._operation_spec import OperationSpec
     from secure_comprehend._posture import EffectivePosture
 
 _DESCRIBE = {  # model type -> describe method, its parameter, its answer, the training call

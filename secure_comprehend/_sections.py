@@ -20,7 +20,7 @@ from secure_comprehend._ids import (
     SECURITY_GROUP_RE,
     SUBNET_RE,
 )
-from secure_comprehend._operations import KMS_KINDS
+from secure_comprehend._operation_spec import KMS_KINDS
 from secure_comprehend._regions import check_region
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from conftest import (
 )
 
 import secure_comprehend as sc
-from secure_comprehend._operations import CORE_KINDS, Member, OperationSpec, default_model
+from secure_comprehend._operation_spec import CORE_KINDS, Member, OperationSpec
+from secure_comprehend._operations import default_model
 
 SPECS: dict[str, OperationSpec] = {n: s for n, s in default_model()[1].specs.items() if s.core}
 CREATES = sorted(n for n, s in SPECS.items() if not s.is_update)

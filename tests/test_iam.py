@@ -16,7 +16,8 @@ from iam_simulator import denied
 import secure_comprehend as sc
 from secure_comprehend._iam import build_policy
 from secure_comprehend._iam_statements import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS
-from secure_comprehend._operations import CORE_KINDS, default_model
+from secure_comprehend._operation_spec import CORE_KINDS
+from secure_comprehend._operations import default_model
 from secure_comprehend._policy_text import SIZE_LIMITS
 
 TABLE = default_model()[1]

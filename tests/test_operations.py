@@ -9,7 +9,8 @@ import boto3
 import botocore.session
 import pytest
 
-from secure_comprehend._operations import CORE_KINDS, operations_for
+from secure_comprehend._operation_spec import CORE_KINDS
+from secure_comprehend._operations import operations_for
 
 MODEL = botocore.session.get_session().get_service_model("comprehend")
 TABLE = operations_for(MODEL)
