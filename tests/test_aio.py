@@ -604,3 +604,45 @@ def _posture_toml(subnets: Any) -> str:
         f"security_group_ids = {json.dumps(list(GROUPS))}\n"
         f"[iam]\ndata_access_roles = {json.dumps(list(ROLES))}\n"
     )
+
+
+def test_many_tasks_at_the_end_of_the_ttl_make_one_read_of_the_store(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one worker thread reads the store, the other tasks go on with the last good
+    posture (as threads do): one read, and every request protected."""
+    import threading
+    import time
+
+    from secure_comprehend import _live
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+    clock = [1000.0]
+    monkeypatch.setattr(_live, "_now", lambda: clock[0])
+    sc.clear_posture_cache()
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
+    secrets.create_secret(Name="org/posture-2", SecretString=_posture_toml(SUBNETS))
+    session = boto3.Session(region_name=REGION)
+    posture = sc.load_posture("secretsmanager:org/posture-2", session=session)
+    reads: list[int] = []
+
+    def slow_store(**_: Any) -> None:
+        reads.append(threading.get_ident())
+        time.sleep(0.5)
+
+    session.events.register("before-send.secrets-manager.GetSecretValue", slow_store)
+    clock[0] += 301
+
+    async def main() -> None:
+        async with plain(endpoint) as raw:
+            client = sc.protect(raw, posture=posture)
+            jobs = await asyncio.gather(*(start_and_describe(client) for _ in range(20)))
+        for job in jobs:
+            assert job["VpcConfig"]["Subnets"] == list(SUBNETS)
+            assert job["DataAccessRoleArn"] == ROLES[0]
+
+    try:
+        run(main)
+    finally:
+        sc.clear_posture_cache()
+    assert len(reads) == 1
