@@ -546,14 +546,10 @@ def test_patch_says_it_does_not_cover_aiobotocore(sc_logs: pytest.LogCaptureFixt
         sc.unpatch()
 
 
-def test_a_fleet_posture_is_read_off_the_event_loop_when_its_ttl_ends(
-    endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A store that answers slowly (or not at all, for up to about 10 s) holds a worker
-    thread, never the event loop: the service's other tasks keep running meanwhile."""
-    import threading
-    import time
-
+@pytest.fixture
+def slow_fleet(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowFleet]:
+    """A fleet posture in moto's Secrets Manager, read back at the TTL's end by a store
+    that takes 0.5 s to answer."""
     from secure_comprehend import _live
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)  # the fleet's store
@@ -563,16 +559,44 @@ def test_a_fleet_posture_is_read_off_the_event_loop_when_its_ttl_ends(
     secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
     secrets.create_secret(Name="org/posture", SecretString=_posture_toml(SUBNETS))
     session = boto3.Session(region_name=REGION)
-    posture = sc.load_posture("secretsmanager:org/posture", session=session)
-    secrets.put_secret_value(SecretId="org/posture", SecretString=_posture_toml([OTHER_SUBNET]))
-    read_in: list[int] = []
+    fleet = SlowFleet(sc.load_posture("secretsmanager:org/posture", session=session), secrets)
+    session.events.register("before-send.secrets-manager.GetSecretValue", fleet.slow_store)
+    clock[0] += 301  # past the 300 s TTL: the next call reads the store again
+    yield fleet
+    sc.clear_posture_cache()
 
-    def slow_store(**_: Any) -> None:
-        read_in.append(threading.get_ident())
+
+class SlowFleet:
+    def __init__(self, posture: sc.Posture, secrets: Any) -> None:
+        self.posture, self.secrets = posture, secrets
+        self.read_in: list[int] = []  # the thread of each read of the store
+
+    def slow_store(self, **_: Any) -> None:
+        import threading
+        import time
+
+        self.read_in.append(threading.get_ident())
         time.sleep(0.5)
 
-    session.events.register("before-send.secrets-manager.GetSecretValue", slow_store)
-    clock[0] += 301  # past the 300 s TTL: the next call reads the store again
+
+def _posture_toml(subnets: Any) -> str:
+    return (
+        f"[vpc]\nsubnets = {json.dumps(list(subnets))}\n"
+        f"security_group_ids = {json.dumps(list(GROUPS))}\n"
+        f"[iam]\ndata_access_roles = {json.dumps(list(ROLES))}\n"
+    )
+
+
+def test_a_fleet_posture_is_read_off_the_event_loop_when_its_ttl_ends(
+    endpoint: str, slow_fleet: SlowFleet
+) -> None:
+    """A store that answers slowly (or not at all, for up to about 10 s) holds a worker
+    thread, never the event loop: the service's other tasks keep running meanwhile."""
+    import threading
+
+    slow_fleet.secrets.put_secret_value(
+        SecretId="org/posture", SecretString=_posture_toml([OTHER_SUBNET])
+    )
 
     async def main() -> None:
         ticks = 0
@@ -584,65 +608,30 @@ def test_a_fleet_posture_is_read_off_the_event_loop_when_its_ttl_ends(
                 ticks += 1
 
         async with plain(endpoint) as raw:
-            client = sc.protect(raw, posture=posture)
+            client = sc.protect(raw, posture=slow_fleet.posture)
             task = asyncio.create_task(ticker())
             job = await start_and_describe(client)
             task.cancel()
         assert job["VpcConfig"]["Subnets"] == [OTHER_SUBNET]  # the new posture applied
-        assert read_in and threading.get_ident() not in read_in
+        assert slow_fleet.read_in and threading.get_ident() not in slow_fleet.read_in
         assert ticks >= 10, ticks  # the loop ran while the store was read
 
-    try:
-        run(main)
-    finally:
-        sc.clear_posture_cache()
-
-
-def _posture_toml(subnets: Any) -> str:
-    return (
-        f"[vpc]\nsubnets = {json.dumps(list(subnets))}\n"
-        f"security_group_ids = {json.dumps(list(GROUPS))}\n"
-        f"[iam]\ndata_access_roles = {json.dumps(list(ROLES))}\n"
-    )
+    run(main)
 
 
 def test_many_tasks_at_the_end_of_the_ttl_make_one_read_of_the_store(
-    endpoint: str, monkeypatch: pytest.MonkeyPatch
+    endpoint: str, slow_fleet: SlowFleet
 ) -> None:
     """While one worker thread reads the store, the other tasks go on with the last good
     posture (as threads do): one read, and every request protected."""
-    import threading
-    import time
-
-    from secure_comprehend import _live
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
-    clock = [1000.0]
-    monkeypatch.setattr(_live, "_now", lambda: clock[0])
-    sc.clear_posture_cache()
-    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint)
-    secrets.create_secret(Name="org/posture-2", SecretString=_posture_toml(SUBNETS))
-    session = boto3.Session(region_name=REGION)
-    posture = sc.load_posture("secretsmanager:org/posture-2", session=session)
-    reads: list[int] = []
-
-    def slow_store(**_: Any) -> None:
-        reads.append(threading.get_ident())
-        time.sleep(0.5)
-
-    session.events.register("before-send.secrets-manager.GetSecretValue", slow_store)
-    clock[0] += 301
 
     async def main() -> None:
         async with plain(endpoint) as raw:
-            client = sc.protect(raw, posture=posture)
+            client = sc.protect(raw, posture=slow_fleet.posture)
             jobs = await asyncio.gather(*(start_and_describe(client) for _ in range(20)))
         for job in jobs:
             assert job["VpcConfig"]["Subnets"] == list(SUBNETS)
             assert job["DataAccessRoleArn"] == ROLES[0]
 
-    try:
-        run(main)
-    finally:
-        sc.clear_posture_cache()
-    assert len(reads) == 1
+    run(main)
+    assert len(slow_fleet.read_in) == 1

@@ -118,10 +118,16 @@ def test_secrets_manager_json_document(moto: None, region: None, clock: Clock) -
     assert posture.kms is None
 
 
-def test_s3_object_with_its_etag(moto: None, region: None, clock: Clock) -> None:
+def put_in_bucket(body: bytes | None = None, key: str = "comprehend.toml") -> dict[str, Any]:
+    """The object ``key`` (the posture by default) in moto's bucket org-postures."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="org-postures")
-    put = s3.put_object(Bucket="org-postures", Key="comprehend.toml", Body=posture_toml().encode())
+    body = posture_toml().encode() if body is None else body
+    return dict(s3.put_object(Bucket="org-postures", Key=key, Body=body))
+
+
+def test_s3_object_with_its_etag(moto: None, region: None, clock: Clock) -> None:
+    put = put_in_bucket()
     posture = sc.load_posture("s3://org-postures/comprehend.toml")
     origin = _origin(posture)
     assert origin.source == "s3://org-postures/comprehend.toml"
@@ -169,9 +175,7 @@ class _Raw:
 def test_a_document_python_cannot_read_names_the_source_as_written(
     body: bytes, message: str, moto: None, region: None, clock: Clock
 ) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="org-postures")
-    s3.put_object(Bucket="org-postures", Key="p.toml", Body=body)
+    put_in_bucket(body, "p.toml")
     with pytest.raises(sc.PostureError) as refused:
         sc.load_posture("s3://org-postures/p.toml")
     assert message in str(refused.value)
@@ -182,9 +186,7 @@ def test_s3_expects_the_readers_own_account_as_the_buckets_owner(
     moto: None, region: None, clock: Clock
 ) -> None:
     """Bucket names are global: a deleted bucket's name can be taken by anyone."""
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="org-postures")
-    s3.put_object(Bucket="org-postures", Key="comprehend.toml", Body=posture_toml().encode())
+    put_in_bucket()
     session = boto3.Session(region_name=REGION)
     sent = _s3_requests(session)
     sc.load_posture("s3://org-postures/comprehend.toml", session=session)
@@ -196,9 +198,7 @@ def test_s3_expects_the_readers_own_account_as_the_buckets_owner(
 def test_s3_expects_the_owner_the_source_names_and_asks_sts_nothing(
     moto: None, region: None, clock: Clock
 ) -> None:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="org-postures")
-    s3.put_object(Bucket="org-postures", Key="comprehend.toml", Body=posture_toml().encode())
+    put_in_bucket()
     session = boto3.Session(region_name=REGION)
     sent = _s3_requests(session)
     source = "s3://org-postures/comprehend.toml?owner=444455556666"
@@ -209,11 +209,7 @@ def test_s3_expects_the_owner_the_source_names_and_asks_sts_nothing(
 
 def test_a_bucket_of_another_owner_is_refused(moto: None, region: None, clock: Clock) -> None:
     """The name was taken by a stranger: S3 answers 403, and nothing is loaded."""
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="org-postures")
-    s3.put_object(
-        Bucket="org-postures", Key="comprehend.toml", Body=posture_toml(mode="audit").encode()
-    )
+    put_in_bucket(posture_toml(mode="audit").encode())
     session = boto3.Session(region_name=REGION)
     _s3_requests(session, owner="999988887777")  # the stranger's bucket, as S3 sees it
     with pytest.raises(sc.PostureError) as refused:
