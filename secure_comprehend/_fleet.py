@@ -91,8 +91,6 @@ def fetch(
         if source.scheme == "s3" and source.owner is None:
             read_from = _owned_by_reader(session, source, region)
         text, version = _READERS[source.scheme](aws, read_from, appconfig)
-    except PostureError:  # already in the source's words (the bucket's owner unknown)
-        raise
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code", "error")
