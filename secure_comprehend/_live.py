@@ -196,6 +196,7 @@ class LiveSource:
 
 _SOURCES: dict[tuple[str, str | None, str | None], LiveSource] = {}
 _SOURCES_LOCK = threading.Lock()
+_SOURCES_MAX = 64  # the oldest is forgotten first: a long-lived process stays bounded
 _LIVE: dict[int, LiveSource] = {}  # id(posture) -> the source it came from
 
 
@@ -210,6 +211,8 @@ def live_source(source: FleetSource, session: Any, region: str | None, build: Bu
     with _SOURCES_LOCK:
         live = _SOURCES.get(key)
         if live is None:
+            if len(_SOURCES) >= _SOURCES_MAX:  # rotating credentials add a key an hour
+                del _SOURCES[next(iter(_SOURCES))]  # its clients keep following it
             live = _SOURCES[key] = LiveSource(source, session, region, ttl_from_env(), build)
         return live
 

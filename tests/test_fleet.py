@@ -1022,3 +1022,25 @@ def test_the_reader_policy_reads_the_config_variable_in_any_case(
     monkeypatch.setenv("secure_comprehend_config", f"ssm:{PARAMETER}")  # as load_posture reads it
     assert main(["policy", "--kind", "posture-reader", "--region", REGION]) == 0
     assert PARAMETER in json.loads(capsys.readouterr().out)["Statement"][0]["Resource"]
+
+
+def test_rotating_credentials_keep_the_cache_bounded(
+    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each access key is a cache entry (accounts never share a posture); a long-lived
+    process whose credentials rotate hourly must not keep every one of them."""
+    monkeypatch.setattr(_live, "_SOURCES_MAX", 4)  # 64 in a process
+    sessions = [
+        boto3.Session(
+            aws_access_key_id=f"AKIAROTATED{i:04d}",
+            aws_secret_access_key="testing",
+            region_name=REGION,
+        )
+        for i in range(_live._SOURCES_MAX + 6)
+    ]
+    first = sc.load_posture(f"ssm:{PARAMETER}", session=sessions[0])
+    client = sc.client(posture=first)
+    for session in sessions[1:]:
+        sc.load_posture(f"ssm:{PARAMETER}", session=session)
+    assert len(_live._SOURCES) == _live._SOURCES_MAX
+    assert start_job(client)["VpcConfig"]["Subnets"] == list(SUBNETS)  # still following
