@@ -3,10 +3,11 @@
 aiobotocore keeps botocore's event system (its emitter awaits a handler's result
 when it is awaitable), so ``protect()`` installs the very same handlers on an
 aiobotocore client: same injection, same refusals, same final check, same errors.
-The handlers are synchronous and do no I/O (the decision is pure), so they never
-block the event loop, with two exceptions: ``[models] verify`` describes models
-with the client itself and is refused for async clients (see ``protect()``), and a
-client following a fleet posture source re-reads it synchronously, once per TTL.
+The handlers do no I/O on the event loop (the decision is pure), with one
+exception: ``[models] verify`` describes models with the client itself and is
+refused for async clients (see ``protect()``). A client following a fleet posture
+source re-reads it once per TTL in a worker thread: its handler returns a
+coroutine that aiobotocore awaits.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def aio_client(
     protected and, on leaving the block, closed by ``async with``. Loading the
     posture (``posture=None``) may fetch a fleet source (``ssm:``, ``s3://``, ...)
     from AWS synchronously, with boto3's default session in ``region_name``: that
-    blocks the event loop once, at this call, and again when a followed source's TTL
-    ends.
+    blocks the event loop once, at this call (later reads, once per TTL, run in a
+    worker thread).
 
     Args:
         region_name: the client's region; ``None`` uses the session's.

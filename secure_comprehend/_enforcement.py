@@ -206,49 +206,61 @@ class _Guard:
     and, when that changed, or can no longer be had, swaps the protection.
     """
 
-    __slots__ = ("__weakref__", "client", "is_async", "live", "posture", "protection")
+    __slots__ = ("__weakref__", "client", "covered", "is_async", "live", "posture", "protection")
 
     def __init__(self, protection: Protection, client: BaseClient) -> None:
         self.protection = protection
         self.client = weakref.ref(client)
         self.is_async = _is_async(client)
+        # operations with a security member: no posture has anything to say about the rest
+        model = client.meta.service_model
+        self.covered = frozenset(operations_for(model, getattr(client, "_loader", None)).specs)
         self.live: LiveSource | None = None
         self.posture: Posture | None = None  # the posture the protection was built from
 
     def follow(self, posture: Posture, live: LiveSource | None) -> None:
         self.posture, self.live = posture, live
 
-    def apply(self, **kwargs: Any) -> Coroutine[Any, Any, None] | None:
+    def apply(self, model: Any, **kwargs: Any) -> Coroutine[Any, Any, None] | None:
         live = self.live
-        if live is not None:
-            if self.is_async and live.due():  # aiobotocore awaits what a handler returns
-                return self._apply_after_refresh(live, kwargs)
-            self._refresh(live)
-        self.protection.apply(**kwargs)
+        if live is not None and model.name in self.covered:
+            if not self.is_async:
+                self._refresh(live)
+            elif live.due():  # aiobotocore awaits what a handler returns
+                return self._apply_after_refresh(live, model, kwargs)
+            else:  # never read the store on the event loop, even if the TTL ends just now
+                self._refresh(live, read=False)
+        self.protection.apply(model=model, **kwargs)
         return None
 
-    async def _apply_after_refresh(self, live: LiveSource, kwargs: dict[str, Any]) -> None:
+    async def _apply_after_refresh(
+        self, live: LiveSource, model: Any, kwargs: dict[str, Any]
+    ) -> None:
         """Read the store in a worker thread: the event loop never waits on it."""
         import asyncio
 
         await asyncio.to_thread(self._refresh, live)
-        self.protection.apply(**kwargs)
+        self.protection.apply(model=model, **kwargs)
 
-    def _refresh(self, live: LiveSource) -> None:
+    def _refresh(self, live: LiveSource, *, read: bool = True) -> None:
         client = self.client()
         if client is None:  # pragma: no cover - a client's own handlers outlive it only in gc
             return
-        try:
-            posture: Posture | None = live.current().posture
+        started_from = self.posture
+        try:  # a following client never waits on another thread's read of the store
+            posture: Posture | None = live.current(wait=False, read=read).posture
             problem = None
         except PostureError as exc:
             posture, problem = None, str(exc)
-        if posture is not None and posture is self.posture:
+        if posture is not None and posture is started_from:
             return
         # a new posture, or none to be had (the problem says for how long: built anew)
         protection = _protection_for(client, posture, strict=False, problem=problem)
-        protection.verifier = self.protection.verifier
-        self.posture, self.protection = posture, protection
+        with _GUARDS_LOCK:
+            if self.live is not live or self.posture is not started_from:
+                return  # protect() gave the client another posture meanwhile: it stands
+            protection.verifier = self.protection.verifier
+            self.posture, self.protection = posture, protection
 
     def check_sent(self, event_name: str, **kwargs: Any) -> None:
         if event_name.startswith("before-send."):  # *.*.* hears every three-part event

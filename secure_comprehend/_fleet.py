@@ -81,8 +81,9 @@ def fetch(
     region = source.region or region or session.region_name
     if not region:
         raise PostureError(
-            f"posture source {source}: no region to read it from: pass region_name, set "
-            "AWS_DEFAULT_REGION, give the profile a region, or name the source by its ARN"
+            f"posture source {source}: no region to read it from: pass region_name "
+            "(--region on the command line), set AWS_DEFAULT_REGION, give the profile a "
+            "region, or name the source by its ARN"
         )
     service = "appconfigdata" if source.scheme == "appconfig" else source.scheme
     read_from = source  # for s3, with the bucket's owner to expect

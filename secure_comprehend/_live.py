@@ -92,11 +92,19 @@ class LiveSource:
         self._retry_at = -math.inf
         self._failure: PostureError | None = None
 
-    def current(self) -> Loaded:
+    def current(self, *, wait: bool = True, read: bool = True) -> Loaded:
         """The posture to enforce now: cached, refreshed, or kept while refreshes fail.
 
-        While one thread refreshes, others get the last good posture (within twice the
-        TTL) without waiting for the store.
+        While one thread reads the store, others get the last good posture (within twice
+        the TTL) or are refused, at once: only the reader waits on the store.
+
+        Args:
+            wait: with no usable posture, wait for another thread's read, and with none
+                at all read again even within the retry pause (``load_posture()`` does); a
+                client following the source (``wait=False``) never waits: it is served the
+                last good posture or refused at once.
+            read: this call may read the store (an async client's handler on the event
+                loop may not: it reads in a worker thread when ``due()``).
 
         Raises:
             PostureError: the first fetch failed, or every refresh has failed for
@@ -105,9 +113,11 @@ class LiveSource:
         loaded, now = self._loaded, _now()
         if loaded is not None and now - self._good_at < self.ttl:
             return loaded
+        if not read or (not wait and now < self._retry_at):
+            return self._stale(now)
         usable = loaded is not None and now - self._good_at < 2 * self.ttl
-        if not self._lock.acquire(blocking=not usable):
-            return loaded  # type: ignore[return-value]  # usable: another thread refreshes
+        if not self._lock.acquire(blocking=wait and not usable):
+            return self._stale(now)  # another thread reads the store
         try:
             now = _now()
             if self._loaded is not None and now - self._good_at < self.ttl:
@@ -121,18 +131,18 @@ class LiveSource:
                     )
                 except Exception as exc:  # any failure to read or build: never a crash here
                     failure = _as_posture_error(exc, self.source)
+                    self._failed(failure)
                     if self._loaded is None:
                         raise failure from exc
-                    self._failed(failure)
             return self._stale(_now())
         finally:
             self._lock.release()
 
     def due(self) -> bool:
-        """Whether ``current()`` would read the store now (and so may wait on it)."""
+        """Whether a following client's ``current()`` would read the store now."""
         now = _now()
-        stale = now - self._good_at >= self.ttl and now >= self._retry_at
-        return self._loaded is None or stale
+        expired = self._loaded is None or now - self._good_at >= self.ttl
+        return expired and now >= self._retry_at
 
     def load(self) -> Loaded:
         """``current()``, rebuilt from the cached document if the environment's
@@ -187,6 +197,12 @@ class LiveSource:
         age = now - self._good_at
         if loaded is not None and age < 2 * self.ttl:
             return loaded
+        if loaded is None:
+            why = self._failure or "another thread is reading it"
+            raise PostureError(
+                f"posture source {self.source}: no posture yet ({why}); covered operations "
+                "are refused until a fetch succeeds"
+            ) from self._failure
         raise PostureError(
             f"posture source {self.source}: no good posture for {age:.0f} s (twice the "
             f"{self.ttl:.0f} s TTL), refreshing fails: {self._failure}; covered operations "

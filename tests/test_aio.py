@@ -635,3 +635,25 @@ def test_many_tasks_at_the_end_of_the_ttl_make_one_read_of_the_store(
 
     run(main)
     assert len(slow_fleet.read_in) == 1
+
+
+def test_the_store_is_never_read_on_the_loop_when_the_ttl_ends_between_two_clock_reads(
+    endpoint: str, slow_fleet: SlowFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler asks whether a read is due, then asks for the posture: if the TTL ends
+    between the two, the read waits for the next call's worker thread."""
+    import threading
+
+    from secure_comprehend import _live
+
+    readings = iter([1299.999])  # "not due" once, then past the TTL (good at 1000)
+    monkeypatch.setattr(_live, "_now", lambda: next(readings, 1300.001))
+
+    async def main() -> None:
+        async with plain(endpoint) as raw:
+            client = sc.protect(raw, posture=slow_fleet.posture)
+            job = await start_and_describe(client)
+        assert job["VpcConfig"]["Subnets"] == list(SUBNETS)  # the posture kept applying
+        assert threading.get_ident() not in slow_fleet.read_in
+
+    run(main)

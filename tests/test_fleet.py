@@ -6,6 +6,7 @@ not implement) is a fake answering botocore's real requests on the wire.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -17,7 +18,7 @@ import pytest
 
 import secure_comprehend as sc
 from secure_comprehend import _live
-from tests.conftest import GROUPS, KEYS, REGION, ROLES, SUBNETS
+from tests.conftest import GROUPS, KEYS, REGION, ROLES, SUBNETS, make_posture
 
 OTHER_SUBNETS = ("subnet-0aaaaaaaaaaaaaaa0",)
 PARAMETER = "/org/comprehend/posture"
@@ -1044,3 +1045,88 @@ def test_rotating_credentials_keep_the_cache_bounded(
         sc.load_posture(f"ssm:{PARAMETER}", session=session)
     assert len(_live._SOURCES) == _live._SOURCES_MAX
     assert start_job(client)["VpcConfig"]["Subnets"] == list(SUBNETS)  # still following
+
+
+class HeldStore:
+    """A store read that waits, on the session's real GetParameter, until released."""
+
+    def __init__(self, session: boto3.Session) -> None:
+        self.reading, self.release, self.done = (threading.Event() for _ in range(3))
+        session.events.register("before-send.ssm.GetParameter", self.hold)
+
+    def hold(self, **_: Any) -> None:
+        self.reading.set()
+        self.release.wait(10)
+        self.done.set()
+
+
+def _in_thread(call: Any) -> threading.Thread:
+    thread = threading.Thread(target=lambda: _quietly(call), daemon=True)
+    thread.start()
+    return thread
+
+
+def _quietly(call: Any) -> None:
+    with contextlib.suppress(sc.PostureViolation):
+        call()
+
+
+BAD_VPC = {"Subnets": list(OTHER_SUBNETS), "SecurityGroupIds": list(GROUPS)}
+
+
+def test_protect_during_a_refresh_is_not_undone_by_it(ssm: Any, clock: Clock) -> None:
+    """The refresh began for the fleet source; protect() gave the client another posture
+    meanwhile: that one stands, and the refresh's result is dropped."""
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(mode="audit"), Overwrite=True)
+    session = boto3.Session(region_name=REGION)
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}", session=session))
+    store = HeldStore(session)
+    clock.now += 301
+    refreshing = _in_thread(lambda: start_job(client))
+    assert store.reading.wait(10)
+    sc.protect(client, posture=make_posture())  # enforce, not following any source
+    store.release.set()
+    refreshing.join(10)
+    with pytest.raises(sc.PostureViolation):
+        client.start_entities_detection_job(
+            InputDataConfig={"S3Uri": "s3://in/docs/"},
+            OutputDataConfig={"S3Uri": "s3://out/"},
+            LanguageCode="en",
+            VpcConfig=BAD_VPC,
+        )
+
+
+def test_past_twice_the_ttl_calls_are_refused_at_once_while_one_reads(
+    ssm: Any, clock: Clock
+) -> None:
+    """Only the thread that reads the store waits on it; the others are refused at once,
+    and operations without security members are not touched."""
+    session = boto3.Session(region_name=REGION)
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}", session=session))
+    store = HeldStore(session)
+    clock.now += 601  # past twice the TTL: no good posture to serve
+    reader = _in_thread(lambda: start_job(client))
+    assert store.reading.wait(10)
+    with pytest.raises(sc.PostureViolation, match="refused until a fetch succeeds"):
+        start_job(client)
+    client.list_entities_detection_jobs()  # uncovered: no read, no wait, no refusal
+    assert not store.done.is_set()  # neither call waited for the store
+    store.release.set()
+    reader.join(10)
+
+
+def test_after_the_cache_is_cleared_a_store_that_is_down_is_read_once_per_pause(
+    ssm: Any, clock: Clock
+) -> None:
+    client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    ssm.delete_parameter(Name=PARAMETER)
+    sc.clear_posture_cache()
+    calls = _count_calls("GetParameter")
+    for _ in range(5):
+        with pytest.raises(sc.PostureViolation, match="ParameterNotFound"):
+            start_job(client)
+    assert len(calls) == 1
+    clock.now += 30  # the retry pause: one more read
+    with pytest.raises(sc.PostureViolation):
+        start_job(client)
+    assert len(calls) == 2
