@@ -69,12 +69,13 @@ def ssm(moto: None, region: None, clock: Clock) -> Any:
     return ssm
 
 
-def start_job(client: Any) -> dict[str, Any]:
-    """Start a job with business parameters only; what Comprehend recorded of it."""
+def start_job(client: Any, **params: Any) -> dict[str, Any]:
+    """Start a job with business parameters (and ``params``); what Comprehend recorded."""
     job = client.start_entities_detection_job(
         InputDataConfig={"S3Uri": "s3://in/docs/"},
         OutputDataConfig={"S3Uri": "s3://out/"},
         LanguageCode="en",
+        **params,
     )
     described = client.describe_entities_detection_job(JobId=job["JobId"])
     return dict(described["EntitiesDetectionJobProperties"])
@@ -379,10 +380,11 @@ def _count_calls(operation: str) -> list[str]:
     return calls
 
 
+@pytest.mark.parametrize("value", ["60", "60\n"], ids=["plain", "a trailing newline"])
 def test_the_ttl_variable_sets_the_lifetime(
-    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    value: str, ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG_TTL", "60")
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG_TTL", value)
     sc.clear_posture_cache()
     calls = _count_calls("GetParameter")
     sc.load_posture(f"ssm:{PARAMETER}")
@@ -399,18 +401,6 @@ def test_a_bad_ttl_is_refused(
     sc.clear_posture_cache()
     with pytest.raises(sc.PostureError, match=r"SECURE_COMPREHEND_CONFIG_TTL=.*seconds from 1"):
         sc.load_posture(f"ssm:{PARAMETER}")
-
-
-def test_a_ttl_with_a_trailing_newline_is_read_as_its_number(
-    ssm: Any, monkeypatch: pytest.MonkeyPatch, clock: Clock
-) -> None:
-    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG_TTL", "60\n")
-    sc.clear_posture_cache()
-    calls = _count_calls("GetParameter")
-    sc.load_posture(f"ssm:{PARAMETER}")
-    clock.now += 61
-    sc.load_posture(f"ssm:{PARAMETER}")
-    assert len(calls) == 2
 
 
 def test_a_protected_client_follows_a_changed_posture_after_the_ttl(ssm: Any, clock: Clock) -> None:
@@ -1088,12 +1078,7 @@ def test_protect_during_a_refresh_is_not_undone_by_it(ssm: Any, clock: Clock) ->
     store.release.set()
     refreshing.join(10)
     with pytest.raises(sc.PostureViolation):
-        client.start_entities_detection_job(
-            InputDataConfig={"S3Uri": "s3://in/docs/"},
-            OutputDataConfig={"S3Uri": "s3://out/"},
-            LanguageCode="en",
-            VpcConfig=BAD_VPC,
-        )
+        start_job(client, VpcConfig=BAD_VPC)
 
 
 def test_past_twice_the_ttl_calls_are_refused_at_once_while_one_reads(
