@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from secure_comprehend._enforcement import protect, protect_with
+from secure_comprehend._internals import wrap_client_creator
 from secure_comprehend._loading import posture_or_load
 
 logger = logging.getLogger("secure_comprehend")
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import boto3
     from botocore.config import Config
     from types_boto3_comprehend.client import ComprehendClient
@@ -67,20 +65,16 @@ class _PatchState:
     installed = False
 
 
-def _protecting(create_client: Callable[..., Any]) -> Callable[..., Any]:
-    """botocore's ClientCreator.create_client, protecting Comprehend clients while patched."""
-
-    @functools.wraps(create_client)
-    def create(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
-        created = create_client(self, service_name, *args, **kwargs)
-        posture = _PatchState.posture
-        if posture is not None and service_name == "comprehend":
-            # someone else's client: never refused at creation; a region without a
-            # posture makes its covered operations violations instead
-            protect_with(created, posture, strict=False)
-        return created
-
-    return create
+def _protect_if_patched(created: Any) -> Any:
+    """Every new botocore client: protected while patched, if its model is Comprehend's
+    (whatever name or alias created it)."""
+    posture = _PatchState.posture
+    model = getattr(getattr(created, "meta", None), "service_model", None)
+    if posture is not None and getattr(model, "service_name", None) == "comprehend":
+        # someone else's client: never refused at creation; a region without a
+        # posture makes its covered operations violations instead
+        protect_with(created, posture, strict=False)
+    return created
 
 
 def patch(posture: Posture | None = None) -> None:
@@ -101,8 +95,6 @@ def patch(posture: Posture | None = None) -> None:
         PostureError: the posture is missing or invalid.
         TypeError: ``posture`` is not a Posture.
     """
-    from botocore.client import ClientCreator
-
     checked = posture_or_load(posture)
     if "aiobotocore" in sys.modules:
         logger.warning(
@@ -112,7 +104,7 @@ def patch(posture: Posture | None = None) -> None:
     with _PatchState.lock:
         _PatchState.posture = checked
         if not _PatchState.installed:
-            ClientCreator.create_client = _protecting(ClientCreator.create_client)  # type: ignore[method-assign]
+            wrap_client_creator(_protect_if_patched)
             _PatchState.installed = True
 
 

@@ -1,28 +1,29 @@
-"""Enforcement: botocore event handlers that apply the posture and check once more.
+"""Enforcement: the guard of one client, and the one path every request takes.
 
-Three handlers per protected client, on the client's own event emitter,
-registered once; protecting again swaps the posture they read in one
-assignment, so no request ever runs unchecked while a client is re-protected.
+A request's path, as the README states it:
 
-- ``before-parameter-build`` (the generic name, registered last): the posture is
-  applied to the parameters as every other handler left them, whatever name
-  they registered under: their changes (Tags, say) survive, the posture's
-  values are filled in on top, and in enforce mode a violating request is
-  refused before anything is serialized. botocore changes the call's own
-  top-level dict in place here; the caller's nested objects are never changed.
-- ``*.*.*`` (for ``before-send`` events), ahead of every other handler, whatever
-  name it used (``before-send.*.*``, ``*.comprehend.*``, ``*``, ...): read back the body botocore
-  serialized, and the operation the request names (its ``X-Amz-Target`` header
-  or CBOR path, not the event name), and check them again before any transport
-  (moto's, a recorder, the real HTTP send) sees them. A handler that changed
-  the request after the posture was applied cannot get a violating body out.
-  In audit mode this is where a request's violations are logged, once, as sent.
-- ``before-send`` (the generic name, registered last): if a handler changed the
-  body or the operation after that check, check again before botocore's own
-  HTTP send.
+1. When a covered call starts (``provide-client-params``, for the operations with
+   security members only), the guard picks the client's protection for this call and
+   binds it to the call's own context. A fleet posture is refreshed here, once per TTL.
+   With ``[models] verify``, the models the caller named are described now.
+2. When its parameters are built (``before-parameter-build``, after every other
+   handler, whatever name it used), that protection applies the posture to them as
+   the other handlers left them: what is missing is filled in, a violating request is
+   refused in enforce mode, and the decision is logged once, there.
+3. When botocore has created, signed and prepared the request, before any
+   ``before-send`` handler sees it (a transport such as moto's answers there), the
+   request is checked as the operation the caller invoked: every wire signal (the
+   ``X-Amz-Target`` header, the URL path, the content type, the body's encoding) must
+   name that operation in the client's protocol, and the body, frozen into the exact
+   ``bytes`` that will be sent, must need no amending.
+4. The check runs again as the last ``before-send`` handler and inside the HTTP send;
+   both read the headers anew, and the body and URL whenever they are not the very
+   objects checked.
 
-Operations without security members cost a dictionary look-up and a header
-comparison per call.
+Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
+refresh affects the next call, never one in flight. Operations without security
+members skip step 1 and pay a dictionary look-up in step 2 and a look at their wire
+signals in steps 3 and 4.
 """
 
 from __future__ import annotations
@@ -34,25 +35,25 @@ import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._operation_spec import OperationSpec
+from secure_comprehend._internals import wrap_endpoint
 from secure_comprehend._operations import operations_for
-from secure_comprehend._protection import Protection, logger
+from secure_comprehend._protection import CALL, Protection, check_again, logger, refuse_unchecked
 from secure_comprehend._provenance import ModelVerifier
+from secure_comprehend._wire import Wire
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, MutableMapping
 
+    from botocore.awsrequest import AWSPreparedRequest
     from botocore.client import BaseClient
 
     from secure_comprehend._live import LiveSource
+    from secure_comprehend._operation_spec import OperationSpec
     from secure_comprehend._posture import EffectivePosture, Posture
 
 ClientT = TypeVar("ClientT", bound="BaseClient")
 
-_PREPARE = ("before-parameter-build", "secure_comprehend.apply-posture")
-# "*.*.*": of every node a three-part event name reaches, botocore's prefix trie visits
-# this one last and runs its handlers first (before-send.*.*, *.comprehend.*, ... after it)
-_FINAL = ("*.*.*", "secure_comprehend.final-check")
+_APPLY = ("before-parameter-build", "secure_comprehend.apply-posture")
 _RECHECK = ("before-send", "secure_comprehend.recheck")
 
 
@@ -90,90 +91,66 @@ def _live_of(posture: Posture) -> LiveSource | None:
 
 def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
     """Install the handlers; ``strict``: raise, in enforce mode, for a region without posture."""
-    protection = _protection_for(client, posture, strict=strict)
+    existing = _GUARDS.get(client)
+    verifier = existing.verifier if existing is not None else ModelVerifier(weakref.ref(client))
+    protection = _protection_for(client, posture, verifier, strict=strict)
     with _GUARDS_LOCK:  # held until the handlers exist: protect() never returns before
         guard = _GUARDS.get(client)
-        verifier = guard.protection.verifier if guard is not None else None
-        protection.verifier = verifier or ModelVerifier(weakref.ref(client))
         if guard is not None:
             guard.follow(posture, _live_of(posture))
-            guard.protection = protection  # one assignment: no request runs unchecked
-        else:
-            guard = _GUARDS[client] = _Guard(protection, client)
-            guard.follow(posture, _live_of(posture))
-            events = client.meta.events
-            for (event, unique_id), handler, where in (
-                (_PREPARE, guard.apply, "last"),
-                (_FINAL, guard.check_sent, "first"),
-                (_RECHECK, guard.recheck, "last"),
-            ):
-                typed = cast("Callable[..., None]", handler)
-                getattr(events, f"register_{where}")(event, typed, unique_id=unique_id)
-            _check_at_send(client, guard)
-        _move_to_front(client.meta.events, _FINAL[0], guard.check_sent)
-
-
-def _check_at_send(client: BaseClient, guard: _Guard) -> None:
-    """Check once more inside botocore's HTTP send (the endpoint's ``_send``, per client).
-
-    A ``before-send`` handler registered last after protection runs after the re-check;
-    only the send itself comes later. aiobotocore's ``_send`` is a coroutine function.
-    """
-    endpoint = getattr(client, "_endpoint", None)
-    send = getattr(endpoint, "_send", None)
-    if send is None:  # pragma: no cover - a botocore laid out otherwise: the re-check stays
-        return
-    if inspect.iscoroutinefunction(send):
-
-        async def checked_async(request: Any) -> Any:
-            guard.protection.check_wire(request)
-            return await send(request)
-
-        endpoint._send = checked_async  # type: ignore[union-attr]
-    else:
-
-        def checked(request: Any) -> Any:
-            guard.protection.check_wire(request)
-            return send(request)
-
-        endpoint._send = checked  # type: ignore[union-attr]
+            guard.protection = protection  # one assignment: the next call starts under it
+            return
+        guard = _GUARDS[client] = _Guard(protection, client, verifier)
+        guard.follow(posture, _live_of(posture))
+        events = client.meta.events
+        for name in guard.covered:  # the operations with security members only
+            events.register(
+                f"provide-client-params.comprehend.{name}",
+                cast("Callable[..., None]", guard.bind),
+                unique_id=f"secure_comprehend.bind.{name}",
+            )
+        events.register_last(_APPLY[0], guard.apply, unique_id=_APPLY[1])
+        events.register_last(_RECHECK[0], guard.recheck, unique_id=_RECHECK[1])
+        wrap_endpoint(client, guard.created, guard.sending)
 
 
 def _protection_for(
-    client: BaseClient, posture: Posture | None, *, strict: bool, problem: str | None = None
+    client: BaseClient,
+    posture: Posture | None,
+    verifier: ModelVerifier | None,
+    *,
+    strict: bool,
+    problem: str | None = None,
 ) -> Protection:
-    """What ``client``'s handlers enforce under ``posture``; None: refuse, saying ``problem``."""
+    """What ``client``'s calls get under ``posture``; None: refuse, saying ``problem``."""
     model = getattr(getattr(client, "meta", None), "service_model", None)
     service = getattr(model, "service_name", None)
     if model is None or service != "comprehend":
         raise TypeError(f"secure_comprehend protects comprehend clients, not {service!r}")
     specs = operations_for(model, getattr(client, "_loader", None)).specs
-    protocol = getattr(model, "resolved_protocol", None) or model.protocol
+    wire = Wire(model, client.meta.endpoint_url)
     if posture is None:  # a fleet posture that cannot be had: every covered operation fails
-        return Protection(specs, None, problem, "enforce", protocol, about="(posture)")
+        return Protection(specs, None, problem, "enforce", wire, about="(posture)")
     effective: EffectivePosture | None = None
-    verifiable = True
+    about = "(region)"
     try:
         if _describes_async(client, posture):
             if posture.mode != "audit":
-                raise PostureError(_ASYNC_VERIFY)
+                raise PostureError(ASYNC_VERIFY)
             # audit mode: the rest of the posture applies; say once what is not checked
-            logger.warning("audit mode: %s; the rest of the posture applies", _ASYNC_VERIFY)
-            verifiable = False
+            logger.warning("audit mode: %s; the rest of the posture applies", ASYNC_VERIFY)
+            verifier = None
         effective = posture.effective(client.meta.region_name, client.meta.partition)
     except PostureError as exc:
         if strict and posture.mode != "audit":
             raise
         problem = str(exc)
-    about = "(posture)" if problem == _ASYNC_VERIFY else "(region)"
-    protection = Protection(
-        _relevant(specs, posture), effective, problem, posture.mode, protocol, about=about
+    return Protection(
+        _relevant(specs, posture), effective, problem, posture.mode, wire, verifier, about
     )
-    protection.verifiable = verifiable
-    return protection
 
 
-_ASYNC_VERIFY = (
+ASYNC_VERIFY = (
     "[models] verify = true is not supported on an async (aiobotocore) client: it describes "
     "each model with the client itself, synchronously; use a boto3 client for calls that "
     "name models, or set verify = false"
@@ -199,18 +176,28 @@ def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, Op
 
 
 class _Guard:
-    """The handlers of one client; they read the protection protect() last gave it.
+    """The handlers of one client; each call runs under the protection it started with.
 
-    With a fleet posture the guard also follows its source: before each request it
-    asks the source for the current posture (a clock comparison until the TTL ends)
+    With a fleet posture the guard also follows its source: when a covered call starts
+    it asks the source for the current posture (a clock comparison until the TTL ends)
     and, when that changed, or can no longer be had, swaps the protection.
     """
 
-    __slots__ = ("__weakref__", "client", "covered", "is_async", "live", "posture", "protection")
+    __slots__ = (
+        "__weakref__",
+        "client",
+        "covered",
+        "is_async",
+        "live",
+        "posture",
+        "protection",
+        "verifier",
+    )
 
-    def __init__(self, protection: Protection, client: BaseClient) -> None:
+    def __init__(self, protection: Protection, client: BaseClient, verifier: ModelVerifier) -> None:
         self.protection = protection
         self.client = weakref.ref(client)
+        self.verifier = verifier  # one per client: its cache outlives re-protection
         self.is_async = _is_async(client)
         # operations with a security member: no posture has anything to say about the rest
         model = client.meta.service_model
@@ -221,26 +208,65 @@ class _Guard:
     def follow(self, posture: Posture, live: LiveSource | None) -> None:
         self.posture, self.live = posture, live
 
-    def apply(self, model: Any, **kwargs: Any) -> Coroutine[Any, Any, None] | None:
+    def bind(
+        self, params: MutableMapping[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> Coroutine[Any, Any, None] | None:
+        """provide-client-params (covered operations): bind the call to a protection."""
         live = self.live
-        if live is not None and model.name in self.covered:
+        if live is not None:
             if not self.is_async:
                 self._refresh(live)
             elif live.due():  # aiobotocore awaits what a handler returns
-                return self._apply_after_refresh(live, model, kwargs)
+                return self._bind_after_refresh(live, params, model, context)
             else:  # never read the store on the event loop, even if the TTL ends just now
                 self._refresh(live, read=False)
-        self.protection.apply(model=model, **kwargs)
+        context[CALL] = self.protection.bind(model.name, params)
         return None
 
-    async def _apply_after_refresh(
-        self, live: LiveSource, model: Any, kwargs: dict[str, Any]
+    async def _bind_after_refresh(
+        self, live: LiveSource, params: MutableMapping[str, Any], model: Any, context: Any
     ) -> None:
         """Read the store in a worker thread: the event loop never waits on it."""
         import asyncio
 
         await asyncio.to_thread(self._refresh, live)
-        self.protection.apply(model=model, **kwargs)
+        context[CALL] = self.protection.bind(model.name, params)
+
+    def apply(
+        self,
+        params: MutableMapping[str, Any],
+        model: Any,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        """before-parameter-build, last: apply the call's protection to its parameters."""
+        if context is None:  # pragma: no cover - botocore always passes the call's context
+            context = {}
+        call = context.get(CALL)
+        if call is None:  # an operation without security members (or a call begun unprotected)
+            call = context[CALL] = self.protection.bind(model.name, params)
+        call.protection.apply(call, params)
+
+    def created(self, request: AWSPreparedRequest, params: Any, operation_model: Any) -> None:
+        """The endpoint created the request: check it before any before-send handler."""
+        context = params.get("context") if isinstance(params, dict) else None
+        operation = str(getattr(operation_model, "name", ""))
+        call = context.get(CALL) if isinstance(context, dict) else None
+        if call is None:  # a handler dropped the call's context: judged under the current one
+            call = self.protection.bind(operation, {})
+        call.protection.check(call, request, operation)
+
+    def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
+        """before-send, last: whatever the handlers before it changed, check again."""
+        if not check_again(request):
+            operation = event_name.rpartition(".")[2]
+            call = self.protection.bind(operation, {})
+            call.protection.check(call, request, operation)
+
+    def sending(self, request: AWSPreparedRequest) -> None:
+        """Inside the HTTP send: the last look at what goes out."""
+        if not check_again(request):
+            refuse_unchecked(self.protection)
 
     def _refresh(self, live: LiveSource, *, read: bool = True) -> None:
         client = self.client()
@@ -255,46 +281,12 @@ class _Guard:
         if posture is not None and posture is started_from:
             return
         # a new posture, or none to be had (the problem says for how long: built anew)
-        protection = _protection_for(client, posture, strict=False, problem=problem)
+        protection = _protection_for(client, posture, self.verifier, strict=False, problem=problem)
         with _GUARDS_LOCK:
             if self.live is not live or self.posture is not started_from:
                 return  # protect() gave the client another posture meanwhile: it stands
-            protection.verifier = self.protection.verifier
             self.posture, self.protection = posture, protection
-
-    def check_sent(self, event_name: str, **kwargs: Any) -> None:
-        if event_name.startswith("before-send."):  # *.*.* hears every three-part event
-            self.protection.check_sent(event_name=event_name, **kwargs)
-
-    def recheck(self, **kwargs: Any) -> None:
-        self.protection.recheck(**kwargs)
 
 
 _GUARDS: weakref.WeakKeyDictionary[Any, _Guard] = weakref.WeakKeyDictionary()
 _GUARDS_LOCK = threading.Lock()
-
-
-def _move_to_front(events: Any, event: str, handler: Callable[..., None]) -> bool:
-    """Put ``handler`` ahead of handlers registered first on ``event`` before it.
-
-    botocore runs ``*.*.*`` handlers ahead of every other handler of a three-part
-    event, and within that name ``register_first`` ones in registration order: one
-    registered there before protection (on the session, say) would see the body first.
-    botocore has no public way to reorder, so this reaches into its prefix trie; with a
-    botocore laid out differently it leaves the order as registered and returns False
-    (a test pins the installed botocore's layout).
-    """
-    try:
-        emitter = getattr(events, "_emitter", events)  # EventAliaser wraps the emitter
-        node = emitter._handlers._root
-        for part in event.split("."):
-            node = node["children"][part]
-        first = node["values"].first
-        if first and first[0] == handler:
-            return True  # already first: leave botocore's lists alone
-        # one slice assignment: a request emitted meanwhile sees the old list or the new one
-        first[:] = [handler, *(h for h in first if h != handler)]
-        emitter._lookup_cache = {}
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return False
-    return True

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from secure_comprehend._internals import loader_holds, service_document
 from secure_comprehend._operation_spec import Kind, Member, OperationSpec
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def operations_for(model: ServiceModel, loader: Any = None) -> OperationsTable:
             with it, the table is shared by every client of that session. Without it,
             the model is walked again (about a millisecond).
     """
-    document = model._service_description  # type: ignore[attr-defined]  # loader-cached
+    document = service_document(model)  # the loader caches it
     key = id(document)
     entry = _CACHE.get(key)
     if entry is not None and loader is not None and entry[0]() is loader:
@@ -223,17 +224,11 @@ def operations_for(model: ServiceModel, loader: Any = None) -> OperationsTable:
         if spec.covered:
             specs[name] = spec
     table = OperationsTable(specs)
-    if loader is not None and _holds(loader, document):
+    if loader is not None and loader_holds(loader, document):
         with _LOCK:
             _CACHE[key] = (weakref.ref(loader), table)
         weakref.finalize(loader, _CACHE.pop, key, None)
     return table
-
-
-def _holds(loader: Any, document: object) -> bool:
-    """Whether botocore's loader keeps ``document`` in its cache (so its id stays its own)."""
-    cache = getattr(loader, "_cache", None)
-    return isinstance(cache, dict) and any(value is document for value in cache.values())
 
 
 _DEFAULT: list[tuple[ServiceModel, OperationsTable, dict[str, str]]] = []

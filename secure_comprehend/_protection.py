@@ -1,149 +1,181 @@
-"""What one protected client's handlers do: apply the posture, check what is sent.
+"""What one call gets under one posture: the posture applied, the decision logged, the wire checked.
 
-``_enforcement`` installs these on a client's events and swaps them when the
-posture changes; this module holds the per-request work and its log records.
+A ``Protection`` is what one client enforces under one posture; it never changes. A
+``Call`` binds one call to the protection chosen when the call started, so every later
+look at that call (the parameters, the request created, the request sent) judges it
+by the same posture, whatever ``protect()`` or a fleet refresh does meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from secure_comprehend._decision import Decision, decide
+from secure_comprehend._decision import decide
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
 from secure_comprehend._final_check import final_check
-from secure_comprehend._wire import UnreadableBody, read_body
+from secure_comprehend._wire import UnreadableBody, frozen_body, read_body
 
 if TYPE_CHECKING:
-    from botocore.awsrequest import AWSPreparedRequest
-    from botocore.model import OperationModel
+    from collections.abc import Mapping
 
+    from botocore.awsrequest import AWSPreparedRequest
+
+    from secure_comprehend._decision import Decision
     from secure_comprehend._operation_spec import OperationSpec
     from secure_comprehend._posture import EffectivePosture
     from secure_comprehend._provenance import ModelVerifier
+    from secure_comprehend._wire import Wire
 
 logger = logging.getLogger("secure_comprehend")  # no handler: Python's last resort shows WARNINGs
 
-_CHECKED = "_secure_comprehend_checked"  # on a request: (body, operation) as checked
+CALL = "secure_comprehend"  # the key of a call's Call in botocore's per-call context
+_SEEN = "_secure_comprehend_seen"  # on a request: (call, operation, body, url) as checked
+
+
+class Call:
+    """One call: the protection it started under, and what was reported of it."""
+
+    __slots__ = ("protection", "reported", "spec", "verdicts")
+
+    def __init__(self, protection: Protection, spec: OperationSpec | None) -> None:
+        self.protection = protection
+        self.spec = spec  # None: an operation this posture has nothing to say about
+        self.verdicts: dict[str, str | None] = {}  # [models] verify: model ARN -> why not
+        self.reported: set[tuple[str, str]] = set()  # (path, reason) already logged
 
 
 class Protection:
-    """The posture of one client: what its covered operations get."""
+    """The posture of one client, for each of its calls; immutable.
 
-    __slots__ = (
-        "about",
-        "enforce",
-        "posture",
-        "problem",
-        "protocol",
-        "specs",
-        "verifiable",
-        "verifier",
-    )
+    Args:
+        specs: the operations this posture governs.
+        posture: the effective posture of the client's region; None: refuse, saying ``problem``.
+        problem: why there is no posture (the region's, or none to be had).
+        mode: ``enforce`` or ``audit``.
+        wire: how the client's requests name their operation.
+        verifier: describes models for ``[models] verify``; None: not verified here.
+        about: what ``problem`` is about, as a violation's member path.
+    """
+
+    __slots__ = ("about", "enforce", "plain", "posture", "problem", "specs", "verifier", "wire")
 
     def __init__(
         self,
-        specs: dict[str, OperationSpec],
+        specs: Mapping[str, OperationSpec],
         posture: EffectivePosture | None,
         problem: str | None,
         mode: str,
-        protocol: str,
+        wire: Wire,
         verifier: ModelVerifier | None = None,
         about: str = "(region)",
     ) -> None:
         self.specs = specs
-        self.verifier = verifier  # [models] verify: describes the models requests name
         self.posture = posture
-        self.problem = problem  # why there is no posture: the region's, or none to be had
-        self.about = about  # what the problem is about, as a violation's member path
-        self.verifiable = True  # False: [models] verify cannot run here (audit, async)
-        self.protocol = protocol
+        self.problem = problem
         self.enforce = mode != "audit"  # anything unexpected enforces
+        self.wire = wire
+        verifies = posture is not None and posture.models is not None and posture.models.verify
+        self.verifier = verifier if verifies else None
+        self.about = about
+        self.plain = Call(self, None)  # shared by the calls of operations it does not govern
 
-    def _no_posture(self, spec: OperationSpec) -> tuple[Violation, ...]:
-        return (Violation(spec.name, self.about, None, str(self.problem)),)
+    def bind(self, operation: str, params: Mapping[str, Any]) -> Call:
+        """A call of ``operation`` under this protection.
 
-    def apply(self, params: MutableMapping[str, Any], model: OperationModel, **_: Any) -> None:
-        """before-parameter-build: fill in the posture, refuse in enforce mode."""
-        spec = self.specs.get(model.name)
+        With ``[models] verify``, the models the caller named are described here, at the
+        start of the call, before the call itself (a Stubber test queues them first).
+        """
+        spec = self.specs.get(operation)
+        if spec is None:
+            return self.plain
+        call = Call(self, spec)
+        if self.verifier is not None and self.posture is not None:
+            self.verifier.violations(spec, params, self.posture, call.verdicts)
+        return call
+
+    def apply(self, call: Call, params: MutableMapping[str, Any]) -> None:
+        """before-parameter-build: fill in the posture, refuse in enforce mode; log once."""
+        spec = call.spec
         if spec is None:
             return
+        decision: Decision | None = None
         if self.posture is None:
-            decision = Decision(spec.name, dict(params), violations=self._no_posture(spec))
+            violations = self._no_posture(spec)
         else:
             decision = decide(spec, params, self.posture)
-        if decision.violations and self.enforce:
-            _refuse(spec.name, decision.violations)
-        provenance = self._provenance(spec, decision)  # describes: only once the rest holds
-        if provenance:  # refused, or in audit mode logged (the final check does not describe)
-            self._report(spec.name, provenance)
-        if self.posture is None:  # audit mode: say now why nothing is filled in
-            self._report(spec.name, decision.violations)
-            return
-        # audit mode: what is missing is still filled in; violations are logged once,
-        # for the request as sent, by check_sent
-        if decision.injected or decision.rewritten:
+            violations = decision.violations + self._models(call, decision.params)
+        if violations:
+            call.reported.update((v.path, v.reason) for v in violations)
+            self.report(spec.name, violations)
+        if decision is not None and (decision.injected or decision.rewritten):
             params.update(decision.params)  # decide() copied every container it changed
             _log_amended(decision)
             if logger.isEnabledFor(logging.DEBUG):  # the repr costs more than the decision
                 logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
 
-    def _provenance(self, spec: OperationSpec, decision: Decision) -> tuple[Violation, ...]:
-        posture, verifier = self.posture, self.verifier
-        if posture is None or verifier is None or not self.verifiable:
-            return ()
-        if not (posture.models and posture.models.verify):
-            return ()
-        return tuple(verifier.violations(spec, decision.params, posture))
+    def check(self, call: Call, request: AWSPreparedRequest, operation: str) -> None:
+        """The request as it will be sent must name ``operation`` and need no amending.
 
-    def check_sent(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
-        """before-send: the serialized request must need no amending."""
-        built = event_name.rpartition(".")[2]
-        sent = sent_operation(request, self.protocol)
-        spec = self.specs.get(sent or built)
-        violations: tuple[Violation, ...] = ()
-        if sent != built:  # a handler re-targeted the request after it was built
-            name = spec.name if spec else (sent or built)
-            reason = f"the request is sent as {sent or 'an unknown operation'}, built as {built}"
-            violations = (Violation(name, "(operation)", None, reason),)
-        if spec is not None:
-            violations += self._check_body(spec, request)
-        if violations:
-            self._report(spec.name if spec else built, violations)
-        setattr(request, _CHECKED, (request.body, sent))
-
-    def check_wire(self, request: AWSPreparedRequest) -> None:
-        """At botocore's HTTP send: whatever ran after the last check, check what goes out."""
-        checked = getattr(request, _CHECKED, None)
-        sent = sent_operation(request, self.protocol)
-        if checked == (request.body, sent):
-            return
-        built = checked[1] if checked else sent  # what the request was checked as
-        self.check_sent(request, f"before-send.comprehend.{built or ''}")
-
-    def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
-        """before-send, last: check again if the body or operation changed since."""
-        checked = getattr(request, _CHECKED, None)
-        if checked != (request.body, sent_operation(request, self.protocol)):
-            self.check_sent(request, event_name)
-
-    def _check_body(
-        self, spec: OperationSpec, request: AWSPreparedRequest
-    ) -> tuple[Violation, ...]:
-        if self.posture is None:  # in audit mode, apply() logged it already
-            return self._no_posture(spec) if self.enforce else ()
+        The body is replaced by the exact ``bytes`` judged, and the request remembers
+        them: a later look that finds that very object (and the same URL) only reads
+        the headers again.
+        """
+        body: bytes | None = None
         try:
-            sent = read_body(self.protocol, request.body)
+            body = frozen_body(request.body)
+        except UnreadableBody as exc:
+            problem: str | None = f"its body cannot be checked: {exc}"
+        else:
+            problem = self.wire.problem(
+                request.method,
+                request.url,
+                request.headers,
+                body,
+                operation,
+                sniff=call.spec is None,
+            )
+        violations: tuple[Violation, ...] = ()
+        if problem is not None:
+            violations = (Violation(operation, "(request)", None, problem),)
+        if call.spec is not None and body is not None:  # every violation at once
+            violations += self._check_body(call, call.spec, body)
+        if violations:
+            if call is self.plain:  # what is reported is remembered per call
+                call = Call(self, None)
+            new = tuple(v for v in violations if (v.path, v.reason) not in call.reported)
+            call.reported.update((v.path, v.reason) for v in violations)
+            if new or self.enforce:
+                self.report(operation, new or violations)
+        if body is not None:
+            if body is not request.body:
+                request.body = body
+            setattr(request, _SEEN, (call, operation, body, request.url))
+
+    def _check_body(self, call: Call, spec: OperationSpec, body: bytes) -> tuple[Violation, ...]:
+        if self.posture is None:
+            return self._no_posture(spec)
+        try:
+            sent = read_body(self.wire.protocol, body)
         except UnreadableBody as exc:
             return (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
         found = final_check(spec, sent, self.posture)
-        if not found and self.enforce:  # a model swapped in after build: judged too (cached)
-            found = self._provenance(spec, Decision(spec.name, sent))
+        if not found and self.enforce:  # a model swapped in after build: judged too
+            found = self._models(call, sent)
         return found
 
-    def _report(self, operation: str, violations: tuple[Violation, ...]) -> None:
+    def _models(self, call: Call, params: Mapping[str, Any]) -> tuple[Violation, ...]:
+        if self.verifier is None or self.posture is None or call.spec is None:
+            return ()
+        return tuple(self.verifier.violations(call.spec, params, self.posture, call.verdicts))
+
+    def _no_posture(self, spec: OperationSpec) -> tuple[Violation, ...]:
+        return (Violation(spec.name, self.about, None, str(self.problem)),)
+
+    def report(self, operation: str, violations: tuple[Violation, ...]) -> None:
+        """Refuse (enforce mode), or log at WARNING (audit mode)."""
         if self.enforce:
             _refuse(operation, violations)
         logger.warning(
@@ -155,6 +187,34 @@ class Protection:
         )
 
 
+def check_again(request: AWSPreparedRequest) -> bool:
+    """Check a request once more as the call it was created by; False: never checked.
+
+    Reads the headers again; the body and URL only when they are not the very objects
+    checked before (an exact ``bytes`` and ``str``: nobody can change them in place).
+    """
+    seen = getattr(request, _SEEN, None)
+    if seen is None:
+        return False
+    call, operation, body, url = seen
+    body = cast("bytes", body)
+    protection: Protection = call.protection
+    if request.body is body and request.url is url:
+        problem = protection.wire.problem(
+            request.method, url, request.headers, body, operation, sniff=False
+        )
+        if problem is None:
+            return True
+    protection.check(call, request, operation)
+    return True
+
+
+def refuse_unchecked(protection: Protection) -> None:
+    """A request at the HTTP send that no check saw: refused (enforce) or logged (audit)."""
+    reason = "the request was not created by this client's endpoint: it was never checked"
+    protection.report("(unchecked)", (Violation("(unchecked)", "(request)", None, reason),))
+
+
 def _refuse(operation: str, violations: tuple[Violation, ...]) -> None:
     logger.warning(
         "refused %s: %d posture violation(s); nothing was sent\n%s",
@@ -164,20 +224,6 @@ def _refuse(operation: str, violations: tuple[Violation, ...]) -> None:
         extra=_extra(operation, violations, "enforce"),
     )
     raise PostureViolation(operation, violations)
-
-
-def sent_operation(request: AWSPreparedRequest, protocol: str) -> str | None:
-    """The operation a serialized request names: X-Amz-Target (JSON) or the CBOR path."""
-    if protocol == "smithy-rpc-v2-cbor":
-        path = str(request.url).split("?", 1)[0]
-        _, found, name = path.rpartition("/operation/")
-        return name if found and name else None
-    target = request.headers.get("X-Amz-Target")
-    if isinstance(target, bytes):
-        target = target.decode("ascii", "replace")
-    if not isinstance(target, str) or "." not in target:
-        return None
-    return target.rpartition(".")[2]
 
 
 def _lines(violations: tuple[Violation, ...]) -> str:

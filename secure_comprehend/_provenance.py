@@ -60,15 +60,26 @@ class ModelVerifier:
         self.describes = 0  # how many describe calls were made (tests and the benchmark)
 
     def violations(
-        self, spec: OperationSpec, params: Mapping[str, Any], posture: EffectivePosture
+        self,
+        spec: OperationSpec,
+        params: Mapping[str, Any],
+        posture: EffectivePosture,
+        verdicts: dict[str, str | None],
     ) -> list[Violation]:
-        """Every model the request names, judged as Comprehend recorded it."""
+        """Every model the request names, judged as Comprehend recorded it.
+
+        Args:
+            verdicts: the call's judgements so far (model ARN -> why not, or None);
+                a model judged once in a call is not described again in that call.
+        """
         out: list[Violation] = []
         for member in (m for m in spec.members if m.kind == "model"):
             for path, arn in values_at(params, member.path):
                 if model_problem(arn, posture):
                     continue  # malformed or of another account: the decision refused it
-                reason = self._judge(str(arn), posture)
+                if arn not in verdicts:
+                    verdicts[arn] = self._judge(str(arn), posture)
+                reason = verdicts[arn]
                 if reason:
                     out.append(Violation(spec.name, path, arn, reason))
         return out

@@ -150,3 +150,64 @@ def recorded_client(
         sc.protect(client, posture)
     client.meta.events.register("before-send", recorder)
     return client
+
+
+class WireServer:
+    """An HTTP server on 127.0.0.1 that keeps every request that reached it.
+
+    It answers 200 with an empty structure in the protocol the request used: what it
+    kept is what left the process, whatever any handler did on the way.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                server.received.append((self.path, dict(self.headers.items()), body))
+                cbor = self.headers.get("smithy-protocol") == "rpc-v2-cbor"
+                answer = b"\xa0" if cbor else b"{}"
+                self.send_response(200)
+                self.send_header("x-amzn-requestid", "r")
+                if cbor:
+                    self.send_header("smithy-protocol", "rpc-v2-cbor")
+                    self.send_header("Content-Type", "application/cbor")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def bodies(self) -> list[bytes]:
+        return [body for _, _, body in self.received]
+
+
+@pytest.fixture
+def wire_server() -> Iterator[WireServer]:
+    server = WireServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cbor_only(document: dict[str, Any]) -> None:
+    """A comprehend model that botocore serializes as RPC v2 CBOR."""
+    document["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    document["metadata"]["protocol"] = "smithy-rpc-v2-cbor"

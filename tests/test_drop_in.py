@@ -28,7 +28,6 @@ from conftest import (
 )
 
 import secure_comprehend as sc
-from secure_comprehend._enforcement import _FINAL, _move_to_front
 
 IO = {"InputDataConfig": {"S3Uri": "s3://in/"}, "OutputDataConfig": {"S3Uri": "s3://out/"}}
 TAGS = [{"Key": "cost-centre", "Value": "ml-42"}]
@@ -189,17 +188,6 @@ def test_no_transport_ever_receives_a_violating_body(name: str, how: str, when: 
     client.meta.events.unregister("before-parameter-build", drop_vpc)
     client.start_topics_detection_job(**IO)  # compliant: it does reach them
     assert len(recorder.bodies) == 1
-
-
-def test_the_installed_botocore_lets_the_check_go_first() -> None:
-    # pins the botocore internals _move_to_front relies on; if this fails, read its docstring
-    def other(**_: Any) -> None:
-        pass
-
-    client = plain_client()
-    client.meta.events.register_first(_FINAL[0], other)
-    sc.protect(client, make_posture())
-    assert _move_to_front(client.meta.events, _FINAL[0], other)
 
 
 # Regions without a posture: covered calls are violations, nothing else changes.

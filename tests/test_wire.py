@@ -10,7 +10,7 @@ import pytest
 from conftest import GROUPS, KEYS, SUBNETS, Recorder, make_posture, recorded_client
 
 import secure_comprehend as sc
-from secure_comprehend._wire import UnreadableBody, read_body
+from secure_comprehend._wire import UnreadableBody, frozen_body, read_body
 
 IN = {"S3Uri": "s3://in/"}
 OUT = {"S3Uri": "s3://out/"}
@@ -30,12 +30,16 @@ def test_json_body() -> None:
         ("smithy-rpc-v2-cbor", b"\xa0\x00", "trailing"),
         ("smithy-rpc-v2-cbor", b"\x1c", "does not decode"),
         ("rest-xml", b"<a/>", "not understood"),
-        ("json", iter([b"{}"]), "cannot be inspected"),
     ],
 )
 def test_unreadable_bodies_raise(protocol: str, body: Any, reason: str) -> None:
     with pytest.raises(UnreadableBody, match=reason):
         read_body(protocol, body)
+
+
+def test_a_streamed_body_cannot_be_frozen() -> None:
+    with pytest.raises(UnreadableBody, match="cannot be inspected"):
+        frozen_body(iter([b"{}"]))
 
 
 def test_final_check_reads_cbor(

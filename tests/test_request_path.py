@@ -1,0 +1,418 @@
+"""The one request path: bound to the call, judged on what is sent, before every transport.
+
+Each test here once got a violating request out, or refused a compliant one. What
+"got out" means is what an HTTP server on 127.0.0.1 received (``WireServer``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
+from botocore.stub import Stubber
+from conftest import (
+    ACCOUNT,
+    GROUPS,
+    KEYS,
+    OTHER_ROLE,
+    OTHER_SUBNET,
+    REGION,
+    ROLES,
+    SUBNETS,
+    Recorder,
+    WireServer,
+    cbor_only,
+    make_posture,
+)
+
+import secure_comprehend as sc
+
+OP = "StartEntitiesDetectionJob"
+IO = {
+    "InputDataConfig": {"S3Uri": "s3://in/docs/"},
+    "OutputDataConfig": {"S3Uri": "s3://out/"},
+    "LanguageCode": "en",
+}
+VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
+BAD = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
+# a job in another subnet, unencrypted, with a role the posture does not approve
+ESCAPE = {**IO, "VpcConfig": BAD, "DataAccessRoleArn": OTHER_ROLE}
+SENTIMENT = {"Text": "good", "LanguageCode": "en"}
+
+
+def client_for(server: WireServer, session: boto3.Session | None = None) -> Any:
+    session = session or boto3.Session(region_name=REGION)
+    return session.client("comprehend", region_name=REGION, endpoint_url=server.url)
+
+
+def serialized(session: boto3.Session, operation: str, params: dict[str, Any]) -> AWSRequest:
+    """The request an unprotected client of ``session`` would send for ``operation``."""
+    client = session.client("comprehend", region_name=REGION)
+    sent: list[Any] = []
+
+    def keep(request: Any, **_: Any) -> Any:
+        sent.append(request)
+        raise _Kept
+
+    client.meta.events.register("before-send", keep)
+    with pytest.raises(_Kept):
+        getattr(client, operation)(**params)
+    return sent[0]
+
+
+class _Kept(Exception):
+    pass
+
+
+def escapes(server: WireServer) -> list[bytes]:
+    """Bodies that reached the server naming the unapproved subnet or role."""
+    return [b for b in server.bodies() if OTHER_SUBNET.encode() in b or OTHER_ROLE.encode() in b]
+
+
+# 1. Protocol confusion: the request is judged as the operation the caller invoked.
+
+
+def test_a_json_call_rewritten_to_a_cbor_job_is_refused(
+    wire_server: WireServer, modified_session: Any
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())  # JSON: before the CBOR model
+    cbor = serialized(modified_session(cbor_only), "start_entities_detection_job", ESCAPE)
+    assert client.meta.service_model.resolved_protocol == "json"
+
+    def smuggle(request: Any, **_: Any) -> None:  # X-Amz-Target still says DetectSentiment
+        request.data = cbor.body
+        request.headers["Content-Type"] = "application/cbor"
+
+    client.meta.events.register("before-sign.comprehend.DetectSentiment", smuggle)
+    with pytest.raises(sc.PostureViolation, match="DetectSentiment"):
+        client.detect_sentiment(**SENTIMENT)
+    assert wire_server.received == []
+
+
+def test_a_cbor_path_with_a_fragment_is_refused(
+    wire_server: WireServer, modified_session: Any
+) -> None:
+    session = modified_session(cbor_only)
+    cbor = serialized(session, "start_entities_detection_job", ESCAPE)
+    client = sc.protect(client_for(wire_server, session), make_posture())
+    assert client.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
+
+    def smuggle(request: Any, **_: Any) -> None:  # the HTTP client drops what follows "#"
+        base = request.url.rpartition("/operation/")[0]
+        request.url = f"{base}/operation/{OP}#/operation/DetectSentiment"
+        request.data = cbor.body
+
+    client.meta.events.register("before-sign.comprehend.DetectSentiment", smuggle)
+    with pytest.raises(sc.PostureViolation, match="fragment"):
+        client.detect_sentiment(**SENTIMENT)
+    assert wire_server.received == []
+
+
+def test_a_cbor_call_sent_as_a_json_job_is_refused(
+    wire_server: WireServer, modified_session: Any
+) -> None:
+    session = modified_session(cbor_only)
+    as_json = serialized(boto3.Session(region_name=REGION), "start_entities_detection_job", ESCAPE)
+    client = sc.protect(client_for(wire_server, session), make_posture())
+
+    def smuggle(request: Any, **_: Any) -> None:  # the path still says DetectSentiment
+        request.headers["X-Amz-Target"] = f"Comprehend_20171127.{OP}"
+        request.headers["Content-Type"] = "application/x-amz-json-1.1"
+        del request.headers["smithy-protocol"]
+        request.data = as_json.body
+
+    client.meta.events.register("before-sign.comprehend.DetectSentiment", smuggle)
+    with pytest.raises(sc.PostureViolation, match=f"sent as {OP}, built as DetectSentiment"):
+        client.detect_sentiment(**SENTIMENT)
+    assert wire_server.received == []
+
+
+def _headers_with(*pairs: tuple[str, str], keep: Any) -> HTTPHeaders:
+    headers = HTTPHeaders()
+    for name, value in keep.items():
+        if name.lower() not in {name.lower() for name, _ in pairs}:
+            headers[name] = value
+    for name, value in pairs:
+        headers[name] = value  # HTTPHeaders keeps each: a header sent twice
+    return headers
+
+
+TARGET = f"Comprehend_20171127.{OP}"
+# how a request created as DetectSentiment can name a job instead, and what is said of it
+SENT_AS_A_JOB: dict[str, tuple[Callable[[Any], None], str]] = {
+    "target twice": (
+        lambda r: setattr(
+            r,
+            "headers",
+            _headers_with(
+                ("X-Amz-Target", "Comprehend_20171127.DetectSentiment"),
+                ("X-Amz-Target", TARGET),
+                keep=r.headers,
+            ),
+        ),
+        "X-Amz-Target is sent more than once",
+    ),
+    "mixed-case twins": (
+        lambda r: setattr(r, "headers", {**dict(r.headers.items()), "x-amz-target": TARGET}),
+        "x-amz-target is sent more than once",
+    ),
+    "path parameter": (lambda r: setattr(r, "url", r.url + f";operation={OP}"), "parameter"),
+    "escaped path": (lambda r: setattr(r, "url", r.url + f"%2Foperation%2F{OP}"), "escape"),
+    "query": (lambda r: setattr(r, "url", r.url + f"?Action={OP}"), "query"),
+    "method": (lambda r: setattr(r, "method", "PUT"), "method 'PUT'"),
+    "streamed body": (lambda r: setattr(r, "body", iter([b"{}"])), "cannot be inspected"),
+    "content type": (
+        lambda r: r.headers.__setitem__("Content-Type", "application/cbor"),
+        "Content-Type is 'application/cbor'",
+    ),
+    "content encoding": (
+        lambda r: r.headers.__setitem__("Content-Encoding", "gzip"),
+        "content or transfer encoding",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", SENT_AS_A_JOB, ids=list(SENT_AS_A_JOB))
+def test_wire_signals_that_disagree_are_refused(wire_server: WireServer, change: str) -> None:
+    job = serialized(boto3.Session(region_name=REGION), "start_entities_detection_job", ESCAPE)
+    client = sc.protect(client_for(wire_server), make_posture())
+    how, said = SENT_AS_A_JOB[change]
+
+    def smuggle(request: Any, **_: Any) -> None:  # ahead of the re-check: a transport may follow
+        request.body = job.body
+        request.headers["Content-Length"] = str(len(job.body))
+        how(request)
+
+    client.meta.events.register_first("before-send.comprehend.DetectSentiment", smuggle)
+    with pytest.raises(sc.PostureViolation, match=r"DetectSentiment \(request\)") as refused:
+        client.detect_sentiment(**SENTIMENT)
+    assert said in str(refused.value)
+    assert wire_server.received == []
+    client.meta.events.unregister("before-send.comprehend.DetectSentiment", smuggle)
+    client.detect_sentiment(**SENTIMENT)  # untouched, the same call goes out
+    assert len(wire_server.received) == 1
+
+
+def test_a_target_changed_after_every_check_is_refused_at_the_send(
+    wire_server: WireServer,
+) -> None:
+    job = serialized(boto3.Session(region_name=REGION), "start_entities_detection_job", ESCAPE)
+    client = sc.protect(client_for(wire_server), make_posture())
+
+    def retarget(request: Any, **_: Any) -> None:  # registered last: after the re-check
+        request.headers["X-Amz-Target"] = TARGET
+        request.body = job.body
+        request.headers["Content-Length"] = str(len(job.body))
+
+    client.meta.events.register_last("before-send", retarget)
+    with pytest.raises(sc.PostureViolation, match=f"sent as {OP}, built as DetectSentiment"):
+        client.detect_sentiment(**SENTIMENT)
+    assert wire_server.received == []
+
+
+# 2. What is judged is what is sent: no memo of an object someone else can change.
+
+
+class AlwaysEqual(bytes):
+    """A body that claims to equal anything (the old memo compared bodies)."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = bytes.__hash__
+
+
+def test_a_bytearray_body_edited_after_the_check_is_not_what_is_sent(
+    wire_server: WireServer,
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+    editable = bytearray()
+
+    def to_bytearray(request: Any, **_: Any) -> None:  # before the check
+        editable[:] = request.data
+        request.data = editable
+
+    def edit_in_place(request: Any, **_: Any) -> None:  # after it
+        bad = editable.replace(SUBNETS[0].encode(), OTHER_SUBNET.encode())
+        editable[:] = bad
+
+    client.meta.events.register("before-sign.comprehend", to_bytearray)
+    client.meta.events.register_last("before-send", edit_in_place)
+    client.start_entities_detection_job(**IO)
+    [body] = wire_server.bodies()
+    assert json.loads(body)["VpcConfig"] == VPC  # the bytes judged are the bytes sent
+    assert escapes(wire_server) == []
+
+
+def test_a_body_that_claims_to_equal_the_checked_one_is_read_again(
+    wire_server: WireServer,
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+
+    def lie(request: Any, **_: Any) -> None:
+        body = json.loads(request.body)
+        request.body = AlwaysEqual(json.dumps({**body, "VpcConfig": BAD}).encode())
+
+    client.meta.events.register_last("before-send", lie)
+    with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets\[0\]"):
+        client.start_entities_detection_job(**IO)
+    assert wire_server.received == []
+
+
+def test_a_transport_after_a_rewriting_handler_never_sees_the_rewrite() -> None:
+    client, transport = boto3.client("comprehend", region_name=REGION), Recorder()
+    sc.protect(client, make_posture())
+
+    def lie(request: Any, **_: Any) -> None:
+        body = json.loads(request.body)
+        request.body = AlwaysEqual(json.dumps({**body, "VpcConfig": BAD}).encode())
+
+    client.meta.events.register("before-send.comprehend", lie)  # ahead of the re-check
+    client.meta.events.register_last("before-send", transport)  # a transport, after it
+    with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets\[0\]"):
+        client.start_entities_detection_job(**IO)
+    assert transport.bodies == []
+
+
+# 3. patch() protects what a client is, not what it was called.
+
+
+def test_patch_protects_a_comprehend_client_created_under_an_alias(
+    wire_server: WireServer,
+) -> None:
+    session = boto3.Session(region_name=REGION)
+    session.events.register_first(  # ahead of botocore's own alias table
+        "choose-service-name",
+        lambda service_name, **_: "comprehend" if service_name == "nlp" else None,
+    )
+    sc.patch(make_posture())
+    try:
+        client = session.client("nlp", region_name=REGION, endpoint_url=wire_server.url)
+        assert client.meta.service_model.service_name == "comprehend"
+        with pytest.raises(sc.PostureViolation, match="VpcConfig"):
+            client.start_entities_detection_job(**ESCAPE)
+    finally:
+        sc.unpatch()
+    assert wire_server.received == []
+
+
+# 4. One posture per call.
+
+
+def test_a_posture_swapped_in_flight_judges_the_next_call_only(wire_server: WireServer) -> None:
+    first = make_posture()
+    other_subnets = ["subnet-0aaaaaaaaaaaaaaa0"]
+    second = make_posture(vpc={"subnets": other_subnets, "security_group_ids": list(GROUPS)})
+    client = sc.protect(client_for(wire_server), first)
+    swapped: list[bool] = []
+
+    def swap(**_: Any) -> None:  # after the parameters were built, before the send
+        if not swapped:
+            sc.protect(client, second)
+            swapped.append(True)
+
+    client.meta.events.register("before-call.comprehend", swap)
+    client.start_entities_detection_job(**IO)  # built under the first: sent as built
+    client.start_entities_detection_job(**IO)  # the next call: the second posture
+    sent = [json.loads(body)["VpcConfig"]["Subnets"] for body in wire_server.bodies()]
+    assert sent == [list(SUBNETS), other_subnets]
+
+
+# 5. Logged where decided: once, even when something answers at before-call.
+
+
+def test_audit_findings_are_logged_under_stubber(sc_logs: pytest.LogCaptureFixture) -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture("audit"))
+    with Stubber(client) as stubber:
+        stubber.add_response("start_entities_detection_job", {"JobId": "j"})
+        client.start_entities_detection_job(**IO, VpcConfig=BAD)
+    [warning] = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert warning.getMessage().startswith(f"audit mode, sent anyway: {OP}")
+    assert warning.violations == ["VpcConfig.Subnets[0]"]  # type: ignore[attr-defined]
+
+
+def test_an_audited_request_is_logged_once_as_sent(
+    wire_server: WireServer, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture("audit"))
+    client.start_entities_detection_job(**IO, VpcConfig=BAD)
+    assert len([r for r in sc_logs.records if r.levelno == logging.WARNING]) == 1
+    assert len(escapes(wire_server)) == 1
+
+
+def test_an_audited_request_changed_after_the_decision_is_logged_again(
+    wire_server: WireServer, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture("audit"))
+
+    def other_role(request: Any, **_: Any) -> None:
+        request.data = request.data.replace(ROLES[0].encode(), OTHER_ROLE.encode())
+        request.headers["Content-Length"] = str(len(request.data))
+
+    client.meta.events.register("before-sign.comprehend", other_role)
+    client.start_entities_detection_job(**IO, VpcConfig=BAD)
+    warnings = [r for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert [w.violations for w in warnings] == [  # type: ignore[attr-defined]
+        ["VpcConfig.Subnets[0]"],
+        ["DataAccessRoleArn"],
+    ]
+
+
+# 6. [models] verify under Stubber: the describes come first, in the order queued.
+
+CLASSIFIER = f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classifier/good"
+TRAINED = {
+    "DocumentClassifierArn": CLASSIFIER,
+    "VpcConfig": VPC,
+    "VolumeKmsKeyId": KEYS["volume_key"],
+    "ModelKmsKeyId": KEYS["model_key"],
+}
+
+
+def test_models_verify_works_with_stubber() -> None:
+    posture = make_posture(models={"verify": True})
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), posture)
+    params = {
+        "DocumentClassifierArn": CLASSIFIER,
+        "InputDataConfig": {"S3Uri": "s3://in/"},
+        "OutputDataConfig": {"S3Uri": "s3://out/"},
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "describe_document_classifier",
+            {"DocumentClassifierProperties": TRAINED},
+            {"DocumentClassifierArn": CLASSIFIER},
+        )
+        stubber.add_response("start_document_classification_job", {"JobId": "j"})
+        assert client.start_document_classification_job(**params)["JobId"] == "j"
+        stubber.assert_no_pending_responses()
+
+
+def test_a_model_refused_under_stubber_is_described_once() -> None:
+    posture = make_posture(models={"verify": True})
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), posture)
+    described: list[str] = []
+    client.meta.events.register(  # Stubber answers at before-call: count before it
+        "provide-client-params.comprehend.DescribeDocumentClassifier",
+        lambda model, **_: described.append(model.name),
+    )
+    with Stubber(client) as stubber:
+        stubber.add_client_error("describe_document_classifier", "AccessDeniedException")
+        # Stubber checks the call's order before the posture refuses it: it is queued too
+        stubber.add_response("start_document_classification_job", {"JobId": "j"})
+        with pytest.raises(sc.PostureViolation, match="AccessDeniedException"):
+            client.start_document_classification_job(
+                DocumentClassifierArn=CLASSIFIER,
+                InputDataConfig={"S3Uri": "s3://in/"},
+                OutputDataConfig={"S3Uri": "s3://out/"},
+            )
+    assert described == ["DescribeDocumentClassifier"]
