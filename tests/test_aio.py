@@ -8,6 +8,7 @@ asyncio.run(): no event-loop plugin is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -28,6 +29,8 @@ from conftest import (
     REGION,
     ROLES,
     SUBNETS,
+    WireServer,
+    cbor_only,
     make_posture,
 )
 from moto.server import ThreadedMotoServer
@@ -643,3 +646,121 @@ def test_the_store_is_never_read_on_the_loop_when_the_ttl_ends_between_two_clock
         assert threading.get_ident() not in slow_fleet.read_in
 
     run(main)
+
+
+# The one request path, as on a boto3 client (tests/test_request_path.py)
+
+
+def _job_body(session: Any, wire_server: Any) -> bytes:
+    """What an unprotected client of ``session`` sends for a job that escapes the posture."""
+    escape = {**IO, "VpcConfig": BAD_VPC, "DataAccessRoleArn": OTHER_ROLE}
+
+    async def main() -> None:
+        async with plain(wire_server.url, session=session) as client:
+            with contextlib.suppress(Exception):  # the server's empty answer
+                await client.start_entities_detection_job(**escape)
+
+    run(main)
+    [(_, _, body)] = wire_server.received
+    wire_server.received.clear()
+    return body
+
+
+SMUGGLED = ["json call, cbor body", "cbor path with a fragment", "cbor call sent as json"]
+
+
+@pytest.mark.parametrize("how", SMUGGLED)
+def test_an_uncovered_call_smuggling_a_job_is_refused(
+    wire_server: WireServer, modified_session: Any, how: str
+) -> None:
+    json_session = AioSession()
+    json_body = _job_body(json_session, wire_server)
+    cbor_session = AioSession() if how == "json call, cbor body" else None
+    modified_session(cbor_only)
+    cbor_body = _job_body(AioSession(), wire_server)
+    session = json_session if how == "json call, cbor body" else cbor_session or AioSession()
+
+    def smuggle(request: Any, **_: Any) -> None:
+        if how == "json call, cbor body":
+            request.data = cbor_body
+            request.headers["Content-Type"] = "application/cbor"
+        elif how == "cbor path with a fragment":
+            base = request.url.rpartition("/operation/")[0]
+            request.url = f"{base}/operation/{OP}#/operation/DetectSentiment"
+            request.data = cbor_body
+        else:
+            request.headers["X-Amz-Target"] = f"Comprehend_20171127.{OP}"
+            request.headers["Content-Type"] = "application/x-amz-json-1.1"
+            del request.headers["smithy-protocol"]
+            request.data = json_body
+
+    async def main() -> None:
+        async with plain(wire_server.url, session=session) as client:
+            sc.protect(client, make_posture())
+            client.meta.events.register("before-sign.comprehend.DetectSentiment", smuggle)
+            with pytest.raises(sc.PostureViolation, match=r"DetectSentiment \(request\)"):
+                await client.detect_sentiment(Text="good", LanguageCode="en")
+
+    run(main)
+    assert wire_server.received == []
+
+
+class _AlwaysEqual(bytes):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = bytes.__hash__
+
+
+@pytest.mark.parametrize("body", ["bytearray edited in place", "claims to be equal"])
+def test_what_is_judged_is_what_is_sent(wire_server: WireServer, body: str) -> None:
+    editable = bytearray()
+
+    def before(request: Any, **_: Any) -> None:  # before the check
+        if body == "bytearray edited in place":
+            editable[:] = request.data
+            request.data = editable
+
+    def after(request: Any, **_: Any) -> None:  # after every check but the send's
+        if body == "bytearray edited in place":
+            editable[:] = editable.replace(SUBNETS[0].encode(), OTHER_SUBNET.encode())
+        else:
+            bad = json.loads(request.body) | {"VpcConfig": BAD_VPC}
+            request.body = _AlwaysEqual(json.dumps(bad).encode())
+
+    async def main() -> None:
+        async with plain(wire_server.url) as client:
+            sc.protect(client, make_posture())
+            client.meta.events.register("before-sign.comprehend", before)
+            client.meta.events.register_last("before-send", after)
+            with contextlib.suppress(sc.PostureViolation):
+                await client.start_entities_detection_job(**IO)
+
+    run(main)
+    assert [b for b in wire_server.bodies() if OTHER_SUBNET.encode() in b] == []
+
+
+def test_a_posture_swapped_in_flight_judges_the_next_call_only(wire_server: WireServer) -> None:
+    other_subnets = ["subnet-0aaaaaaaaaaaaaaa0"]
+    second = make_posture(vpc={"subnets": other_subnets, "security_group_ids": list(GROUPS)})
+
+    async def main() -> None:
+        async with plain(wire_server.url) as client:
+            sc.protect(client, make_posture())
+            swapped: list[bool] = []
+
+            def swap(**_: Any) -> None:  # after the parameters were built, before the send
+                if not swapped:
+                    sc.protect(client, second)
+                    swapped.append(True)
+
+            client.meta.events.register("before-call.comprehend", swap)
+            await client.start_entities_detection_job(**IO)
+            await client.start_entities_detection_job(**IO)
+
+    run(main)
+    sent = [json.loads(body)["VpcConfig"]["Subnets"] for body in wire_server.bodies()]
+    assert sent == [list(SUBNETS), other_subnets]
