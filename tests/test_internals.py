@@ -1,0 +1,100 @@
+"""The botocore internals secure_comprehend relies on, one test each.
+
+When one of these fails after a botocore (or aiobotocore) upgrade, the internal it
+names has changed: read secure_comprehend/_internals.py, where each is used.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import boto3
+import botocore
+import pytest
+from conftest import REGION, Recorder, make_posture
+
+import secure_comprehend as sc
+from secure_comprehend import _internals
+
+
+def _client() -> Any:
+    return boto3.client("comprehend", region_name=REGION)
+
+
+def test_endpoint_create_request_and_send_are_where_the_guard_looks() -> None:
+    endpoint = _client()._endpoint
+    create, send = getattr(endpoint, "create_request", None), getattr(endpoint, "_send", None)
+    assert create is not None and send is not None, (
+        f"botocore {botocore.__version__}: Endpoint.create_request or Endpoint._send is gone"
+    )
+    assert list(inspect.signature(create).parameters)[:2] == ["params", "operation_model"], (
+        "Endpoint.create_request(params, operation_model) changed its signature"
+    )
+    assert list(inspect.signature(send).parameters) == ["request"], (
+        "Endpoint._send(request) changed its signature"
+    )
+
+
+def test_the_request_dict_carries_the_call_s_context_to_create_request() -> None:
+    client = _client()
+    seen: list[Any] = []
+
+    def keep(params: Any, model: Any, context: Any, **_: Any) -> None:
+        seen.append(context)
+
+    client.meta.events.register("before-parameter-build", keep)
+    created: list[Any] = []
+    create = client._endpoint.create_request
+    client._endpoint.create_request = lambda params, om=None: (
+        created.append(params) or create(params, om)
+    )
+    client.meta.events.register("before-send", Recorder())
+    client.detect_sentiment(Text="x", LanguageCode="en")
+    assert created and created[0]["context"] is seen[0], (
+        "the request_dict given to Endpoint.create_request no longer carries the context "
+        "dict that before-parameter-build handlers receive"
+    )
+
+
+def test_a_client_without_botocore_s_endpoint_is_refused() -> None:
+    client = _client()
+    client._endpoint = object()
+    with pytest.raises(TypeError, match=r"Endpoint\.create_request and Endpoint\._send"):
+        sc.protect(client, make_posture())
+
+
+def test_client_creator_create_client_makes_every_client() -> None:
+    from botocore.client import ClientCreator
+
+    assert "service_name" in inspect.signature(ClientCreator.create_client).parameters, (
+        "botocore.client.ClientCreator.create_client changed: patch() wraps it"
+    )
+
+
+def test_the_service_model_keeps_its_document_and_the_loader_caches_it() -> None:
+    client = _client()
+    document = _internals.service_document(client.meta.service_model)
+    assert isinstance(document, dict) and "operations" in document, (
+        "ServiceModel._service_description is no longer the model's JSON document"
+    )
+    assert _internals.loader_holds(client._loader, document), (
+        "botocore's Loader._cache no longer holds the service model document"
+    )
+
+
+def test_headers_dict_keeps_its_keys_in_a_dict() -> None:
+    from botocore.awsrequest import HeadersDict
+
+    headers = HeadersDict({"X-Amz-Target": "a", "Content-Type": "b"})
+    assert sorted(_internals.header_items(headers)) == sorted(headers.items()), (
+        "botocore.awsrequest.HeadersDict._dict (of _HeaderKey._key) changed"
+    )
+
+
+def test_botocore_s_cbor_parser_decodes_a_request_body() -> None:
+    assert _internals.decode_cbor(b"\xa1\x61a\x01") == {"a": 1}, (
+        "botocore.parsers.RpcV2CBORParser's get_peekable_stream_from_bytes/parse_data_item changed"
+    )
+    with pytest.raises(ValueError, match="trailing"):
+        _internals.decode_cbor(b"\xa0\x00")
