@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -103,18 +104,58 @@ def loader_holds(loader: Any, document: object) -> bool:
     return isinstance(cache, dict) and any(value is document for value in cache.values())
 
 
-def header_items(headers: Any) -> Iterable[tuple[Any, Any]]:
-    """Every (name, value) of a request's headers, as they will be sent.
+def header_items(headers: Any, names: frozenset[str]) -> Iterable[tuple[Any, Any]]:
+    """The (name, value) pairs of a request's headers whose lower-case name is in
+    ``names``, and every pair whose name is not a ``str``, as they will be sent.
 
-    botocore's ``HeadersDict`` is read through its dict of keys (its ``items()`` builds
-    a key object per header, several times slower); any other mapping (a handler may
-    replace the headers) through ``items()``, which lists a repeated header each time.
+    botocore's ``HeadersDict`` (unique names, whatever their case) is read through its
+    dict of keys, which hold each name and its lower case: its ``items()`` builds a key
+    object per header, several times slower. Any other mapping (a handler may replace
+    the headers) is read through ``items()``, which lists a repeated header each time.
     """
-    from botocore.awsrequest import HeadersDict
+    if type(headers) is _headers_dict():
+        return [
+            (key._key, value)
+            for key, value in headers._dict.items()
+            if key._lower in names or type(key._key) is not str
+        ]
+    return [
+        (name, value)
+        for name, value in headers.items()
+        if type(name) is not str or name.lower() in names
+    ]
 
-    if type(headers) is HeadersDict:
-        return [(key._key, value) for key, value in headers._dict.items()]  # type: ignore[attr-defined]
-    return list(headers.items())
+
+def header_snapshot(headers: Any) -> tuple[Any, ...] | None:
+    """What ``same_headers`` compares: the very objects of a ``HeadersDict``; None: other."""
+    if type(headers) is not _headers_dict():
+        return None
+    return (headers, tuple(headers._dict), tuple(headers._dict.values()))
+
+
+def same_headers(headers: Any, snapshot: tuple[Any, ...] | None) -> bool:
+    """Whether ``headers`` holds exactly the objects it held at ``snapshot`` (by identity:
+    nothing can compare equal to what it is not)."""
+    if snapshot is None or headers is not snapshot[0]:
+        return False
+    found = headers._dict
+    keys, values = snapshot[1], snapshot[2]
+    return (
+        len(found) == len(keys)
+        and all(map(operator.is_, found, keys))
+        and all(map(operator.is_, found.values(), values))
+    )
+
+
+_HEADERS_DICT: list[type[Any]] = []
+
+
+def _headers_dict() -> type[Any]:
+    if not _HEADERS_DICT:
+        from botocore.awsrequest import HeadersDict
+
+        _HEADERS_DICT.append(HeadersDict)
+    return _HEADERS_DICT[0]
 
 
 def decode_cbor(body: bytes) -> Any:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._decision import decide
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
 from secure_comprehend._final_check import final_check
+from secure_comprehend._internals import header_snapshot, same_headers
 from secure_comprehend._wire import UnreadableBody, frozen_body, read_body
 
 if TYPE_CHECKING:
@@ -120,12 +121,12 @@ class Protection:
         """The request as it will be sent must name ``operation`` and need no amending.
 
         The body is replaced by the exact ``bytes`` judged, and the request remembers
-        them: a later look that finds that very object (and the same URL) only reads
-        the headers again.
+        what was checked: a later look that finds those very objects reads nothing again.
         """
+        raw = request.body
         body: bytes | None = None
         try:
-            body = frozen_body(request.body)
+            body = raw if type(raw) is bytes else frozen_body(raw)
         except UnreadableBody as exc:
             problem: str | None = f"its body cannot be checked: {exc}"
         else:
@@ -152,7 +153,9 @@ class Protection:
         if body is not None:
             if body is not request.body:
                 request.body = body
-            setattr(request, _SEEN, (call, operation, body, request.url))
+            headers = header_snapshot(request.headers)
+            seen = (call, operation, body, request.url, request.method, headers)
+            setattr(request, _SEEN, seen)
 
     def _check_body(self, call: Call, spec: OperationSpec, body: bytes) -> tuple[Violation, ...]:
         if self.posture is None:
@@ -190,22 +193,22 @@ class Protection:
 def check_again(request: AWSPreparedRequest) -> bool:
     """Check a request once more as the call it was created by; False: never checked.
 
-    Reads the headers again; the body and URL only when they are not the very objects
-    checked before (an exact ``bytes`` and ``str``: nobody can change them in place).
+    Nothing is read again when the body, URL, method and every header are the very
+    objects checked before (an exact ``bytes`` and ``str`` cannot change in place, and
+    an object is only ever identical to itself); else the whole request is.
     """
     seen = getattr(request, _SEEN, None)
     if seen is None:
         return False
-    call, operation, body, url = seen
-    body = cast("bytes", body)
-    protection: Protection = call.protection
-    if request.body is body and request.url is url:
-        problem = protection.wire.problem(
-            request.method, url, request.headers, body, operation, sniff=False
-        )
-        if problem is None:
-            return True
-    protection.check(call, request, operation)
+    call, operation, body, url, method, headers = seen
+    if (
+        request.body is body
+        and request.url is url
+        and request.method is method
+        and same_headers(request.headers, headers)
+    ):
+        return True
+    call.protection.check(call, request, operation)
     return True
 
 

@@ -19,13 +19,15 @@ if TYPE_CHECKING:
 
 JSON, CBOR = "json", "smithy-rpc-v2-cbor"
 # What a server could read an operation, a protocol or the body's extent from.
-_SIGNALS = (
-    "x-amz-target",
-    "content-type",
-    "smithy-protocol",
-    "content-length",
-    "content-encoding",
-    "transfer-encoding",
+_SIGNALS = frozenset(
+    (
+        "x-amz-target",
+        "content-type",
+        "smithy-protocol",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+    )
 )
 _URL_CACHE_SIZE = 64
 _UNSEEN: Any = object()
@@ -170,12 +172,10 @@ class Wire:
     def _signals(headers: Any) -> dict[str, str] | str:
         """The headers a server reads an operation or protocol from; a str: a problem."""
         found: dict[str, str] = {}
-        for name, value in header_items(headers):
+        for name, value in header_items(headers, _SIGNALS):
             if type(name) is not str:
                 return f"a header name is a {type(name).__name__}, not a str"
             lower = name.lower()
-            if lower not in _SIGNALS:
-                continue
             if lower in found:
                 return f"the header {name} is sent more than once"
             if type(value) is bytes:

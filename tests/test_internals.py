@@ -86,10 +86,16 @@ def test_the_service_model_keeps_its_document_and_the_loader_caches_it() -> None
 def test_headers_dict_keeps_its_keys_in_a_dict() -> None:
     from botocore.awsrequest import HeadersDict
 
-    headers = HeadersDict({"X-Amz-Target": "a", "Content-Type": "b"})
-    assert sorted(_internals.header_items(headers)) == sorted(headers.items()), (
-        "botocore.awsrequest.HeadersDict._dict (of _HeaderKey._key) changed"
-    )
+    headers = HeadersDict({"X-Amz-Target": "a", "Content-Type": "text/plain"})
+    headers[b"x-amz-target"] = "c"  # type: ignore[index]  # a name http.client sends as is
+    found = _internals.header_items(headers, frozenset({"x-amz-target"}))
+    assert sorted(found, key=repr) == sorted(
+        [("X-Amz-Target", "a"), (b"x-amz-target", "c")], key=repr
+    ), "botocore.awsrequest.HeadersDict._dict (of _HeaderKey._key and _lower) changed"
+    snapshot = _internals.header_snapshot(headers)
+    assert _internals.same_headers(headers, snapshot)
+    headers["Content-Type"] = "".join(["text/", "plain"])  # an equal value, another object
+    assert not _internals.same_headers(headers, snapshot)
 
 
 def test_botocore_s_cbor_parser_decodes_a_request_body() -> None:

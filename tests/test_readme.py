@@ -1,0 +1,22 @@
+"""The README's marked code blocks run as written (fake credentials, no network)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = dict(
+    re.findall(r"<!-- readme-test: (\S+) -->\n```python\n(.*?)```", README.read_text(), re.S)
+)
+
+
+def test_the_readme_marks_its_examples() -> None:
+    assert "stubber" in BLOCKS
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_a_readme_example_runs(name: str) -> None:
+    exec(compile(BLOCKS[name], f"README.md:{name}", "exec"), {})
