@@ -28,14 +28,13 @@ signals in steps 3 and 4.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend._internals import wrap_endpoint
+from secure_comprehend._internals import client_loader, is_async_client, wrap_endpoint
 from secure_comprehend._operations import operations_for
 from secure_comprehend._protection import CALL, Protection, check_again, logger, refuse_unchecked
 from secure_comprehend._provenance import ModelVerifier
@@ -127,7 +126,7 @@ def _protection_for(
     service = getattr(model, "service_name", None)
     if model is None or service != "comprehend":
         raise TypeError(f"secure_comprehend protects comprehend clients, not {service!r}")
-    specs = operations_for(model, getattr(client, "_loader", None)).specs
+    specs = operations_for(model, client_loader(client)).specs
     wire = Wire(model, client.meta.endpoint_url)
     if posture is None:  # a fleet posture that cannot be had: every covered operation fails
         return Protection(specs, None, problem, "enforce", wire, about="(posture)")
@@ -160,12 +159,7 @@ ASYNC_VERIFY = (
 def _describes_async(client: BaseClient, posture: Posture) -> bool:
     """[models] verify describes models with the client itself, inside its handlers:
     an async (aiobotocore) client's calls are coroutines there, so it cannot."""
-    return bool(posture.models and posture.models.verify) and _is_async(client)
-
-
-def _is_async(client: BaseClient) -> bool:
-    """Whether ``client`` is an aiobotocore one (its calls are coroutines)."""
-    return inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None))
+    return bool(posture.models and posture.models.verify) and is_async_client(client)
 
 
 def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:
@@ -198,10 +192,10 @@ class _Guard:
         self.protection = protection
         self.client = weakref.ref(client)
         self.verifier = verifier  # one per client: its cache outlives re-protection
-        self.is_async = _is_async(client)
+        self.is_async = is_async_client(client)
         # operations with a security member: no posture has anything to say about the rest
         model = client.meta.service_model
-        self.covered = frozenset(operations_for(model, getattr(client, "_loader", None)).specs)
+        self.covered = frozenset(operations_for(model, client_loader(client)).specs)
         self.live: LiveSource | None = None
         self.posture: Posture | None = None  # the posture the protection was built from
 

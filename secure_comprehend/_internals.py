@@ -7,8 +7,9 @@ whose failure names the internal when a botocore upgrade changes it.
   coroutine versions): the request as it will be sent, before any ``before-send``
   handler sees it, and at the HTTP send itself.
 - ``ClientCreator.create_client``: every client any session creates (``patch()``).
-- ``ServiceModel._service_description`` and the loader's ``_cache``: the raw model
-  document, walked once per loaded model.
+- ``ServiceModel._service_description``, a client's ``_loader`` and the loader's
+  ``_cache``: the raw model document, walked once per loaded model.
+- ``BaseClient._make_api_call``: a coroutine function on aiobotocore's clients.
 - ``HeadersDict._dict``: a request's headers, read without building a view per header.
 - ``RpcV2CBORParser``'s stream reader: botocore's own CBOR decoder, for request bodies.
 """
@@ -96,6 +97,16 @@ def service_document(model: ServiceModel) -> dict[str, Any]:
     """The raw JSON document a service model was built from (the loader caches it)."""
     document: dict[str, Any] = model._service_description  # type: ignore[attr-defined]
     return document
+
+
+def client_loader(client: BaseClient) -> Any:
+    """The botocore loader a client's model came from (shared by its session's clients)."""
+    return getattr(client, "_loader", None)
+
+
+def is_async_client(client: BaseClient) -> bool:
+    """Whether ``client`` is an aiobotocore one (its calls are coroutines)."""
+    return inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None))
 
 
 def loader_holds(loader: Any, document: object) -> bool:

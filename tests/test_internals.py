@@ -104,3 +104,12 @@ def test_botocore_s_cbor_parser_decodes_a_request_body() -> None:
     )
     with pytest.raises(ValueError, match="trailing"):
         _internals.decode_cbor(b"\xa0\x00")
+
+
+def test_a_client_keeps_its_loader_and_its_api_call() -> None:
+    client = _client()
+    assert _internals.client_loader(client) is not None, "BaseClient._loader is gone"
+    assert callable(getattr(type(client), "_make_api_call", None)), (
+        "BaseClient._make_api_call is gone: is_async_client cannot tell aiobotocore's clients"
+    )
+    assert not _internals.is_async_client(client)
