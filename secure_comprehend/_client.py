@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from secure_comprehend._enforcement import protect, protect_with
 from secure_comprehend._internals import wrap_client_creator
 from secure_comprehend._loading import posture_or_load
+from secure_comprehend._operations import is_comprehend
 
 logger = logging.getLogger("secure_comprehend")
 
@@ -70,7 +71,7 @@ def _protect_if_patched(created: Any) -> Any:
     (whatever name or alias created it)."""
     posture = _PatchState.posture
     model = getattr(getattr(created, "meta", None), "service_model", None)
-    if posture is not None and getattr(model, "service_name", None) == "comprehend":
+    if posture is not None and model is not None and is_comprehend(model):
         # someone else's client: never refused at creation; a region without a
         # posture makes its covered operations violations instead
         protect_with(created, posture, strict=False)

@@ -14,11 +14,12 @@ A request's path, as the README states it:
    ``before-send`` handler sees it (a transport such as moto's answers there), the
    request is checked as the operation the caller invoked: every wire signal (the
    ``X-Amz-Target`` header, the URL path, the content type, the body's encoding) must
-   name that operation in the client's protocol, and the body, frozen into the exact
-   ``bytes`` that will be sent, must need no amending.
-4. The check runs again as the last ``before-send`` handler and inside the HTTP send;
-   both read the headers anew, and the body and URL whenever they are not the very
-   objects checked.
+   name that operation in the client's protocol, and the body, read back whole, must
+   need no amending. What was read is what is sent: the body becomes the exact
+   ``bytes`` judged, the headers a new ``HeadersDict`` of the pairs checked.
+4. The check runs again as the last ``before-send`` handler and inside the HTTP send,
+   unless the body, URL, method and every header (its key, name and value) are the
+   very objects checked.
 
 Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
 refresh affects the next call, never one in flight. Operations without security
@@ -35,8 +36,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend._internals import client_loader, is_async_client, wrap_endpoint
-from secure_comprehend._operations import operations_for
-from secure_comprehend._protection import CALL, Protection, check_again, logger, refuse_unchecked
+from secure_comprehend._operations import is_comprehend, operations_for
+from secure_comprehend._protection import CALL, Checked, Protection, logger, refuse_unchecked
 from secure_comprehend._provenance import ModelVerifier
 from secure_comprehend._wire import Wire
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
     from botocore.awsrequest import AWSPreparedRequest
     from botocore.client import BaseClient
+    from botocore.model import ServiceModel
 
     from secure_comprehend._live import LiveSource
     from secure_comprehend._operation_spec import OperationSpec
@@ -90,6 +92,7 @@ def _live_of(posture: Posture) -> LiveSource | None:
 
 def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
     """Install the handlers; ``strict``: raise, in enforce mode, for a region without posture."""
+    _comprehend_model(client)
     existing = _GUARDS.get(client)
     verifier = existing.verifier if existing is not None else ModelVerifier(weakref.ref(client))
     protection = _protection_for(client, posture, verifier, strict=strict)
@@ -122,10 +125,7 @@ def _protection_for(
     problem: str | None = None,
 ) -> Protection:
     """What ``client``'s calls get under ``posture``; None: refuse, saying ``problem``."""
-    model = getattr(getattr(client, "meta", None), "service_model", None)
-    service = getattr(model, "service_name", None)
-    if model is None or service != "comprehend":
-        raise TypeError(f"secure_comprehend protects comprehend clients, not {service!r}")
+    model = _comprehend_model(client)
     specs = operations_for(model, client_loader(client)).specs
     wire = Wire(model, client.meta.endpoint_url)
     if posture is None:  # a fleet posture that cannot be had: every covered operation fails
@@ -147,6 +147,22 @@ def _protection_for(
     return Protection(
         _relevant(specs, posture), effective, problem, posture.mode, wire, verifier, about
     )
+
+
+def _comprehend_model(client: BaseClient) -> ServiceModel:
+    """The client's service model.
+
+    Raises:
+        TypeError: the client is not a botocore client of Comprehend.
+    """
+    model = getattr(getattr(client, "meta", None), "service_model", None)
+    if model is None or not is_comprehend(model):
+        service = getattr(model, "service_name", None)
+        raise TypeError(
+            f"secure_comprehend protects comprehend clients: client must be a botocore "
+            f"comprehend client, not {service or type(client).__name__!r}"
+        )
+    return cast("ServiceModel", model)
 
 
 ASYNC_VERIFY = (
@@ -179,6 +195,7 @@ class _Guard:
 
     __slots__ = (
         "__weakref__",
+        "checked",
         "client",
         "covered",
         "is_async",
@@ -198,6 +215,9 @@ class _Guard:
         self.covered = frozenset(operations_for(model, client_loader(client)).specs)
         self.live: LiveSource | None = None
         self.posture: Posture | None = None  # the posture the protection was built from
+        # each request in flight: what was checked (kept here: a handler could forge it
+        # on the request); gone with the request
+        self.checked: weakref.WeakKeyDictionary[Any, Checked] = weakref.WeakKeyDictionary()
 
     def follow(self, posture: Posture, live: LiveSource | None) -> None:
         self.posture, self.live = posture, live
@@ -248,19 +268,29 @@ class _Guard:
         call = context.get(CALL) if isinstance(context, dict) else None
         if call is None:  # a handler dropped the call's context: judged under the current one
             call = self.protection.bind(operation, {})
-        call.protection.check(call, request, operation)
+        self.checked[request] = call.protection.check(call, request, operation)
 
     def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
         """before-send, last: whatever the handlers before it changed, check again."""
-        if not check_again(request):
+        checked = self.checked.get(request)
+        if checked is None:  # pragma: no cover - every request is created by the endpoint
             operation = event_name.rpartition(".")[2]
             call = self.protection.bind(operation, {})
-            call.protection.check(call, request, operation)
+        elif checked.unchanged(request):
+            return
+        else:
+            call, operation = checked.call, checked.operation
+        self.checked[request] = call.protection.check(call, request, operation)
 
     def sending(self, request: AWSPreparedRequest) -> None:
         """Inside the HTTP send: the last look at what goes out."""
-        if not check_again(request):
+        checked = self.checked.get(request)
+        if checked is None:
             refuse_unchecked(self.protection)
+        elif not checked.unchanged(request):
+            self.checked[request] = checked.call.protection.check(
+                checked.call, request, checked.operation
+            )
 
     def _refresh(self, live: LiveSource, *, read: bool = True) -> None:
         client = self.client()

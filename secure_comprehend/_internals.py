@@ -10,8 +10,10 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``ServiceModel._service_description``, a client's ``_loader`` and the loader's
   ``_cache``: the raw model document, walked once per loaded model.
 - ``BaseClient._make_api_call``: a coroutine function on aiobotocore's clients.
-- ``HeadersDict._dict``: a request's headers, read without building a view per header.
-- ``RpcV2CBORParser``'s stream reader: botocore's own CBOR decoder, for request bodies.
+- ``HeadersDict._dict`` and ``_HeaderKey``: a request's headers, read without building a
+  view per header, and built anew from what was checked.
+- ``RpcV2CBORParser``'s stream reader and ``_parse_key_value_pair``: botocore's own CBOR
+  decoder, made strict for request bodies.
 """
 
 from __future__ import annotations
@@ -115,46 +117,57 @@ def loader_holds(loader: Any, document: object) -> bool:
     return isinstance(cache, dict) and any(value is document for value in cache.values())
 
 
-def header_items(headers: Any, names: frozenset[str]) -> Iterable[tuple[Any, Any]]:
-    """The (name, value) pairs of a request's headers whose lower-case name is in
-    ``names``, and every pair whose name is not a ``str``, as they will be sent.
+def header_items(headers: Any) -> list[tuple[Any, Any]]:
+    """Every (name, value) of a request's headers, as read to be checked.
 
-    botocore's ``HeadersDict`` (unique names, whatever their case) is read through its
-    dict of keys, which hold each name and its lower case: its ``items()`` builds a key
-    object per header, several times slower. Any other mapping (a handler may replace
-    the headers) is read through ``items()``, which lists a repeated header each time.
+    botocore's ``HeadersDict`` is read through its dict of keys (its ``items()`` builds
+    a key object per header, several times slower); any other mapping (a handler may
+    replace the headers) through ``items()``, which lists a repeated header each time.
+    What is read is what ``fresh_headers`` then hands on: the request is sent with the
+    headers that were checked, never with the object that was read.
     """
     if type(headers) is _headers_dict():
-        return [
-            (key._key, value)
-            for key, value in headers._dict.items()
-            if key._lower in names or type(key._key) is not str
-        ]
-    return [
-        (name, value)
-        for name, value in headers.items()
-        if type(name) is not str or name.lower() in names
-    ]
+        return [(key._key, value) for key, value in headers._dict.items()]
+    return list(headers.items())
+
+
+def fresh_headers(pairs: Iterable[tuple[str, Any]]) -> Any:
+    """A new ``HeadersDict`` of ``pairs`` (names checked to be exact ``str``)."""
+    from botocore.awsrequest import _HeaderKey
+
+    headers = _headers_dict()()
+    found = headers._dict
+    for name, value in pairs:
+        found[_HeaderKey(name)] = value
+    return headers
+
+
+_NAME, _LOWER = operator.attrgetter("_key"), operator.attrgetter("_lower")
 
 
 def header_snapshot(headers: Any) -> tuple[Any, ...] | None:
-    """What ``same_headers`` compares: the very objects of a ``HeadersDict``; None: other."""
+    """What ``same_headers`` compares: the headers, each key, its name and lower case
+    as botocore keeps them, and each value: the very objects. None: not a HeadersDict."""
     if type(headers) is not _headers_dict():
         return None
-    return (headers, tuple(headers._dict), tuple(headers._dict.values()))
+    found = headers._dict
+    keys = tuple(found)
+    return (headers, keys, tuple(map(_NAME, keys)), tuple(map(_LOWER, keys)), tuple(found.values()))
 
 
-def same_headers(headers: Any, snapshot: tuple[Any, ...] | None) -> bool:
-    """Whether ``headers`` holds exactly the objects it held at ``snapshot`` (by identity:
-    nothing can compare equal to what it is not)."""
-    if snapshot is None or headers is not snapshot[0]:
+def same_headers(headers: Any, snapshot: tuple[Any, ...]) -> bool:
+    """Whether ``headers`` holds exactly the objects of ``snapshot``, by identity (an
+    object is only ever identical to itself), its keys' names and lower cases included."""
+    if headers is not snapshot[0]:
         return False
     found = headers._dict
-    keys, values = snapshot[1], snapshot[2]
+    keys = snapshot[1]
     return (
         len(found) == len(keys)
         and all(map(operator.is_, found, keys))
-        and all(map(operator.is_, found.values(), values))
+        and all(map(operator.is_, map(_NAME, keys), snapshot[2]))
+        and all(map(operator.is_, map(_LOWER, keys), snapshot[3]))
+        and all(map(operator.is_, found.values(), snapshot[4]))
     )
 
 
@@ -170,16 +183,39 @@ def _headers_dict() -> type[Any]:
 
 
 def decode_cbor(body: bytes) -> Any:
-    """One CBOR data item, decoded by botocore's own CBOR parser.
+    """One CBOR data item, decoded by botocore's own CBOR parser, strictly.
+
+    botocore reads responses leniently (a repeated map key: the last wins; a null
+    value: dropped); a request is read as a server might read it, so a map key that is
+    not text, a key repeated (in any case) and trailing bytes are errors, and a null is
+    kept (the decision refuses a null where a value belongs).
 
     Raises:
-        ValueError: bytes after the data item.
+        ValueError: any of the above.
     """
-    from botocore.parsers import RpcV2CBORParser
-
-    parser = RpcV2CBORParser()
+    parser = _strict_cbor_parser()
     stream = parser.get_peekable_stream_from_bytes(body)
     value = parser.parse_data_item(stream)
     if stream.read(1):
         raise ValueError("trailing bytes after the CBOR data item")
     return value
+
+
+_CBOR_PARSER: list[Any] = []
+
+
+def _strict_cbor_parser() -> Any:
+    if not _CBOR_PARSER:
+        from botocore.parsers import RpcV2CBORParser
+
+        class StrictCBOR(RpcV2CBORParser):
+            def _parse_key_value_pair(self, stream: Any, items: dict[str, Any]) -> None:
+                key = self.parse_data_item(stream)
+                if type(key) is not str:
+                    raise ValueError(f"a map key is a {type(key).__name__}, not text")
+                if key in items or any(key.lower() == k.lower() for k in items):
+                    raise ValueError(f"the map key {key!r} is repeated")
+                items[key] = self.parse_data_item(stream)
+
+        _CBOR_PARSER.append(StrictCBOR())
+    return _CBOR_PARSER[0]

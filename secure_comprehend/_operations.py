@@ -231,6 +231,20 @@ def operations_for(model: ServiceModel, loader: Any = None) -> OperationsTable:
     return table
 
 
+def is_comprehend(model: Any) -> bool:
+    """Whether a service model is Comprehend's, whatever name or alias loaded it: any of
+    its names (service, service ID, endpoint prefix, signing name, target prefix) says so.
+    (Comprehend Medical's names are its own: ``comprehendmedical``, ...)"""
+    metadata = getattr(model, "metadata", None) or {}
+    return (
+        getattr(model, "service_name", None) == "comprehend"
+        or metadata.get("serviceId") == "Comprehend"
+        or metadata.get("endpointPrefix") == "comprehend"
+        or metadata.get("signingName") == "comprehend"
+        or str(metadata.get("targetPrefix", "")).startswith("Comprehend_")
+    )
+
+
 _DEFAULT: list[tuple[ServiceModel, OperationsTable, dict[str, str]]] = []
 
 

@@ -16,7 +16,12 @@ from secure_comprehend._decision import decide
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
 from secure_comprehend._final_check import final_check
-from secure_comprehend._internals import header_snapshot, same_headers
+from secure_comprehend._internals import (
+    fresh_headers,
+    header_items,
+    header_snapshot,
+    same_headers,
+)
 from secure_comprehend._wire import UnreadableBody, frozen_body, read_body
 
 if TYPE_CHECKING:
@@ -33,7 +38,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("secure_comprehend")  # no handler: Python's last resort shows WARNINGs
 
 CALL = "secure_comprehend"  # the key of a call's Call in botocore's per-call context
-_SEEN = "_secure_comprehend_seen"  # on a request: (call, operation, body, url) as checked
 
 
 class Call:
@@ -117,26 +121,26 @@ class Protection:
             if logger.isEnabledFor(logging.DEBUG):  # the repr costs more than the decision
                 logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
 
-    def check(self, call: Call, request: AWSPreparedRequest, operation: str) -> None:
+    def check(self, call: Call, request: AWSPreparedRequest, operation: str) -> Checked:
         """The request as it will be sent must name ``operation`` and need no amending.
 
-        The body is replaced by the exact ``bytes`` judged, and the request remembers
-        what was checked: a later look that finds those very objects reads nothing again.
+        What was read is what is sent: the body becomes the exact ``bytes`` judged and
+        the headers a new ``HeadersDict`` of the pairs checked. Returns what a later look
+        compares (``Checked.unchanged``).
         """
         raw = request.body
         body: bytes | None = None
+        pairs: list[tuple[Any, Any]] | None = None
         try:
             body = raw if type(raw) is bytes else frozen_body(raw)
+            pairs = header_items(request.headers)
         except UnreadableBody as exc:
             problem: str | None = f"its body cannot be checked: {exc}"
+        except Exception as exc:  # a headers object that cannot be read fails closed
+            problem = f"its headers cannot be read: {exc!r}"
         else:
             problem = self.wire.problem(
-                request.method,
-                request.url,
-                request.headers,
-                body,
-                operation,
-                sniff=call.spec is None,
+                request.method, request.url, pairs, body, operation, sniff=call.spec is None
             )
         violations: tuple[Violation, ...] = ()
         if problem is not None:
@@ -150,12 +154,11 @@ class Protection:
             call.reported.update((v.path, v.reason) for v in violations)
             if new or self.enforce:
                 self.report(operation, new or violations)
-        if body is not None:
-            if body is not request.body:
-                request.body = body
-            headers = header_snapshot(request.headers)
-            seen = (call, operation, body, request.url, request.method, headers)
-            setattr(request, _SEEN, seen)
+        if body is not None and body is not raw:
+            request.body = body
+        if problem is None and pairs is not None:  # names are exact str: built anew
+            request.headers = fresh_headers(pairs)
+        return Checked(call, operation, request)
 
     def _check_body(self, call: Call, spec: OperationSpec, body: bytes) -> tuple[Violation, ...]:
         if self.posture is None:
@@ -190,26 +193,26 @@ class Protection:
         )
 
 
-def check_again(request: AWSPreparedRequest) -> bool:
-    """Check a request once more as the call it was created by; False: never checked.
+class Checked:
+    """What a check saw of one request: the very objects, to compare by identity."""
 
-    Nothing is read again when the body, URL, method and every header are the very
-    objects checked before (an exact ``bytes`` and ``str`` cannot change in place, and
-    an object is only ever identical to itself); else the whole request is.
-    """
-    seen = getattr(request, _SEEN, None)
-    if seen is None:
-        return False
-    call, operation, body, url, method, headers = seen
-    if (
-        request.body is body
-        and request.url is url
-        and request.method is method
-        and same_headers(request.headers, headers)
-    ):
-        return True
-    call.protection.check(call, request, operation)
-    return True
+    __slots__ = ("body", "call", "headers", "method", "operation", "url")
+
+    def __init__(self, call: Call, operation: str, request: AWSPreparedRequest) -> None:
+        self.call, self.operation = call, operation
+        self.body, self.url, self.method = request.body, request.url, request.method
+        self.headers = header_snapshot(request.headers)
+
+    def unchanged(self, request: AWSPreparedRequest) -> bool:
+        """Whether the request holds the very objects checked: an exact ``bytes`` or
+        ``str`` cannot change in place, and an object is only ever identical to itself."""
+        return (
+            request.body is self.body
+            and request.url is self.url
+            and request.method is self.method
+            and self.headers is not None
+            and same_headers(request.headers, self.headers)
+        )
 
 
 def refuse_unchecked(protection: Protection) -> None:

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from secure_comprehend._internals import decode_cbor, header_items
+from secure_comprehend._internals import decode_cbor
 
 if TYPE_CHECKING:
     from botocore.model import ServiceModel
@@ -69,7 +69,8 @@ def read_body(protocol: str, body: bytes) -> dict[str, Any]:
     """
     try:
         if protocol == JSON:
-            value = json.loads(body, object_pairs_hook=unique_keys) if body else {}
+            text = body.decode("utf-8")  # not UTF-16 or -32, which json.loads would guess
+            value = json.loads(text, object_pairs_hook=unique_keys) if body else {}
         elif protocol == CBOR:
             value = decode_cbor(body) if body else {}
         else:
@@ -84,14 +85,19 @@ def read_body(protocol: str, body: bytes) -> dict[str, Any]:
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object's pairs as a dict; a repeated key is an error (``object_pairs_hook``).
+    """A JSON object's pairs as a dict; a key repeated, in any case, is an error
+    (``object_pairs_hook``).
 
-    json.loads keeps the last of two equal keys; a service might read the first.
+    json.loads keeps the last of two equal keys; a service might read the first, or
+    read member names without regard to case.
     """
     value = dict(pairs)
-    if len(value) != len(pairs):
-        seen = [k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i])]
-        raise UnreadableBody(f"duplicate keys {sorted(set(seen))} in a JSON object")
+    if len(value) != len(pairs) or len({k.lower() for k in value}) != len(value):
+        seen, repeated = set(), set()
+        for key, _ in pairs:
+            repeated.update({key} if key.lower() in seen else set())
+            seen.add(key.lower())
+        raise UnreadableBody(f"duplicate keys {sorted(repeated)} in a JSON object")
     return value
 
 
@@ -116,11 +122,19 @@ class Wire:
         self._urls: dict[tuple[str, str], str | None] = {}  # (url, operation) -> its problem
 
     def problem(
-        self, method: Any, url: Any, headers: Any, body: bytes, operation: str, *, sniff: bool
+        self,
+        method: Any,
+        url: Any,
+        headers: list[tuple[Any, Any]],
+        body: bytes,
+        operation: str,
+        *,
+        sniff: bool,
     ) -> str | None:
         """Why a request does not plainly name ``operation`` in this protocol; None if it does.
 
         Args:
+            headers: every (name, value) the request is sent with.
             sniff: look at the body's first byte (a body that is decoded whole need not).
         """
         if method != "POST" or type(method) is not str:
@@ -130,8 +144,8 @@ class Wire:
             return problem
         try:
             found = self._signals(headers)
-        except (AttributeError, TypeError, ValueError) as exc:
-            return f"its headers cannot be read: {exc}"
+        except UnicodeDecodeError as exc:
+            return f"a header is not ASCII: {exc}"
         if isinstance(found, str):
             return found
         problem = self._header_problem(found, len(body), operation)
@@ -151,14 +165,16 @@ class Wire:
 
     def _parse_url(self, url: str, operation: str) -> str | None:
         expected = self._path(operation)
-        if not url.isascii() or any(c in url for c in "#?;%\\") or not url.isprintable():
-            return f"its URL {url!r} has a query, fragment, parameter or escape"
+        if not url.isascii() or not url.isprintable() or "\\" in url:
+            return f"its URL {url!r} is not plain printable ASCII"
+        if "#" in url or "?" in url:
+            return f"its URL {url!r} has a query or fragment"
         try:
             path = urlsplit(url).path
         except ValueError as exc:
             return f"its URL {url!r} does not parse: {exc}"
-        if path != expected:
-            return _retargeted(f"its URL path is {path!r}", path, operation)
+        if path != expected:  # a parameter (;) or an escape (%2F) added to it too
+            return f"its URL path is {path!r}, not {expected!r}, the path of {operation}"
         return None
 
     def _path(self, operation: str) -> str:
@@ -169,13 +185,15 @@ class Wire:
         return (self._base[:-1] if self._base.endswith("/") else self._base) + suffix
 
     @staticmethod
-    def _signals(headers: Any) -> dict[str, str] | str:
+    def _signals(headers: list[tuple[Any, Any]]) -> dict[str, str] | str:
         """The headers a server reads an operation or protocol from; a str: a problem."""
         found: dict[str, str] = {}
-        for name, value in header_items(headers, _SIGNALS):
+        for name, value in headers:
             if type(name) is not str:
                 return f"a header name is a {type(name).__name__}, not a str"
             lower = name.lower()
+            if lower not in _SIGNALS:
+                continue
             if lower in found:
                 return f"the header {name} is sent more than once"
             if type(value) is bytes:

@@ -88,14 +88,37 @@ def test_headers_dict_keeps_its_keys_in_a_dict() -> None:
 
     headers = HeadersDict({"X-Amz-Target": "a", "Content-Type": "text/plain"})
     headers[b"x-amz-target"] = "c"  # type: ignore[index]  # a name http.client sends as is
-    found = _internals.header_items(headers, frozenset({"x-amz-target"}))
+    found = _internals.header_items(headers)
     assert sorted(found, key=repr) == sorted(
-        [("X-Amz-Target", "a"), (b"x-amz-target", "c")], key=repr
-    ), "botocore.awsrequest.HeadersDict._dict (of _HeaderKey._key and _lower) changed"
-    snapshot = _internals.header_snapshot(headers)
-    assert _internals.same_headers(headers, snapshot)
-    headers["Content-Type"] = "".join(["text/", "plain"])  # an equal value, another object
-    assert not _internals.same_headers(headers, snapshot)
+        [("X-Amz-Target", "a"), ("Content-Type", "text/plain"), (b"x-amz-target", "c")], key=repr
+    ), "botocore.awsrequest.HeadersDict._dict (of _HeaderKey._key) changed"
+    fresh = _internals.fresh_headers([("X-Amz-Target", "a"), ("Content-Type", "text/plain")])
+    assert type(fresh) is HeadersDict and dict(fresh.items()) == {
+        "X-Amz-Target": "a",
+        "Content-Type": "text/plain",
+    }, "botocore.awsrequest._HeaderKey or HeadersDict._dict changed"
+    snapshot = _internals.header_snapshot(fresh)
+    assert _internals.same_headers(fresh, snapshot)
+    fresh["Content-Type"] = "".join(["text/", "plain"])  # an equal value, another object
+    assert not _internals.same_headers(fresh, snapshot)
+    renamed = _internals.header_snapshot(fresh)
+    next(iter(fresh._dict))._key = "X-Other"  # type: ignore[attr-defined]  # a key renamed in place
+    assert not _internals.same_headers(fresh, renamed)
+
+
+def test_the_strict_cbor_parser_overrides_botocore_s_map_pairs() -> None:
+    from botocore.parsers import RpcV2CBORParser
+
+    assert hasattr(RpcV2CBORParser, "_parse_key_value_pair"), (
+        "botocore.parsers.RpcV2CBORParser._parse_key_value_pair is gone: the strict "
+        "request decoder overrides it"
+    )
+    role = b"\x71DataAccessRoleArn"
+    with pytest.raises(ValueError, match="repeated"):  # approved, then null: last wins in botocore
+        _internals.decode_cbor(b"\xa2" + role + b"\x61a" + role + b"\xf6")
+    assert _internals.decode_cbor(b"\xa1" + role + b"\xf6") == {"DataAccessRoleArn": None}
+    with pytest.raises(ValueError, match="not text"):
+        _internals.decode_cbor(b"\xa1\x01\x02")
 
 
 def test_botocore_s_cbor_parser_decodes_a_request_body() -> None:

@@ -6,6 +6,7 @@ Each test here once got a violating request out, or refused a compliant one. Wha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -162,8 +163,8 @@ SENT_AS_A_JOB: dict[str, tuple[Callable[[Any], None], str]] = {
         lambda r: setattr(r, "headers", {**dict(r.headers.items()), "x-amz-target": TARGET}),
         "x-amz-target is sent more than once",
     ),
-    "path parameter": (lambda r: setattr(r, "url", r.url + f";operation={OP}"), "parameter"),
-    "escaped path": (lambda r: setattr(r, "url", r.url + f"%2Foperation%2F{OP}"), "escape"),
+    "path parameter": (lambda r: setattr(r, "url", r.url + f";operation={OP}"), "URL path is"),
+    "escaped path": (lambda r: setattr(r, "url", r.url + f"%2Foperation%2F{OP}"), "URL path is"),
     "query": (lambda r: setattr(r, "url", r.url + f"?Action={OP}"), "query"),
     "method": (lambda r: setattr(r, "method", "PUT"), "method 'PUT'"),
     "streamed body": (lambda r: setattr(r, "body", iter([b"{}"])), "cannot be inspected"),
@@ -416,3 +417,195 @@ def test_a_model_refused_under_stubber_is_described_once() -> None:
                 OutputDataConfig={"S3Uri": "s3://out/"},
             )
     assert described == ["DescribeDocumentClassifier"]
+
+
+# What a stranger found in the first version of this path (each got a request out).
+
+ENDPOINT = {
+    "EndpointName": "e",
+    "ModelArn": f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classifier/x",
+    "DesiredInferenceUnits": 1,
+}
+INTRUDING_ENDPOINT = json.dumps({**ENDPOINT, "DataAccessRoleArn": OTHER_ROLE}).encode()
+
+
+def _smuggle_an_endpoint_as(client: Any) -> None:
+    """A DetectSentiment that carries a CreateEndpoint body and its target in another header."""
+
+    def before_call(params: Any, **_: Any) -> None:
+        params["body"] = INTRUDING_ENDPOINT
+        params["headers"]["X-Foo"] = "Comprehend_20171127.CreateEndpoint"
+
+    client.meta.events.register("before-call.comprehend.DetectSentiment", before_call)
+
+
+def test_header_names_swapped_in_place_after_the_check_never_get_out(
+    wire_server: WireServer,
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+    _smuggle_an_endpoint_as(client)
+
+    def swap(request: Any, **_: Any) -> None:  # the same key objects, renamed in place
+        found = request.headers._dict
+        items = list(found.items())
+        for key, _ in items:
+            if key._lower == "x-amz-target":
+                key._key, key._lower = "X-Foo", "x-foo"
+            elif key._lower == "x-foo":
+                key._key, key._lower = "X-Amz-Target", "x-amz-target"
+        found.clear()
+        found.update(items)
+
+    client.meta.events.register_first("before-send.comprehend.DetectSentiment", swap)
+    with pytest.raises(sc.PostureViolation, match="sent as CreateEndpoint"):
+        client.detect_sentiment(**SENTIMENT)
+    assert escapes(wire_server) == []
+
+
+def test_headers_that_read_one_way_and_copy_another_never_get_out(
+    wire_server: WireServer,
+) -> None:
+    class Headers(dict[str, Any]):  # items() for the checker, copy() for the sender
+        def copy(self) -> dict[str, Any]:
+            return {**self, "X-Amz-Target": b"Comprehend_20171127.CreateEndpoint"}
+
+    client = sc.protect(client_for(wire_server), make_posture())
+    _smuggle_an_endpoint_as(client)
+    client.meta.events.register_first(
+        "before-send", lambda request, **_: setattr(request, "headers", Headers(request.headers))
+    )
+    client.detect_sentiment(**SENTIMENT)  # sent: with the headers that were checked
+    [(_, headers, _)] = wire_server.received
+    assert headers["X-Amz-Target"] == "Comprehend_20171127.DetectSentiment"
+
+
+def _cbor_pairs(pairs: list[tuple[str, Any]]) -> bytes:
+    """A CBOR map of ``pairs`` in order, repeated keys and nulls included."""
+
+    def item(value: Any) -> bytes:
+        if value is None:
+            return b"\xf6"
+        if isinstance(value, int):
+            return bytes([value]) if value < 24 else b"\x18" + bytes([value])
+        data = value.encode()
+        return (
+            bytes([0x60 + len(data)]) if len(data) < 24 else b"\x78" + bytes([len(data)])
+        ) + data
+
+    return bytes([0xA0 + len(pairs)]) + b"".join(item(k) + item(v) for k, v in pairs)
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [[ROLES[0], None], [OTHER_ROLE, ROLES[0]], [OTHER_ROLE, ROLES[0], None]],
+    ids=["approved then null", "intruder then approved", "intruder, approved, null"],
+)
+def test_a_cbor_member_repeated_is_refused(
+    wire_server: WireServer, modified_session: Any, roles: list[str | None]
+) -> None:
+    client = sc.protect(client_for(wire_server, modified_session(cbor_only)), make_posture())
+    body = _cbor_pairs([*ENDPOINT.items(), *(("DataAccessRoleArn", role) for role in roles)])
+    client.meta.events.register(
+        "request-created.comprehend.CreateEndpoint",
+        lambda request, **_: setattr(request, "data", body),
+    )
+    with pytest.raises(sc.PostureViolation, match="repeated"):
+        client.create_endpoint(**ENDPOINT)
+    assert wire_server.received == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({**ENDPOINT, "DataAccessRoleArn": ROLES[0], "dataAccessRoleArn": OTHER_ROLE}),
+        json.dumps({**ENDPOINT, "DataAccessRoleArn": ROLES[0]}).encode("utf-16"),
+    ],
+    ids=["member repeated in another case", "utf-16"],
+)
+def test_a_json_body_read_otherwise_by_a_server_is_refused(
+    wire_server: WireServer, body: str | bytes
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+    raw = body.encode() if isinstance(body, str) else body
+    client.meta.events.register(
+        "request-created.comprehend.CreateEndpoint",
+        lambda request, **_: setattr(request, "data", raw),
+    )
+    with pytest.raises(sc.PostureViolation, match="CreateEndpoint \\(body\\)"):
+        client.create_endpoint(**ENDPOINT)
+    assert wire_server.received == []
+
+
+def test_patch_protects_comprehend_s_model_installed_under_another_name(
+    wire_server: WireServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import comprehend_document
+
+    folder = tmp_path / "copy" / "comprehend-copy" / "2017-11-27"
+    folder.mkdir(parents=True)
+    (folder / "service-2.json").write_text(json.dumps(comprehend_document()))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "copy"))
+    sc.patch(make_posture())
+    try:
+        session = boto3.Session(region_name=REGION)
+        client = session.client("comprehend-copy", endpoint_url=wire_server.url)
+        with pytest.raises(sc.PostureViolation, match="DataAccessRoleArn"):
+            client.create_endpoint(**ENDPOINT, DataAccessRoleArn=OTHER_ROLE)
+    finally:
+        sc.unpatch()
+    assert wire_server.received == []
+
+
+def test_comprehend_medical_is_not_comprehend() -> None:
+    medical = boto3.client("comprehendmedical", region_name=REGION)
+    with pytest.raises(TypeError, match="client must be a botocore comprehend client"):
+        sc.protect(medical, make_posture())
+    with pytest.raises(TypeError, match="not 'str'"):
+        sc.protect("comprehend", make_posture())  # type: ignore[type-var]
+
+
+def test_an_unreadable_body_in_audit_mode_is_logged_once(
+    wire_server: WireServer, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture("audit"))
+    client.meta.events.register_first(
+        "before-send", lambda request, **_: setattr(request, "body", iter([request.body]))
+    )
+    client.start_entities_detection_job(**IO)  # audit mode: sent anyway, whatever it is
+    client.detect_sentiment(**SENTIMENT)
+    warnings = [r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("cannot be inspected" in w for w in warnings), warnings
+
+
+def test_headers_that_cannot_be_read_are_a_violation_not_a_crash(
+    wire_server: WireServer, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    class Broken(dict[str, Any]):
+        def items(self) -> Any:
+            raise KeyError("nope")
+
+    for mode in ("enforce", "audit"):
+        client = sc.protect(client_for(wire_server), make_posture(mode))
+        client.meta.events.register_first(
+            "before-send", lambda request, **_: setattr(request, "headers", Broken())
+        )
+        if mode == "enforce":
+            with pytest.raises(sc.PostureViolation, match="headers cannot be read"):
+                client.detect_sentiment(**SENTIMENT)
+        else:
+            with contextlib.suppress(Exception):  # what the HTTP layer makes of them
+                client.detect_sentiment(**SENTIMENT)
+            assert any("headers cannot be read" in r.getMessage() for r in sc_logs.records)
+
+
+@pytest.mark.parametrize("path", ["/prefix", "/prefix/", "/p%20q", "/p;x"])
+@pytest.mark.parametrize("protocol", ["json", "cbor"])
+def test_an_endpoint_url_with_a_path_of_its_own_works(
+    wire_server: WireServer, modified_session: Any, path: str, protocol: str
+) -> None:
+    session = modified_session(cbor_only) if protocol == "cbor" else boto3.Session()
+    client = session.client("comprehend", region_name=REGION, endpoint_url=wire_server.url + path)
+    sc.protect(client, make_posture())
+    client.detect_sentiment(**SENTIMENT)
+    client.create_endpoint(**ENDPOINT)
+    assert len(wire_server.received) == 2

@@ -19,7 +19,7 @@ VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
 
 def test_json_body() -> None:
     assert read_body("json", b'{"A": {"B": [1]}}') == {"A": {"B": [1]}}
-    assert read_body("json", '{"A": 1}') == {"A": 1}
+    assert read_body("json", frozen_body('{"A": 1}')) == {"A": 1}
 
 
 @pytest.mark.parametrize(
