@@ -117,28 +117,40 @@ def loader_holds(loader: Any, document: object) -> bool:
     return isinstance(cache, dict) and any(value is document for value in cache.values())
 
 
-def header_items(headers: Any) -> list[tuple[Any, Any]]:
-    """Every (name, value) of a request's headers, as read to be checked.
+def header_items(headers: Any) -> tuple[list[tuple[Any, Any, Any]], bool]:
+    """Every (name, its lower case, value) of a request's headers (lower case: None for
+    a name that is not a ``str``), and whether the object read is sent as it is (else
+    ``fresh_headers`` builds what is sent from what was read).
 
     botocore's ``HeadersDict`` is read through its dict of keys (its ``items()`` builds
-    a key object per header, several times slower); any other mapping (a handler may
-    replace the headers) through ``items()``, which lists a repeated header each time.
-    What is read is what ``fresh_headers`` then hands on: the request is sent with the
-    headers that were checked, never with the object that was read.
+    a key object per header, several times slower); it is sent as it is when each key is
+    botocore's own, with a ``str`` name and that name's lower case (what botocore's
+    ``items()``, and so the HTTP client, then reads is exactly what was read here). Any
+    other mapping (a handler may replace the headers, with an object whose methods
+    disagree) is read through ``items()``, which lists a repeated header each time.
     """
     if type(headers) is _headers_dict():
-        return [(key._key, value) for key, value in headers._dict.items()]
-    return list(headers.items())
+        found = headers._dict
+        read = [(key._key, _lower(key._key), value) for key, value in found.items()]
+        key_type = _header_key()
+        consistent = all(
+            type(key) is key_type and key._lower == lower for key, (_, lower, _) in zip(found, read, strict=True)
+        )
+        return read, consistent
+    return [(name, _lower(name), value) for name, value in headers.items()], False
 
 
-def fresh_headers(pairs: Iterable[tuple[str, Any]]) -> Any:
-    """A new ``HeadersDict`` of ``pairs`` (names checked to be exact ``str``)."""
-    from botocore.awsrequest import _HeaderKey
+def _lower(name: Any) -> str | None:
+    return str.lower(name) if type(name) is str else None
 
+
+def fresh_headers(read: Iterable[tuple[str, Any, Any]]) -> Any:
+    """A new ``HeadersDict`` of what ``header_items`` read (names checked to be ``str``)."""
     headers = _headers_dict()()
     found = headers._dict
-    for name, value in pairs:
-        found[_HeaderKey(name)] = value
+    key_type = _header_key()
+    for name, _, value in read:
+        found[key_type(name)] = value
     return headers
 
 
@@ -171,15 +183,20 @@ def same_headers(headers: Any, snapshot: tuple[Any, ...]) -> bool:
     )
 
 
-_HEADERS_DICT: list[type[Any]] = []
+_HEADER_TYPES: list[type[Any]] = []
 
 
 def _headers_dict() -> type[Any]:
-    if not _HEADERS_DICT:
-        from botocore.awsrequest import HeadersDict
+    if not _HEADER_TYPES:
+        from botocore.awsrequest import HeadersDict, _HeaderKey
 
-        _HEADERS_DICT.append(HeadersDict)
-    return _HEADERS_DICT[0]
+        _HEADER_TYPES.extend((HeadersDict, _HeaderKey))
+    return _HEADER_TYPES[0]
+
+
+def _header_key() -> type[Any]:
+    _headers_dict()
+    return _HEADER_TYPES[1]
 
 
 def decode_cbor(body: bytes) -> Any:

@@ -130,10 +130,11 @@ class Protection:
         """
         raw = request.body
         body: bytes | None = None
-        pairs: list[tuple[Any, Any]] | None = None
+        pairs: list[tuple[Any, Any, Any]] | None = None
+        as_read = False
         try:
             body = raw if type(raw) is bytes else frozen_body(raw)
-            pairs = header_items(request.headers)
+            pairs, as_read = header_items(request.headers)
         except UnreadableBody as exc:
             problem: str | None = f"its body cannot be checked: {exc}"
         except Exception as exc:  # a headers object that cannot be read fails closed
@@ -156,8 +157,8 @@ class Protection:
                 self.report(operation, new or violations)
         if body is not None and body is not raw:
             request.body = body
-        if problem is None and pairs is not None:  # names are exact str: built anew
-            request.headers = fresh_headers(pairs)
+        if problem is None and not as_read:  # names are exact str: built anew
+            request.headers = fresh_headers(pairs or ())
         return Checked(call, operation, request)
 
     def _check_body(self, call: Call, spec: OperationSpec, body: bytes) -> tuple[Violation, ...]:

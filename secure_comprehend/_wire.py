@@ -125,7 +125,7 @@ class Wire:
         self,
         method: Any,
         url: Any,
-        headers: list[tuple[Any, Any]],
+        headers: list[tuple[Any, str | None, Any]],
         body: bytes,
         operation: str,
         *,
@@ -134,7 +134,7 @@ class Wire:
         """Why a request does not plainly name ``operation`` in this protocol; None if it does.
 
         Args:
-            headers: every (name, value) the request is sent with.
+            headers: every (name, its lower case or None, value) the request is sent with.
             sniff: look at the body's first byte (a body that is decoded whole need not).
         """
         if method != "POST" or type(method) is not str:
@@ -185,13 +185,12 @@ class Wire:
         return (self._base[:-1] if self._base.endswith("/") else self._base) + suffix
 
     @staticmethod
-    def _signals(headers: list[tuple[Any, Any]]) -> dict[str, str] | str:
+    def _signals(headers: list[tuple[Any, str | None, Any]]) -> dict[str, str] | str:
         """The headers a server reads an operation or protocol from; a str: a problem."""
         found: dict[str, str] = {}
-        for name, value in headers:
-            if type(name) is not str:
+        for name, lower, value in headers:
+            if lower is None:
                 return f"a header name is a {type(name).__name__}, not a str"
-            lower = name.lower()
             if lower not in _SIGNALS:
                 continue
             if lower in found:
