@@ -134,7 +134,8 @@ def header_items(headers: Any) -> tuple[list[tuple[Any, Any, Any]], bool]:
         read = [(key._key, _lower(key._key), value) for key, value in found.items()]
         key_type = _header_key()
         consistent = all(
-            type(key) is key_type and key._lower == lower for key, (_, lower, _) in zip(found, read, strict=True)
+            type(key) is key_type and key._lower == lower
+            for key, (_, lower, _) in zip(found, read, strict=True)
         )
         return read, consistent
     return [(name, _lower(name), value) for name, value in headers.items()], False
