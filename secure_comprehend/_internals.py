@@ -129,16 +129,17 @@ def header_items(headers: Any) -> tuple[list[tuple[Any, Any, Any]], bool]:
     other mapping (a handler may replace the headers, with an object whose methods
     disagree) is read through ``items()``, which lists a repeated header each time.
     """
-    if type(headers) is _headers_dict():
-        found = headers._dict
-        read = [(key._key, _lower(key._key), value) for key, value in found.items()]
-        key_type = _header_key()
-        consistent = all(
-            type(key) is key_type and key._lower == lower
-            for key, (_, lower, _) in zip(found, read, strict=True)
-        )
-        return read, consistent
-    return [(name, _lower(name), value) for name, value in headers.items()], False
+    if type(headers) is not _headers_dict():
+        return [(name, _lower(name), value) for name, value in headers.items()], False
+    key_type = _header_key()
+    read = []
+    consistent = True
+    for key, value in headers._dict.items():
+        name = key._key
+        lower = _lower(name)
+        consistent = consistent and type(key) is key_type and key._lower == lower
+        read.append((name, lower, value))
+    return read, consistent
 
 
 def _lower(name: Any) -> str | None:

@@ -92,7 +92,7 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     read member names without regard to case.
     """
     value = dict(pairs)
-    if len(value) != len(pairs) or len({k.lower() for k in value}) != len(value):
+    if len(value) != len(pairs) or len(set(map(str.lower, value))) != len(value):
         seen, repeated = set(), set()
         for key, _ in pairs:
             repeated.update({key} if key.lower() in seen else set())
