@@ -406,7 +406,8 @@ c.start_entities_detection_job(**{FULL!r})
 BREAKDOWN_SECURE = f"""
 import boto3
 import secure_comprehend as sc
-from secure_comprehend import _client, _loading
+from secure_comprehend.guard import client as _client
+from secure_comprehend.posture import loading as _loading
 mark("import")
 {TRANSPORT}
 posture = sc.load_posture()
@@ -452,7 +453,7 @@ def steps(secure: Any, calls: int) -> str:
     """Each step of the request path, timed alone on a request the secure client made."""
     import timeit
 
-    from secure_comprehend._enforcement import _GUARDS
+    from secure_comprehend.guard.enforcement import _GUARDS
 
     made: list[Any] = []
     real = secure._endpoint.http_session

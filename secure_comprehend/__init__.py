@@ -13,24 +13,24 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from secure_comprehend._aio import aio_client
-    from secure_comprehend._client import client, patch, unpatch
-    from secure_comprehend._decision import Decision, evaluate
-    from secure_comprehend._enforcement import protect
     from secure_comprehend._errors import (
         PostureError,
         PostureViolation,
         SecureComprehendError,
         Violation,
     )
-    from secure_comprehend._iam import iam_policy
-    from secure_comprehend._live import clear_posture_cache
-    from secure_comprehend._loading import load_posture
-    from secure_comprehend._posture import Posture
-    from secure_comprehend._preflight import preflight
-    from secure_comprehend._preflight_report import PreflightReport
-    from secure_comprehend._scan import ScanReport, scan
-    from secure_comprehend._sections import (
+    from secure_comprehend.account.preflight import preflight
+    from secure_comprehend.account.report import PreflightReport
+    from secure_comprehend.account.scan import ScanReport, scan
+    from secure_comprehend.decision.decide import Decision, evaluate
+    from secure_comprehend.guard.aio import aio_client
+    from secure_comprehend.guard.client import client, patch, unpatch
+    from secure_comprehend.guard.enforcement import protect
+    from secure_comprehend.policy.iam import iam_policy
+    from secure_comprehend.posture.fleet.cache import clear_posture_cache
+    from secure_comprehend.posture.loading import load_posture
+    from secure_comprehend.posture.model import Posture
+    from secure_comprehend.posture.sections import (
         IamSettings,
         KmsSettings,
         ModelsSettings,
@@ -40,31 +40,31 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
-    "Decision": "_decision",
-    "IamSettings": "_sections",
-    "KmsSettings": "_sections",
-    "Posture": "_posture",
+    "Decision": "decision.decide",
+    "IamSettings": "posture.sections",
+    "KmsSettings": "posture.sections",
+    "Posture": "posture.model",
     "PostureError": "_errors",
-    "ModelsSettings": "_sections",
+    "ModelsSettings": "posture.sections",
     "PostureViolation": "_errors",
-    "PreflightReport": "_preflight_report",
-    "RegionSettings": "_sections",
-    "S3Settings": "_sections",
-    "ScanReport": "_scan",
+    "PreflightReport": "account.report",
+    "RegionSettings": "posture.sections",
+    "S3Settings": "posture.sections",
+    "ScanReport": "account.scan",
     "SecureComprehendError": "_errors",
     "Violation": "_errors",
-    "VpcSettings": "_sections",
-    "aio_client": "_aio",
-    "clear_posture_cache": "_live",
-    "client": "_client",
-    "evaluate": "_decision",
-    "iam_policy": "_iam",
-    "load_posture": "_loading",
-    "patch": "_client",
-    "preflight": "_preflight",
-    "protect": "_enforcement",
-    "scan": "_scan",
-    "unpatch": "_client",
+    "VpcSettings": "posture.sections",
+    "aio_client": "guard.aio",
+    "clear_posture_cache": "posture.fleet.cache",
+    "client": "guard.client",
+    "evaluate": "decision.decide",
+    "iam_policy": "policy.iam",
+    "load_posture": "posture.loading",
+    "patch": "guard.client",
+    "preflight": "account.preflight",
+    "protect": "guard.enforcement",
+    "scan": "account.scan",
+    "unpatch": "guard.client",
 }
 
 __all__ = [

@@ -36,7 +36,7 @@ from conftest import (
 from moto.server import ThreadedMotoServer
 
 import secure_comprehend as sc
-from secure_comprehend._enforcement import protect_with
+from secure_comprehend.guard.enforcement import protect_with
 
 # aiobotocore is the optional extra "aio": the one reason to skip
 AioSession = pytest.importorskip("aiobotocore.session").AioSession
@@ -539,7 +539,7 @@ def test_patch_says_it_does_not_cover_aiobotocore(sc_logs: pytest.LogCaptureFixt
 def slow_fleet(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowFleet]:
     """A fleet posture in moto's Secrets Manager, read back at the TTL's end by a store
     that takes 0.5 s to answer."""
-    from secure_comprehend import _live
+    from secure_comprehend.posture.fleet import cache as _live
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)  # the fleet's store
     clock = [1000.0]
@@ -633,7 +633,7 @@ def test_the_store_is_never_read_on_the_loop_when_the_ttl_ends_between_two_clock
     between the two, the read waits for the next call's worker thread."""
     import threading
 
-    from secure_comprehend import _live
+    from secure_comprehend.posture.fleet import cache as _live
 
     readings = iter([1299.999])  # "not due" once, then past the TTL (good at 1000)
     monkeypatch.setattr(_live, "_now", lambda: next(readings, 1300.001))

@@ -15,9 +15,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from secure_comprehend._env import ENV_PREFIX, read_env
-from secure_comprehend._loading import _read_toml
-from secure_comprehend._posture import Posture
+from secure_comprehend.posture.env import ENV_PREFIX, read_env
+from secure_comprehend.posture.loading import _read_toml
+from secure_comprehend.posture.model import Posture
 
 
 class PostureSettings(BaseSettings, Posture):

@@ -23,8 +23,9 @@ from conftest import (
 )
 
 import secure_comprehend as sc
-from secure_comprehend._operation_spec import CORE_KINDS, Member, OperationSpec
-from secure_comprehend._operations import default_model
+from secure_comprehend.decision.operations import default_model
+from secure_comprehend.decision.spec import Member, OperationSpec
+from secure_comprehend.posture.kinds import CORE_KINDS
 
 SPECS: dict[str, OperationSpec] = {n: s for n, s in default_model()[1].specs.items() if s.core}
 CREATES = sorted(n for n, s in SPECS.items() if not s.is_update)
@@ -270,7 +271,7 @@ def test_evaluate_refuses_a_posture_not_valid_for_the_region() -> None:
 
 
 def test_final_check_names_values_of_the_wrong_type() -> None:
-    from secure_comprehend._final_check import final_check
+    from secure_comprehend.decision.final_check import final_check
 
     spec = SPECS["StartEntitiesDetectionJob"]
     sent = {

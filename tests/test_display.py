@@ -62,7 +62,7 @@ def test_posture_repr_str_and_html_with_sources() -> None:
 
 
 def test_preflight_report_repr_str_and_html() -> None:
-    from secure_comprehend._preflight_report import Check
+    from secure_comprehend.account.report import Check
 
     report = sc.PreflightReport(
         "us-east-1", "111122223333", [Check("kms", HOSTILE, "FAIL", "disabled")]

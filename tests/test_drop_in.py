@@ -317,7 +317,7 @@ def test_protected_clients_of_many_sessions_retain_nothing() -> None:
 
 
 def test_clients_of_one_session_share_one_walk_of_the_model() -> None:
-    from secure_comprehend._operations import operations_for
+    from secure_comprehend.decision.operations import operations_for
 
     session = boto3.Session(region_name=REGION)
     first, second = session.client("comprehend"), session.client("comprehend")

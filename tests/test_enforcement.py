@@ -26,7 +26,7 @@ from conftest import (
 )
 
 import secure_comprehend as sc
-from secure_comprehend._operations import default_model
+from secure_comprehend.decision.operations import default_model
 
 pytestmark = pytest.mark.usefixtures("moto")
 
@@ -248,7 +248,7 @@ def test_unreadable_body_fails_closed() -> None:
 
 
 def test_uncovered_operations_are_not_touched(monkeypatch: pytest.MonkeyPatch) -> None:
-    import secure_comprehend._protection as enforcement
+    import secure_comprehend.guard.protection as enforcement
 
     calls: list[str] = []
     real = enforcement.decide

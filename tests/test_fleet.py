@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 import secure_comprehend as sc
-from secure_comprehend import _live
+from secure_comprehend.posture.fleet import cache as _live
 from tests.conftest import GROUPS, KEYS, REGION, ROLES, SUBNETS, make_posture
 
 OTHER_SUBNETS = ("subnet-0aaaaaaaaaaaaaaa0",)
@@ -243,7 +243,7 @@ def test_no_account_from_sts_is_a_posture_error_naming_the_owner_form(
 
 
 def _origin(posture: sc.Posture) -> Any:
-    from secure_comprehend._origin import origin_of
+    from secure_comprehend.posture.origin import origin_of
 
     origin = origin_of(posture)
     assert origin is not None
@@ -887,7 +887,7 @@ def test_a_document_nested_too_deeply_is_a_failed_refresh_not_a_crash(
 def test_a_reader_that_raises_anything_is_a_failed_refresh(
     ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from secure_comprehend import _fleet
+    from secure_comprehend.posture.fleet import read as _fleet
 
     client = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
 
@@ -999,7 +999,7 @@ def test_a_document_that_configures_nothing_is_credited_to_the_source(
 
 
 def test_the_demo_takes_a_file_not_a_fleet_source(capsys: pytest.CaptureFixture[str]) -> None:
-    from secure_comprehend._demo import run
+    from secure_comprehend.cli.demo import run
 
     assert run(f"ssm:{PARAMETER}") == 2
     assert "demo --config takes a posture file" in capsys.readouterr().err

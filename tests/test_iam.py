@@ -14,11 +14,11 @@ from conftest import EXAMPLE_CONFIG, KEYS, OTHER_KEY, OTHER_ROLE, OTHER_SUBNET, 
 from iam_simulator import denied
 
 import secure_comprehend as sc
-from secure_comprehend._iam import build_policy
-from secure_comprehend._iam_statements import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS
-from secure_comprehend._operation_spec import CORE_KINDS
-from secure_comprehend._operations import default_model
-from secure_comprehend._policy_text import SIZE_LIMITS
+from secure_comprehend.decision.operations import default_model
+from secure_comprehend.policy.iam import build_policy
+from secure_comprehend.policy.statements import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS
+from secure_comprehend.policy.text import SIZE_LIMITS
+from secure_comprehend.posture.kinds import CORE_KINDS
 
 TABLE = default_model()[1]
 EXAMPLE = sc.load_posture(EXAMPLE_CONFIG)

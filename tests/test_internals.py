@@ -15,7 +15,7 @@ import pytest
 from conftest import REGION, Recorder, make_posture
 
 import secure_comprehend as sc
-from secure_comprehend import _internals
+from secure_comprehend import _botocore as _internals
 
 
 def _client() -> Any:

@@ -9,8 +9,8 @@ import boto3
 import botocore.session
 import pytest
 
-from secure_comprehend._operation_spec import CORE_KINDS
-from secure_comprehend._operations import operations_for
+from secure_comprehend.decision.operations import operations_for
+from secure_comprehend.posture.kinds import CORE_KINDS
 
 MODEL = botocore.session.get_session().get_service_model("comprehend")
 TABLE = operations_for(MODEL)

@@ -20,8 +20,8 @@ from conftest import (
 )
 
 import secure_comprehend as sc
-from secure_comprehend._operations import default_model
-from secure_comprehend._perimeter import values_at
+from secure_comprehend.decision.operations import default_model
+from secure_comprehend.decision.perimeter import values_at
 
 TABLE = default_model()[1]
 ACCOUNT = "123456789012"  # moto's
@@ -297,7 +297,7 @@ def test_the_data_access_role_reads_and_writes_exactly_the_approved_buckets() ->
 
 
 def test_policies_deny_sharing_models_and_say_what_iam_cannot() -> None:
-    from secure_comprehend._iam import build_policy
+    from secure_comprehend.policy.iam import build_policy
 
     result = build_policy(models_posture().model_copy(update={"s3": S3}))
     sids = [s["Sid"] for d in result.documents for s in d["Statement"]]
@@ -368,7 +368,7 @@ def test_a_model_swapped_in_after_build_is_judged_at_the_final_check() -> None:
 def test_a_model_trained_again_under_its_arn_is_seen_after_the_ttl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from secure_comprehend import _provenance
+    from secure_comprehend.guard import provenance as _provenance
 
     good = train("again", **COMPLIANT)
     client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
@@ -404,7 +404,7 @@ def test_members_the_walk_cannot_follow_are_refused(
         members["Base"] = {"shape": "Nested"}
 
     session = modified_session(grow)
-    from secure_comprehend._operations import operations_for
+    from secure_comprehend.decision.operations import operations_for
 
     loader = session._session.get_component("data_loader")
     spec = operations_for(session._session.get_service_model("comprehend"), loader).specs[
@@ -435,8 +435,8 @@ def test_the_role_s_s3_access_is_limited_to_its_own_account() -> None:
 
 
 def test_an_endpoint_or_imported_model_is_judged_by_what_it_points_at() -> None:
-    from secure_comprehend._judge import judge_resource
-    from secure_comprehend._scan import _listings
+    from secure_comprehend.account.scan import _listings
+    from secure_comprehend.decision.judge import judge_resource
 
     made = {listing.area: listing.made_by for listing in _listings()}
     assert made["endpoints"] == ("CreateEndpoint", "UpdateEndpoint")

@@ -29,8 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import secure_comprehend as sc
-from secure_comprehend._operation_spec import CORE_KINDS, Member, OperationSpec
-from secure_comprehend._operations import default_model
+from secure_comprehend.decision.operations import default_model
+from secure_comprehend.decision.spec import Member, OperationSpec
+from secure_comprehend.posture.kinds import CORE_KINDS
 
 MODEL, TABLE, _ = default_model()
 SPECS = sorted((s for s in TABLE.specs.values() if s.core), key=lambda s: s.name)

@@ -78,31 +78,68 @@ def test_logger_has_no_handler_of_its_own() -> None:
     # a NullHandler would switch off Python's last-resort handler: audit findings unseen
     import logging
 
-    import secure_comprehend._enforcement  # noqa: F401  # the module that logs
+    import secure_comprehend.guard.enforcement  # noqa: F401  # the module that logs
 
     assert logging.getLogger("secure_comprehend").handlers == []
 
 
-def test_module_imports_point_one_way() -> None:
-    """No circle among the package's modules: every import counts, lazy and typing ones too."""
+# The layers, from the bottom: a module imports its own layer or those below it only.
+LAYERS = ("base", "posture", "decision", "guard", "policy", "account", "cli", "top")
+
+
+def _imports() -> dict[str, set[str]]:
+    """Each module of the package (``posture.model``, ``_errors``) and the package modules
+    it imports: every import counts, lazy and typing ones too."""
     import ast
-    from graphlib import CycleError, TopologicalSorter
     from pathlib import Path
 
     package = Path(sc.__file__).parent
+    paths = {
+        ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in package.rglob("*.py")
+    }
     graph: dict[str, set[str]] = {}
-    for path in package.glob("*.py"):
-        nodes = list(ast.walk(ast.parse(path.read_text())))
-        graph[path.stem] = {
-            node.module.removeprefix("secure_comprehend.")
-            for node in nodes
-            if isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.module.startswith("secure_comprehend.")
-        }
+    for name, path in paths.items():
+        graph[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not ((isinstance(node, ast.ImportFrom) and node.module) or "").startswith(
+                "secure_comprehend."
+            ):
+                continue
+            assert isinstance(node, ast.ImportFrom) and node.module
+            module = node.module.removeprefix("secure_comprehend.")
+            for alias in node.names:  # from secure_comprehend.cli import commands: cli.commands
+                graph[name].add(
+                    f"{module}.{alias.name}" if f"{module}.{alias.name}" in paths else module
+                )
+        graph[name].discard(name)
+    return graph
+
+
+def _layer(module: str) -> str:
+    first = module.split(".")[0]
+    if first in ("__init__", "__main__"):
+        return "top"
+    return "base" if first.startswith("_") else first
+
+
+def test_module_imports_point_one_way() -> None:
+    """No circle among the package's modules."""
+    from graphlib import CycleError, TopologicalSorter
+
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        list(TopologicalSorter(_imports()).static_order())
     except CycleError as exc:
         raise AssertionError(f"import cycle: {exc.args[1]}") from exc
-    assert order.index("_preflight_report") < order.index("_preflight_vpc")
-    assert order.index("_preflight_vpc") < order.index("_preflight")
+
+
+def test_layers_import_only_downwards() -> None:
+    graph = _imports()
+    assert {_layer(m) for m in graph} == set(LAYERS), sorted(graph)
+    upward = sorted(
+        f"{module} ({_layer(module)}) imports {target} ({_layer(target)})"
+        for module, targets in graph.items()
+        for target in targets
+        if LAYERS.index(_layer(target)) > LAYERS.index(_layer(module))
+    )
+    assert upward == []

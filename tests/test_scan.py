@@ -198,7 +198,7 @@ def test_scan_exits_2_when_nothing_could_be_listed(
 ) -> None:
     from conftest import EXAMPLE_CONFIG
 
-    from secure_comprehend._scan import _listings
+    from secure_comprehend.account.scan import _listings
 
     every = {listing.operation for listing in _listings()}
     denied = _denied_session(every)

@@ -10,7 +10,7 @@ import pytest
 from conftest import GROUPS, KEYS, SUBNETS, Recorder, make_posture, recorded_client
 
 import secure_comprehend as sc
-from secure_comprehend._wire import UnreadableBody, frozen_body, read_body
+from secure_comprehend.guard.wire import UnreadableBody, frozen_body, read_body
 
 IN = {"S3Uri": "s3://in/"}
 OUT = {"S3Uri": "s3://out/"}
@@ -49,7 +49,7 @@ def test_final_check_reads_cbor(
         document["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
         document["metadata"]["protocol"] = "smithy-rpc-v2-cbor"
 
-    from secure_comprehend._wire import read_body
+    from secure_comprehend.guard.wire import read_body
 
     session = modified_session(cbor_only)
     recorder = Recorder(response=b"\xa0", headers={"smithy-protocol": "rpc-v2-cbor"})

@@ -1,0 +1,1 @@
+"""Read-only looks at an account: preflight (doctor) and scan."""

@@ -1,0 +1,312 @@
+"""Preflight: the posture's subnets, security groups, and each subnet's path to S3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend.account.report import Check, Status
+
+if TYPE_CHECKING:
+    from secure_comprehend.account.report import PreflightReport, Probe
+    from secure_comprehend.posture.model import EffectivePosture
+
+
+def _subnets(probe: Probe, ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    found = probe.call(
+        "ec2", "DescribeSubnets", Filters=[{"Name": "subnet-id", "Values": list(ids)}]
+    )
+    return list(found["Subnets"])
+
+
+def subnets(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Each subnet exists; all in one default-tenancy VPC; more than one zone."""
+    if posture.vpc is None:
+        yield Check("subnets", "-", "SKIPPED", "no [vpc] section in the posture")
+        return
+    found = {s["SubnetId"]: s for s in _subnets(probe, posture.vpc.subnets)}
+    for subnet in posture.vpc.subnets:
+        if subnet in found:
+            info = found[subnet]
+            yield Check(
+                "subnets", subnet, "PASS", f"exists in {info['VpcId']}, {info['AvailabilityZone']}"
+            )
+        else:
+            yield Check("subnets", subnet, "FAIL", f"does not exist in {probe.region}")
+    vpcs = sorted({s["VpcId"] for s in found.values()})
+    if len(vpcs) > 1:
+        yield Check(
+            "subnets", ", ".join(vpcs), "FAIL", "the subnets are in several VPCs; a job uses one"
+        )
+    for subnet in posture.vpc.subnets:
+        free = found[subnet].get("AvailableIpAddressCount") if subnet in found else None
+        if free is not None and free < _FEW_ADDRESSES:
+            status: Status = "FAIL" if free == 0 else "WARN"
+            yield Check(
+                "subnets",
+                subnet,
+                status,
+                f"{free} free IP address(es): each job's network interfaces need some; "
+                "free addresses or add a subnet",
+            )
+    for vpc in probe.call("ec2", "DescribeVpcs", VpcIds=vpcs)["Vpcs"] if vpcs else []:
+        yield from _dns(probe, vpc["VpcId"])
+        tenancy = vpc.get("InstanceTenancy", "default")
+        if tenancy == "default":
+            yield Check("subnets", vpc["VpcId"], "PASS", "VPC has default instance tenancy")
+        else:
+            yield Check(
+                "subnets",
+                vpc["VpcId"],
+                "FAIL",
+                f"VPC has {tenancy} instance tenancy; Comprehend needs default tenancy",
+            )
+    zones = sorted({s["AvailabilityZone"] for s in found.values()})
+    if len(zones) == 1:
+        yield Check("subnets", zones[0], "WARN", "every subnet is in one Availability Zone")
+
+
+_FEW_ADDRESSES = 10
+
+
+def _dns(probe: Probe, vpc: str) -> Iterator[Check]:
+    """DNS support (needed to resolve S3 at all) and DNS hostnames (private DNS names)."""
+    checks: tuple[tuple[str, str, Status], ...] = (
+        ("enableDnsSupport", "EnableDnsSupport", "FAIL"),
+        ("enableDnsHostnames", "EnableDnsHostnames", "WARN"),
+    )
+    for attribute, key, status in checks:
+        answer = probe.call("ec2", "DescribeVpcAttribute", VpcId=vpc, Attribute=attribute)
+        if answer.get(key, {}).get("Value"):
+            yield Check("subnets", vpc, "PASS", f"VPC has {attribute} on")
+        else:
+            yield Check(
+                "subnets",
+                vpc,
+                status,
+                f"VPC has {attribute} off: jobs resolve S3 through the VPC's DNS. Fix: "
+                f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --{_kebab(attribute)}",
+            )
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _s3_prefix_list(probe: Probe) -> str | None:
+    name = f"com.amazonaws.{probe.region}.s3"
+    lists = probe.call(
+        "ec2",
+        "DescribeManagedPrefixLists",
+        Filters=[{"Name": "prefix-list-name", "Values": [name]}],
+    )["PrefixLists"]
+    return str(lists[0]["PrefixListId"]) if lists else None
+
+
+def _allows_https(rule: dict[str, Any], prefix_list: str | None) -> bool:
+    protocol = str(rule.get("IpProtocol"))
+    if protocol not in ("-1", "tcp", "6"):
+        return False
+    if protocol != "-1" and not rule.get("FromPort", 0) <= 443 <= rule.get("ToPort", 65535):
+        return False
+    anywhere = any(r.get("CidrIp") == "0.0.0.0/0" for r in rule.get("IpRanges", []))
+    s3 = prefix_list is not None and any(
+        p.get("PrefixListId") == prefix_list for p in rule.get("PrefixListIds", [])
+    )
+    return anywhere or s3
+
+
+def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Each group exists, is in the subnets' VPC, and some group lets HTTPS out to S3."""
+    if posture.vpc is None:
+        yield Check("security groups", "-", "SKIPPED", "no [vpc] section in the posture")
+        return
+    groups = probe.call(
+        "ec2",
+        "DescribeSecurityGroups",
+        Filters=[{"Name": "group-id", "Values": list(posture.vpc.security_group_ids)}],
+    )["SecurityGroups"]
+    found = {g["GroupId"]: g for g in groups}
+    vpcs = {s["VpcId"] for s in _subnets(probe, posture.vpc.subnets)}
+    for group in posture.vpc.security_group_ids:
+        if group not in found:
+            yield Check("security groups", group, "FAIL", f"does not exist in {probe.region}")
+        elif vpcs and found[group]["VpcId"] not in vpcs:
+            yield Check(
+                "security groups",
+                group,
+                "FAIL",
+                f"is in {found[group]['VpcId']}, not the subnets' VPC {', '.join(sorted(vpcs))}",
+            )
+        else:
+            yield Check("security groups", group, "PASS", f"exists in {found[group]['VpcId']}")
+    subject = f"egress of {', '.join(posture.vpc.security_group_ids)}"
+    if not found:  # each missing group FAILed above; egress depends on groups that exist
+        yield Check(
+            "security groups", subject, "SKIPPED", "no security group of the posture exists"
+        )
+        return
+    prefix_list = _s3_prefix_list(probe)
+    allowing = sorted(
+        g["GroupId"]
+        for g in groups
+        if (not vpcs or g["VpcId"] in vpcs)  # a group of another VPC cannot carry the job
+        and any(_allows_https(rule, prefix_list) for rule in g.get("IpPermissionsEgress", []))
+    )
+    if allowing:
+        yield Check(
+            "security groups",
+            subject,
+            "PASS",
+            f"HTTPS egress to S3 allowed by {', '.join(allowing)}",
+        )
+    else:
+        target = f"the S3 prefix list {prefix_list}" if prefix_list else "S3"
+        yield Check(
+            "security groups",
+            subject,
+            "FAIL",
+            f"no egress rule allows HTTPS (443) to {target} or 0.0.0.0/0: jobs cannot reach S3",
+        )
+
+
+def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
+    """Every subnet's route table reaches S3 through a gateway endpoint or a NAT gateway."""
+    if posture.vpc is None:
+        yield Check("s3 path", "-", "SKIPPED", "no [vpc] section in the posture")
+        return
+    prefix_list = _s3_prefix_list(probe)
+    checked: set[str] = set()  # subnets often share a route table, so an endpoint
+    for subnet in _subnets(probe, posture.vpc.subnets):
+        table = _route_table(probe, subnet)
+        subject = subnet["SubnetId"]
+        if table is None:
+            yield Check("s3 path", subject, "FAIL", "no route table found for the subnet")
+            continue
+        table_id = table["RouteTableId"]
+        routes = [r for r in table.get("Routes", []) if r.get("State", "active") == "active"]
+        endpoints = [
+            str(r["GatewayId"])
+            for r in routes
+            if str(r.get("GatewayId", "")).startswith("vpce-")
+            and (prefix_list is None or r.get("DestinationPrefixListId") == prefix_list)
+        ]
+        endpoint = bool(endpoints)
+        nat = any(
+            r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes
+        )
+        yield from _network_acl(probe, subject)
+        if endpoint:
+            yield Check("s3 path", subject, "PASS", f"{table_id} routes S3 to a gateway endpoint")
+            yield from _endpoints(probe, sorted(set(endpoints) - checked))
+            checked.update(endpoints)
+        elif nat:
+            yield Check(
+                "s3 path", subject, "PASS", f"{table_id} has a default route to a NAT gateway"
+            )
+        else:
+            yield Check(
+                "s3 path",
+                subject,
+                "FAIL",
+                f"{table_id} has no route to an S3 gateway endpoint nor a default route to a NAT "
+                "gateway (an internet gateway does not count: the job's network interfaces get "
+                "private addresses only); jobs will fail with NO_READ_ACCESS_TO_INPUT. Fix: "
+                f"create a Gateway VPC endpoint for com.amazonaws.{probe.region}.s3 on {table_id}",
+            )
+
+
+def _route_table(probe: Probe, subnet: dict[str, Any]) -> dict[str, Any] | None:
+    """The subnet's own route table, else its VPC's main one."""
+    for filters in (
+        [{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}],
+        [
+            {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+            {"Name": "association.main", "Values": ["true"]},
+        ],
+    ):
+        tables = probe.call("ec2", "DescribeRouteTables", Filters=filters)["RouteTables"]
+        if tables:
+            return dict(tables[0])
+    return None
+
+
+def _endpoints(probe: Probe, ids: list[str]) -> Iterator[Check]:
+    """The S3 gateway endpoint is available and its policy does not deny everything."""
+    import json
+
+    if not ids:
+        return
+    found = probe.call("ec2", "DescribeVpcEndpoints", VpcEndpointIds=ids)["VpcEndpoints"]
+    for endpoint in found:
+        subject, state = endpoint["VpcEndpointId"], str(endpoint.get("State", "")).lower()
+        if state != "available":
+            yield Check(
+                "s3 endpoint", subject, "FAIL", f"the S3 gateway endpoint is {state or '?'}"
+            )
+            continue
+        policy = json.loads(endpoint.get("PolicyDocument") or "{}")
+        statements = policy.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        blanket_deny = any(
+            s.get("Effect") == "Deny"
+            and not s.get("Condition")
+            and set(_listed(s.get("Action"))) & {"*", "s3:*"}
+            and "*" in _listed(s.get("Resource"))
+            for s in statements
+        )
+        allows = any(s.get("Effect") == "Allow" for s in statements)
+        if blanket_deny or (policy and not allows):
+            yield Check(
+                "s3 endpoint",
+                subject,
+                "FAIL",
+                "the S3 gateway endpoint's policy denies every S3 request: allow the job's buckets",
+            )
+        else:
+            yield Check("s3 endpoint", subject, "PASS", "available, and its policy allows S3")
+
+
+def _listed(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _network_acl(probe: Probe, subnet: str) -> Iterator[Check]:
+    """The subnet's network ACL lets HTTPS out and the answers (ephemeral ports) back in."""
+    acls = probe.call(
+        "ec2",
+        "DescribeNetworkAcls",
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet]}],
+    )["NetworkAcls"]
+    if not acls:
+        return
+    entries = sorted(acls[0].get("Entries", []), key=lambda e: e.get("RuleNumber", 32767))
+    acl = acls[0]["NetworkAclId"]
+    for egress, ports, what in (
+        (True, (443,), "HTTPS (443) out"),
+        (False, (1024, 65535), "ephemeral ports (1024-65535) in"),
+    ):
+        blocked = [p for p in ports if not _acl_allows(entries, egress, p)]
+        if blocked:
+            yield Check(
+                "network acl",
+                subnet,
+                "FAIL",
+                f"network ACL {acl} does not allow {what} for 0.0.0.0/0: jobs cannot reach S3",
+            )
+        else:
+            yield Check("network acl", subnet, "PASS", f"network ACL {acl} allows {what}")
+
+
+def _acl_allows(entries: list[dict[str, Any]], egress: bool, port: int) -> bool:
+    """The first matching rule, by number, for TCP to or from 0.0.0.0/0 on ``port``."""
+    for entry in entries:
+        if bool(entry.get("Egress")) != egress or entry.get("CidrBlock") != "0.0.0.0/0":
+            continue
+        if str(entry.get("Protocol")) not in ("-1", "6"):
+            continue
+        ports = entry.get("PortRange")
+        if ports and not ports.get("From", 0) <= port <= ports.get("To", 65535):
+            continue
+        return entry.get("RuleAction") == "allow"
+    return False

@@ -1,0 +1,218 @@
+"""The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo.
+
+Exit codes for every command: 0 compliant / passed, 1 not compliant / a check
+FAILed, 2 could not run (usage, posture, credentials, region, network, file,
+encoding). A failure to run is one line ``secure-comprehend: error: ...`` on
+stderr that says what to do (and a JSON error object on stdout under
+``--json``); a traceback only with ``--debug``. A closed pipe is quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend.cli import commands, policy_command
+from secure_comprehend.cli.commands import EXIT_BROKEN_PIPE, EXIT_CANNOT_RUN, EXIT_CODES, CannotRun
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if sys.stdout is None:  # started with stdout closed (`>&-`): nothing could be shown
+            raise CannotRun("standard output is closed: nothing could be written")
+        return int(args.run(args))
+    except BrokenPipeError:
+        # the reader went away (`| head`): say nothing, as other Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = _explain(exc)
+        print(f"secure-comprehend: error: {message}", file=sys.stderr)
+        if args.json:
+            commands.print_json({"error": {"type": type(exc).__name__, "message": message}})
+        return EXIT_CANNOT_RUN
+
+
+def _explain(exc: Exception) -> str:
+    """One line (or a posture's list of errors) that says what went wrong and what to do."""
+    from botocore import exceptions as botocore_errors
+
+    from secure_comprehend._errors import PostureError
+
+    if isinstance(exc, (CannotRun, PostureError)):
+        return str(exc)
+    if isinstance(exc, botocore_errors.NoCredentialsError):
+        return (
+            "no AWS credentials: run 'aws configure' or 'aws sso login', or set AWS_PROFILE "
+            "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        )
+    if isinstance(exc, botocore_errors.NoRegionError):
+        return "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
+    if isinstance(exc, (botocore_errors.EndpointConnectionError, botocore_errors.ConnectionError)):
+        return f"cannot reach AWS ({exc}): check the network, proxy or endpoint settings"
+    if isinstance(exc, botocore_errors.ClientError):
+        error = exc.response.get("Error", {})
+        return (
+            f"AWS answered {exc.operation_name} with {error.get('Code', 'an error')}: "
+            f"{error.get('Message', exc)}"
+        )
+    if isinstance(exc, botocore_errors.BotoCoreError):
+        return f"botocore: {exc}"
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to check"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, (ValueError, TypeError)):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="secure-comprehend",
+        description="Keep Amazon Comprehend inside your VPC and under your KMS keys.",
+        epilog="Run 'secure-comprehend COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    subcommands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(
+        name: str, summary: str, text: str, example: str, ok: str, failed: str, json: bool = True
+    ) -> Any:
+        sub = subcommands.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. {text}",
+            epilog=f"example:\n  {example}\n\n" + EXIT_CODES.format(ok=ok, failed=failed),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if json:
+            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        else:
+            sub.set_defaults(json=False)
+        sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+        return sub
+
+    show = command(
+        "show",
+        "the posture and where each value came from",
+        "Without --region: the top-level sections and the regions that have their own. "
+        "With --region: the effective posture of that region, each value credited to the "
+        "file, variable or section that set it. Reads nothing from AWS, but a fleet "
+        "source that --config or SECURE_COMPREHEND_CONFIG names.",
+        "secure-comprehend show --region eu-west-1",
+        "shown",
+        "(not used)",
+    )
+    _posture_options(show, region="the region whose effective posture to show (default: none)")
+    show.set_defaults(run=commands.run_show)
+
+    check = command(
+        "check",
+        "decide a request without calling AWS",
+        "Applies the posture to a request as a protected client would, then runs botocore's "
+        "own parameter validation on the result, and prints the verdict, what was filled in "
+        "and the request.",
+        "secure-comprehend check start_entities_detection_job request.json --region us-east-1",
+        "compliant: the request would be sent",
+        "not compliant: a posture violation, or botocore would refuse the request",
+    )
+    check.add_argument("operation", help="CreateDocumentClassifier or create_document_classifier")
+    check.add_argument("request", help="a JSON file with the request parameters ('-' for stdin)")
+    _posture_options(check, region="the region the request would go to (default: as boto3)")
+    check.set_defaults(run=commands.run_check)
+
+    policy = command(
+        "policy",
+        "the posture as IAM policies or SCPs",
+        "Deny-only documents that make AWS enforce what the client enforces, from the same "
+        "posture and botocore model. Notes on stderr say what a policy cannot express.",
+        "secure-comprehend policy --kind scp --out scp.json",
+        "written",
+        "(not used)",
+        json=False,  # documents are JSON already
+    )
+    policy.add_argument(
+        "--kind",
+        choices=["identity", "scp", "data-access-role", "key-policy", "posture-reader"],
+        default="identity",
+        help="identity or scp: Deny-only documents; data-access-role: each role's trust and "
+        "permissions policies; key-policy: the statement each key's policy needs; "
+        "posture-reader: read access to the fleet source --config names, and nothing else",
+    )
+    _posture_options(policy, region="only this region (default: every region, others denied)")
+    policy.add_argument(
+        "--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...) instead"
+    )
+    policy.set_defaults(run=policy_command.run_policy)
+
+    doctor = command(
+        "doctor",
+        "read-only checks of the posture against the account",
+        "Describe/Get/List calls only: the subnets, security groups, S3 path, KMS keys, key "
+        "policies and data-access roles the posture names. A call you may not make is SKIPPED.",
+        "AWS_PROFILE=ml secure-comprehend doctor --region us-east-1",
+        "every check passed (WARN and SKIPPED included)",
+        "a check FAILed",
+    )
+    _posture_options(doctor, region="the region to check (default: as boto3)")
+    doctor.set_defaults(run=commands.run_doctor)
+
+    scan = command(
+        "scan",
+        "judge what already exists against the posture",
+        "Lists every Comprehend resource of the region (models with their versions, endpoints, "
+        "flywheels, and jobs submitted in the last --since days) and judges each as the request "
+        "that made it. Read-only. Audit first with scan, then turn on enforce.",
+        "secure-comprehend scan --region us-east-1 --since 7",
+        "every resource is compliant",
+        "some resource is not compliant",
+    )
+    _posture_options(scan, region="the region to scan (default: as boto3)")
+    scan.add_argument(
+        "--since", type=int, default=30, metavar="DAYS", help="jobs of the last DAYS days (30)"
+    )
+    scan.set_defaults(run=commands.run_scan)
+
+    demo = command(
+        "demo",
+        "run a protected client against in-process moto",
+        "Trains a classifier and starts a job with business parameters only, then shows a "
+        "request the posture refuses. Needs the 'demo' extra (moto); no AWS account.",
+        "secure-comprehend demo --config my-posture.toml",
+        "the demo ran and the posture held",
+        "a request the posture should refuse was sent",
+        json=False,
+    )
+    demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
+    demo.set_defaults(run=commands.run_demo)
+    return parser
+
+
+def _posture_options(parser: argparse.ArgumentParser, *, region: str) -> None:
+    parser.add_argument(
+        "--config",
+        help="posture TOML file, or fleet source: ssm:/path/name, secretsmanager:NAME, "
+        "appconfig:APP/ENV/PROFILE, s3://BUCKET/KEY (default: SECURE_COMPREHEND_* and the lookup)",
+    )
+    parser.add_argument("--region", help=region)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("secure-comprehend")
+    except PackageNotFoundError:  # run from a source tree
+        return "unknown"

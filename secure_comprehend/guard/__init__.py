@@ -1,0 +1,2 @@
+"""The guard: protected clients, their botocore handlers and the one request path;
+the botocore internals it relies on, in one module."""

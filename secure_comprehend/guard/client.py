@@ -1,0 +1,119 @@
+"""Integrations: client(), and patch()/unpatch() for clients built elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, cast
+
+from secure_comprehend._botocore import wrap_client_creator
+from secure_comprehend.decision.operations import is_comprehend
+from secure_comprehend.guard.enforcement import protect, protect_with
+from secure_comprehend.posture.loading import posture_or_load
+
+logger = logging.getLogger("secure_comprehend")
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+    from types_boto3_comprehend.client import ComprehendClient
+
+    from secure_comprehend.posture.model import Posture
+
+
+def client(
+    region_name: str | None = None,
+    *,
+    posture: Posture | None = None,
+    session: boto3.Session | None = None,
+    config: Config | None = None,
+    **kwargs: Any,
+) -> ComprehendClient:
+    """A protected boto3 Comprehend client.
+
+    Args:
+        region_name: the client's region; ``None`` uses the session's.
+        posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
+        session: the boto3 session to build the client from, and to read a fleet posture
+            source with; ``None`` uses boto3's default.
+        config: a botocore ``Config`` for the client.
+        **kwargs: passed on to ``session.client()`` (``endpoint_url``, credentials, ...).
+
+    Returns:
+        A real botocore client for ``comprehend``, protected.
+
+    Raises:
+        PostureError: the posture is missing or invalid; in enforce mode also when it
+            is not valid for the client's region.
+        TypeError: ``posture`` is not a Posture.
+    """
+    if session is None:  # boto3's default session, as boto3.client() uses
+        import boto3
+
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = cast("boto3.Session", boto3.DEFAULT_SESSION)
+    # a fleet source is read with this session, in the client's region
+    checked = posture_or_load(posture, session, region_name)
+    raw = session.client("comprehend", region_name=region_name, config=config, **kwargs)
+    return protect(raw, checked)
+
+
+class _PatchState:
+    lock = threading.Lock()
+    posture: Posture | None = None
+    installed = False
+
+
+def _protect_if_patched(created: Any) -> Any:
+    """Every new botocore client: protected while patched, if its model is Comprehend's
+    (whatever name or alias created it)."""
+    posture = _PatchState.posture
+    model = getattr(getattr(created, "meta", None), "service_model", None)
+    if posture is not None and model is not None and is_comprehend(model):
+        # someone else's client: never refused at creation; a region without a
+        # posture makes its covered operations violations instead
+        protect_with(created, posture, strict=False)
+    return created
+
+
+def patch(posture: Posture | None = None) -> None:
+    """Protect every Comprehend client created from now on, by any session.
+
+    Covers ``boto3.client(...)``, ``boto3.Session().client(...)`` and botocore
+    sessions, whenever they were created: every botocore client is made by
+    ``botocore.client.ClientCreator.create_client``, which ``patch()`` wraps once
+    per process. Clients that exist already are not changed: pass them to
+    ``protect()``. aiobotocore (and aioboto3) clients are not covered: aiobotocore
+    replaces botocore's client creator; use ``aio_client()`` or ``protect()`` for them
+    (``patch()`` logs a WARNING when aiobotocore is imported).
+
+    Args:
+        posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
+
+    Raises:
+        PostureError: the posture is missing or invalid.
+        TypeError: ``posture`` is not a Posture.
+    """
+    checked = posture_or_load(posture)
+    if "aiobotocore" in sys.modules:
+        logger.warning(
+            "sc.patch() does not protect aiobotocore or aioboto3 clients (aiobotocore has a "
+            "client creator of its own): use sc.aio_client() or sc.protect() for them"
+        )
+    with _PatchState.lock:
+        _PatchState.posture = checked
+        if not _PatchState.installed:
+            wrap_client_creator(_protect_if_patched)
+            _PatchState.installed = True
+
+
+def unpatch() -> None:
+    """Undo ``patch()``: clients created afterwards are plain again.
+
+    The wrapper stays installed (another library may have wrapped it since); with
+    no posture it passes every client through untouched.
+    """
+    with _PatchState.lock:
+        _PatchState.posture = None

@@ -1,0 +1,316 @@
+"""Enforcement: the guard of one client, and the one path every request takes.
+
+A request's path, as the README states it:
+
+1. When a covered call starts (``provide-client-params``, for the operations with
+   security members only), the guard picks the client's protection for this call and
+   binds it to the call's own context. A fleet posture is refreshed here, once per TTL.
+   With ``[models] verify``, the models the caller named are described now.
+2. When its parameters are built (``before-parameter-build``, after every other
+   handler, whatever name it used), that protection applies the posture to them as
+   the other handlers left them: what is missing is filled in, a violating request is
+   refused in enforce mode, and the decision is logged once, there.
+3. When botocore has created, signed and prepared the request, before any
+   ``before-send`` handler sees it (a transport such as moto's answers there), the
+   request is checked as the operation the caller invoked: every wire signal (the
+   ``X-Amz-Target`` header, the URL path, the content type, the body's encoding) must
+   name that operation in the client's protocol, and the body, read back whole, must
+   need no amending. What was read is what is sent: the body becomes the exact
+   ``bytes`` judged, the headers a new ``HeadersDict`` of the pairs checked.
+4. The check runs again as the last ``before-send`` handler and inside the HTTP send,
+   unless the body, URL, method and every header (its key, name and value) are the
+   very objects checked.
+
+Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
+refresh affects the next call, never one in flight. Operations without security
+members skip step 1 and pay a dictionary look-up in step 2 and a look at their wire
+signals in steps 3 and 4.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from secure_comprehend._botocore import client_loader, is_async_client, wrap_endpoint
+from secure_comprehend._errors import PostureError
+from secure_comprehend.decision.operations import is_comprehend, operations_for
+from secure_comprehend.guard.protection import CALL, Checked, Protection, logger, refuse_unchecked
+from secure_comprehend.guard.provenance import ModelVerifier
+from secure_comprehend.guard.wire import Wire
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, MutableMapping
+
+    from botocore.awsrequest import AWSPreparedRequest
+    from botocore.client import BaseClient
+    from botocore.model import ServiceModel
+
+    from secure_comprehend.decision.spec import OperationSpec
+    from secure_comprehend.posture.fleet.cache import LiveSource
+    from secure_comprehend.posture.model import EffectivePosture, Posture
+
+ClientT = TypeVar("ClientT", bound="BaseClient")
+
+_APPLY = ("before-parameter-build", "secure_comprehend.apply-posture")
+_RECHECK = ("before-send", "secure_comprehend.recheck")
+
+
+def protect(client: ClientT, posture: Posture | None = None) -> ClientT:
+    """Protect an existing Comprehend client in place.
+
+    Args:
+        client: a botocore/boto3 ``comprehend`` client.
+        posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
+
+    Returns:
+        The same client, with its type. Protecting again replaces the earlier protection.
+
+    Raises:
+        PostureError: the posture is missing or invalid; in enforce mode also when it is
+            not valid for the client's region, or sets ``[models] verify`` for an async
+            (aiobotocore) client. The client is left as it was. (In audit mode such a
+            client is protected, and its covered operations are logged as violations
+            naming the problem.)
+        TypeError: the client is not a Comprehend client, or ``posture`` is not a Posture.
+    """
+    from secure_comprehend.posture.loading import posture_or_load
+
+    region = getattr(getattr(client, "meta", None), "region_name", None)
+    protect_with(client, posture_or_load(posture, None, region), strict=True)
+    return client
+
+
+def _live_of(posture: Posture) -> LiveSource | None:
+    """The fleet source ``posture`` follows; None when none was ever loaded (no fleet code
+    is imported on a Lambda's cold path for a posture from a file or the environment)."""
+    live = sys.modules.get("secure_comprehend.posture.fleet.cache")
+    return None if live is None else cast("LiveSource | None", live.live_of(posture))
+
+
+def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
+    """Install the handlers; ``strict``: raise, in enforce mode, for a region without posture."""
+    _comprehend_model(client)
+    existing = _GUARDS.get(client)
+    verifier = existing.verifier if existing is not None else ModelVerifier(weakref.ref(client))
+    protection = _protection_for(client, posture, verifier, strict=strict)
+    with _GUARDS_LOCK:  # held until the handlers exist: protect() never returns before
+        guard = _GUARDS.get(client)
+        if guard is not None:
+            guard.follow(posture, _live_of(posture))
+            guard.protection = protection  # one assignment: the next call starts under it
+            return
+        guard = _GUARDS[client] = _Guard(protection, client, verifier)
+        guard.follow(posture, _live_of(posture))
+        events = client.meta.events
+        for name in guard.covered:  # the operations with security members only
+            events.register(
+                f"provide-client-params.comprehend.{name}",
+                cast("Callable[..., None]", guard.bind),
+                unique_id=f"secure_comprehend.bind.{name}",
+            )
+        events.register_last(_APPLY[0], guard.apply, unique_id=_APPLY[1])
+        events.register_last(_RECHECK[0], guard.recheck, unique_id=_RECHECK[1])
+        wrap_endpoint(client, guard.created, guard.sending)
+
+
+def _protection_for(
+    client: BaseClient,
+    posture: Posture | None,
+    verifier: ModelVerifier | None,
+    *,
+    strict: bool,
+    problem: str | None = None,
+) -> Protection:
+    """What ``client``'s calls get under ``posture``; None: refuse, saying ``problem``."""
+    model = _comprehend_model(client)
+    specs = operations_for(model, client_loader(client)).specs
+    wire = Wire(model, client.meta.endpoint_url)
+    if posture is None:  # a fleet posture that cannot be had: every covered operation fails
+        return Protection(specs, None, problem, "enforce", wire, about="(posture)")
+    effective: EffectivePosture | None = None
+    about = "(region)"
+    try:
+        if _describes_async(client, posture):
+            if posture.mode != "audit":
+                raise PostureError(ASYNC_VERIFY)
+            # audit mode: the rest of the posture applies; say once what is not checked
+            logger.warning("audit mode: %s; the rest of the posture applies", ASYNC_VERIFY)
+            verifier = None
+        effective = posture.effective(client.meta.region_name, client.meta.partition)
+    except PostureError as exc:
+        if strict and posture.mode != "audit":
+            raise
+        problem = str(exc)
+    return Protection(
+        _relevant(specs, posture), effective, problem, posture.mode, wire, verifier, about
+    )
+
+
+def _comprehend_model(client: BaseClient) -> ServiceModel:
+    """The client's service model.
+
+    Raises:
+        TypeError: the client is not a botocore client of Comprehend.
+    """
+    model = getattr(getattr(client, "meta", None), "service_model", None)
+    if model is None or not is_comprehend(model):
+        service = getattr(model, "service_name", None)
+        raise TypeError(
+            f"secure_comprehend protects comprehend clients: client must be a botocore "
+            f"comprehend client, not {service or type(client).__name__!r}"
+        )
+    return cast("ServiceModel", model)
+
+
+ASYNC_VERIFY = (
+    "[models] verify = true is not supported on an async (aiobotocore) client: it describes "
+    "each model with the client itself, synchronously; use a boto3 client for calls that "
+    "name models, or set verify = false"
+)
+
+
+def _describes_async(client: BaseClient, posture: Posture) -> bool:
+    """[models] verify describes models with the client itself, inside its handlers:
+    an async (aiobotocore) client's calls are coroutines there, so it cannot."""
+    return bool(posture.models and posture.models.verify) and is_async_client(client)
+
+
+def _relevant(specs: dict[str, OperationSpec], posture: Posture) -> dict[str, OperationSpec]:
+    """The operations this posture governs: [vpc]/[kms]/[iam] ones, and those of [s3] or
+    [models] when the posture has that section."""
+    s3, models = posture.s3 is not None, posture.models is not None
+    return {name: spec for name, spec in specs.items() if spec.governed(s3, models)}
+
+
+class _Guard:
+    """The handlers of one client; each call runs under the protection it started with.
+
+    With a fleet posture the guard also follows its source: when a covered call starts
+    it asks the source for the current posture (a clock comparison until the TTL ends)
+    and, when that changed, or can no longer be had, swaps the protection.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "checked",
+        "client",
+        "covered",
+        "is_async",
+        "live",
+        "posture",
+        "protection",
+        "verifier",
+    )
+
+    def __init__(self, protection: Protection, client: BaseClient, verifier: ModelVerifier) -> None:
+        self.protection = protection
+        self.client = weakref.ref(client)
+        self.verifier = verifier  # one per client: its cache outlives re-protection
+        self.is_async = is_async_client(client)
+        # operations with a security member: no posture has anything to say about the rest
+        model = client.meta.service_model
+        self.covered = frozenset(operations_for(model, client_loader(client)).specs)
+        self.live: LiveSource | None = None
+        self.posture: Posture | None = None  # the posture the protection was built from
+        # each request in flight: what was checked (kept here: a handler could forge it
+        # on the request); gone with the request
+        self.checked: weakref.WeakKeyDictionary[Any, Checked] = weakref.WeakKeyDictionary()
+
+    def follow(self, posture: Posture, live: LiveSource | None) -> None:
+        self.posture, self.live = posture, live
+
+    def bind(
+        self, params: MutableMapping[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> Coroutine[Any, Any, None] | None:
+        """provide-client-params (covered operations): bind the call to a protection."""
+        live = self.live
+        if live is not None:
+            if not self.is_async:
+                self._refresh(live)
+            elif live.due():  # aiobotocore awaits what a handler returns
+                return self._bind_after_refresh(live, params, model, context)
+            else:  # never read the store on the event loop, even if the TTL ends just now
+                self._refresh(live, read=False)
+        context[CALL] = self.protection.bind(model.name, params)
+        return None
+
+    async def _bind_after_refresh(
+        self, live: LiveSource, params: MutableMapping[str, Any], model: Any, context: Any
+    ) -> None:
+        """Read the store in a worker thread: the event loop never waits on it."""
+        import asyncio
+
+        await asyncio.to_thread(self._refresh, live)
+        context[CALL] = self.protection.bind(model.name, params)
+
+    def apply(
+        self,
+        params: MutableMapping[str, Any],
+        model: Any,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        """before-parameter-build, last: apply the call's protection to its parameters."""
+        if context is None:  # pragma: no cover - botocore always passes the call's context
+            context = {}
+        call = context.get(CALL)
+        if call is None:  # an operation without security members (or a call begun unprotected)
+            call = context[CALL] = self.protection.bind(model.name, params)
+        call.protection.apply(call, params)
+
+    def created(self, request: AWSPreparedRequest, params: Any, operation_model: Any) -> None:
+        """The endpoint created the request: check it before any before-send handler."""
+        context = params.get("context") if isinstance(params, dict) else None
+        operation = str(getattr(operation_model, "name", ""))
+        call = context.get(CALL) if isinstance(context, dict) else None
+        if call is None:  # a handler dropped the call's context: judged under the current one
+            call = self.protection.bind(operation, {})
+        self.checked[request] = call.protection.check(call, request, operation)
+
+    def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
+        """before-send, last: whatever the handlers before it changed, check again."""
+        checked = self.checked.get(request)
+        if checked is None:  # pragma: no cover - every request is created by the endpoint
+            operation = event_name.rpartition(".")[2]
+            call = self.protection.bind(operation, {})
+        elif checked.unchanged(request):
+            return
+        else:
+            call, operation = checked.call, checked.operation
+        self.checked[request] = call.protection.check(call, request, operation)
+
+    def sending(self, request: AWSPreparedRequest) -> None:
+        """Inside the HTTP send: the last look at what goes out."""
+        checked = self.checked.get(request)
+        if checked is None:
+            refuse_unchecked(self.protection)
+        elif not checked.unchanged(request):
+            self.checked[request] = checked.call.protection.check(
+                checked.call, request, checked.operation
+            )
+
+    def _refresh(self, live: LiveSource, *, read: bool = True) -> None:
+        client = self.client()
+        if client is None:  # pragma: no cover - a client's own handlers outlive it only in gc
+            return
+        started_from = self.posture
+        try:  # a following client never waits on another thread's read of the store
+            posture: Posture | None = live.current(wait=False, read=read).posture
+            problem = None
+        except PostureError as exc:
+            posture, problem = None, str(exc)
+        if posture is not None and posture is started_from:
+            return
+        # a new posture, or none to be had (the problem says for how long: built anew)
+        protection = _protection_for(client, posture, self.verifier, strict=False, problem=problem)
+        with _GUARDS_LOCK:
+            if self.live is not live or self.posture is not started_from:
+                return  # protect() gave the client another posture meanwhile: it stands
+            self.posture, self.protection = posture, protection
+
+
+_GUARDS: weakref.WeakKeyDictionary[Any, _Guard] = weakref.WeakKeyDictionary()
+_GUARDS_LOCK = threading.Lock()

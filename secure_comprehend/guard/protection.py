@@ -1,0 +1,261 @@
+"""What one call gets under one posture: the posture applied, the decision logged, the wire checked.
+
+A ``Protection`` is what one client enforces under one posture; it never changes. A
+``Call`` binds one call to the protection chosen when the call started, so every later
+look at that call (the parameters, the request created, the request sent) judges it
+by the same posture, whatever ``protect()`` or a fleet refresh does meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from secure_comprehend._botocore import (
+    fresh_headers,
+    header_items,
+    header_snapshot,
+    same_headers,
+)
+from secure_comprehend._display import short_repr
+from secure_comprehend._errors import PostureViolation, Violation
+from secure_comprehend.decision.decide import decide
+from secure_comprehend.decision.final_check import final_check
+from secure_comprehend.guard.wire import UnreadableBody, frozen_body, read_body
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from botocore.awsrequest import AWSPreparedRequest
+
+    from secure_comprehend.decision.decide import Decision
+    from secure_comprehend.decision.spec import OperationSpec
+    from secure_comprehend.guard.provenance import ModelVerifier
+    from secure_comprehend.guard.wire import Wire
+    from secure_comprehend.posture.model import EffectivePosture
+
+logger = logging.getLogger("secure_comprehend")  # no handler: Python's last resort shows WARNINGs
+
+CALL = "secure_comprehend"  # the key of a call's Call in botocore's per-call context
+
+
+class Call:
+    """One call: the protection it started under, and what was reported of it."""
+
+    __slots__ = ("protection", "reported", "spec", "verdicts")
+
+    def __init__(self, protection: Protection, spec: OperationSpec | None) -> None:
+        self.protection = protection
+        self.spec = spec  # None: an operation this posture has nothing to say about
+        self.verdicts: dict[str, str | None] = {}  # [models] verify: model ARN -> why not
+        self.reported: set[tuple[str, str]] = set()  # (path, reason) already logged
+
+
+class Protection:
+    """The posture of one client, for each of its calls; immutable.
+
+    Args:
+        specs: the operations this posture governs.
+        posture: the effective posture of the client's region; None: refuse, saying ``problem``.
+        problem: why there is no posture (the region's, or none to be had).
+        mode: ``enforce`` or ``audit``.
+        wire: how the client's requests name their operation.
+        verifier: describes models for ``[models] verify``; None: not verified here.
+        about: what ``problem`` is about, as a violation's member path.
+    """
+
+    __slots__ = ("about", "enforce", "plain", "posture", "problem", "specs", "verifier", "wire")
+
+    def __init__(
+        self,
+        specs: Mapping[str, OperationSpec],
+        posture: EffectivePosture | None,
+        problem: str | None,
+        mode: str,
+        wire: Wire,
+        verifier: ModelVerifier | None = None,
+        about: str = "(region)",
+    ) -> None:
+        self.specs = specs
+        self.posture = posture
+        self.problem = problem
+        self.enforce = mode != "audit"  # anything unexpected enforces
+        self.wire = wire
+        verifies = posture is not None and posture.models is not None and posture.models.verify
+        self.verifier = verifier if verifies else None
+        self.about = about
+        self.plain = Call(self, None)  # shared by the calls of operations it does not govern
+
+    def bind(self, operation: str, params: Mapping[str, Any]) -> Call:
+        """A call of ``operation`` under this protection.
+
+        With ``[models] verify``, the models the caller named are described here, at the
+        start of the call, before the call itself (a Stubber test queues them first).
+        """
+        spec = self.specs.get(operation)
+        if spec is None:
+            return self.plain
+        call = Call(self, spec)
+        if self.verifier is not None and self.posture is not None:
+            self.verifier.violations(spec, params, self.posture, call.verdicts)
+        return call
+
+    def apply(self, call: Call, params: MutableMapping[str, Any]) -> None:
+        """before-parameter-build: fill in the posture, refuse in enforce mode; log once."""
+        spec = call.spec
+        if spec is None:
+            return
+        decision: Decision | None = None
+        if self.posture is None:
+            violations = self._no_posture(spec)
+        else:
+            decision = decide(spec, params, self.posture)
+            violations = decision.violations + self._models(call, decision.params)
+        if violations:
+            call.reported.update((v.path, v.reason) for v in violations)
+            self.report(spec.name, violations)
+        if decision is not None and (decision.injected or decision.rewritten):
+            params.update(decision.params)  # decide() copied every container it changed
+            _log_amended(decision)
+            if logger.isEnabledFor(logging.DEBUG):  # the repr costs more than the decision
+                logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
+
+    def check(self, call: Call, request: AWSPreparedRequest, operation: str) -> Checked:
+        """The request as it will be sent must name ``operation`` and need no amending.
+
+        What was read is what is sent: the body becomes the exact ``bytes`` judged and
+        the headers a new ``HeadersDict`` of the pairs checked. Returns what a later look
+        compares (``Checked.unchanged``).
+        """
+        raw = request.body
+        body: bytes | None = None
+        pairs: list[tuple[Any, Any, Any]] | None = None
+        as_read = False
+        try:
+            body = raw if type(raw) is bytes else frozen_body(raw)
+            pairs, as_read = header_items(request.headers)
+        except UnreadableBody as exc:
+            problem: str | None = f"its body cannot be checked: {exc}"
+        except Exception as exc:  # a headers object that cannot be read fails closed
+            problem = f"its headers cannot be read: {exc!r}"
+        else:
+            problem = self.wire.problem(
+                request.method, request.url, pairs, body, operation, sniff=call.spec is None
+            )
+        violations: tuple[Violation, ...] = ()
+        if problem is not None:
+            violations = (Violation(operation, "(request)", None, problem),)
+        if call.spec is not None and body is not None:  # every violation at once
+            violations += self._check_body(call, call.spec, body)
+        if violations:
+            if call is self.plain:  # what is reported is remembered per call
+                call = Call(self, None)
+            new = tuple(v for v in violations if (v.path, v.reason) not in call.reported)
+            call.reported.update((v.path, v.reason) for v in violations)
+            if new or self.enforce:
+                self.report(operation, new or violations)
+        if body is not None and body is not raw:
+            request.body = body
+        if problem is None and not as_read:  # names are exact str: built anew
+            request.headers = fresh_headers(pairs or ())
+        return Checked(call, operation, request)
+
+    def _check_body(self, call: Call, spec: OperationSpec, body: bytes) -> tuple[Violation, ...]:
+        if self.posture is None:
+            return self._no_posture(spec)
+        try:
+            sent = read_body(self.wire.protocol, body)
+        except UnreadableBody as exc:
+            return (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
+        found = final_check(spec, sent, self.posture)
+        if not found and self.enforce:  # a model swapped in after build: judged too
+            found = self._models(call, sent)
+        return found
+
+    def _models(self, call: Call, params: Mapping[str, Any]) -> tuple[Violation, ...]:
+        if self.verifier is None or self.posture is None or call.spec is None:
+            return ()
+        return tuple(self.verifier.violations(call.spec, params, self.posture, call.verdicts))
+
+    def _no_posture(self, spec: OperationSpec) -> tuple[Violation, ...]:
+        return (Violation(spec.name, self.about, None, str(self.problem)),)
+
+    def report(self, operation: str, violations: tuple[Violation, ...]) -> None:
+        """Refuse (enforce mode), or log at WARNING (audit mode)."""
+        if self.enforce:
+            _refuse(operation, violations)
+        logger.warning(
+            "audit mode, sent anyway: %s: %d posture violation(s)\n%s",
+            operation,
+            len(violations),
+            _lines(violations),
+            extra=_extra(operation, violations, "audit"),
+        )
+
+
+class Checked:
+    """What a check saw of one request: the very objects, to compare by identity."""
+
+    __slots__ = ("body", "call", "headers", "method", "operation", "url")
+
+    def __init__(self, call: Call, operation: str, request: AWSPreparedRequest) -> None:
+        self.call, self.operation = call, operation
+        self.body, self.url, self.method = request.body, request.url, request.method
+        self.headers = header_snapshot(request.headers)
+
+    def unchanged(self, request: AWSPreparedRequest) -> bool:
+        """Whether the request holds the very objects checked: an exact ``bytes`` or
+        ``str`` cannot change in place, and an object is only ever identical to itself."""
+        return (
+            request.body is self.body
+            and request.url is self.url
+            and request.method is self.method
+            and self.headers is not None
+            and same_headers(request.headers, self.headers)
+        )
+
+
+def refuse_unchecked(protection: Protection) -> None:
+    """A request at the HTTP send that no check saw: refused (enforce) or logged (audit)."""
+    reason = "the request was not created by this client's endpoint: it was never checked"
+    protection.report("(unchecked)", (Violation("(unchecked)", "(request)", None, reason),))
+
+
+def _refuse(operation: str, violations: tuple[Violation, ...]) -> None:
+    logger.warning(
+        "refused %s: %d posture violation(s); nothing was sent\n%s",
+        operation,
+        len(violations),
+        _lines(violations),
+        extra=_extra(operation, violations, "enforce"),
+    )
+    raise PostureViolation(operation, violations)
+
+
+def _lines(violations: tuple[Violation, ...]) -> str:
+    return "\n".join(f"  - {v}" for v in violations)
+
+
+def _extra(operation: str, violations: tuple[Violation, ...], mode: str) -> dict[str, Any]:
+    return {"operation": operation, "mode": mode, "violations": [v.path for v in violations]}
+
+
+def _log_amended(decision: Decision) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    parts = []
+    if decision.injected:
+        parts.append(f"filled in {', '.join(decision.injected)}")
+    if decision.rewritten:
+        parts.append(f"rewrote key IDs to ARNs at {', '.join(decision.rewritten)}")
+    logger.info(
+        "%s: %s",
+        decision.operation,
+        "; ".join(parts),
+        extra={
+            "operation": decision.operation,
+            "injected": list(decision.injected),
+            "rewritten": list(decision.rewritten),
+        },
+    )

@@ -1,0 +1,225 @@
+"""A request on the wire: its body read back, and every signal that names its operation.
+
+A Comprehend request names its operation and protocol several times: the
+``X-Amz-Target`` header (JSON), the URL path (RPC v2 CBOR), the ``Content-Type`` and
+``smithy-protocol`` headers, and the body's own encoding. A server may trust any one of
+them, so every one must name the operation the caller invoked, in the client's protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from secure_comprehend._botocore import decode_cbor
+from secure_comprehend.posture.documents import unique_keys
+
+if TYPE_CHECKING:
+    from botocore.model import ServiceModel
+
+JSON, CBOR = "json", "smithy-rpc-v2-cbor"
+# What a server could read an operation, a protocol or the body's extent from.
+_SIGNALS = frozenset(
+    (
+        "x-amz-target",
+        "content-type",
+        "smithy-protocol",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+    )
+)
+_URL_CACHE_SIZE = 64
+_UNSEEN: Any = object()
+
+
+class UnreadableBody(ValueError):
+    """The body could not be read back into request parameters."""
+
+
+def frozen_body(body: Any) -> bytes:
+    """The body as an exact, immutable ``bytes`` object: what is judged and what is sent.
+
+    A ``bytearray`` (editable after the check) or a subclass of ``bytes`` or ``str``
+    (whose comparisons or conversions may lie) becomes a plain copy of its contents.
+
+    Raises:
+        UnreadableBody: a body that is not bytes or text (a stream, an iterable).
+    """
+    if type(body) is bytes:
+        return body
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return str.encode(body, "utf-8")  # the base method: a subclass cannot re-encode it
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(memoryview(body))  # the buffer itself: __bytes__ is not consulted
+    raise UnreadableBody(f"body of type {type(body).__name__} cannot be inspected")
+
+
+def read_body(protocol: str, body: bytes) -> dict[str, Any]:
+    """The parameters a serialized Comprehend request body carries.
+
+    Args:
+        protocol: the service model's resolved protocol (``json`` or ``smithy-rpc-v2-cbor``).
+        body: the body, as ``frozen_body`` made it.
+
+    Raises:
+        UnreadableBody: an unknown protocol, or bytes that do not decode to a structure.
+    """
+    try:
+        if protocol == JSON:
+            text = body.decode("utf-8")  # not UTF-16 or -32, which json.loads would guess
+            value = json.loads(text, object_pairs_hook=unique_keys) if body else {}
+        elif protocol == CBOR:
+            value = decode_cbor(body) if body else {}
+        else:
+            raise UnreadableBody(f"protocol {protocol!r} is not understood")
+    except UnreadableBody:
+        raise
+    except Exception as exc:  # any decoding failure fails closed
+        raise UnreadableBody(f"{protocol} body does not decode: {exc}") from exc
+    if not isinstance(value, dict):
+        raise UnreadableBody(f"{protocol} body is a {type(value).__name__}, not a structure")
+    return value
+
+
+class Wire:
+    """How one client's requests name their operation, and the check that they agree.
+
+    Args:
+        model: the client's service model (its resolved protocol and target prefix).
+        endpoint_url: the client's endpoint; the URL path is checked under its path.
+    """
+
+    __slots__ = ("_base", "_content_type", "_prefix", "_urls", "protocol")
+
+    def __init__(self, model: ServiceModel, endpoint_url: str) -> None:
+        self.protocol: str = getattr(model, "resolved_protocol", None) or model.protocol
+        self._prefix = str(model.metadata.get("targetPrefix", ""))
+        if self.protocol == JSON:
+            self._content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion')}"
+        else:
+            self._content_type = "application/cbor"
+        self._base = urlsplit(endpoint_url).path
+        self._urls: dict[tuple[str, str], str | None] = {}  # (url, operation) -> its problem
+
+    def problem(
+        self,
+        method: Any,
+        url: Any,
+        headers: list[tuple[Any, str | None, Any]],
+        body: bytes,
+        operation: str,
+        *,
+        sniff: bool,
+    ) -> str | None:
+        """Why a request does not plainly name ``operation`` in this protocol; None if it does.
+
+        Args:
+            headers: every (name, its lower case or None, value) the request is sent with.
+            sniff: look at the body's first byte (a body that is decoded whole need not).
+        """
+        if method != "POST" or type(method) is not str:
+            return f"the request is sent with method {method!r}, not POST"
+        problem = self._url_problem(url, operation)
+        if problem is not None:
+            return problem
+        try:
+            found = self._signals(headers)
+        except UnicodeDecodeError as exc:
+            return f"a header is not ASCII: {exc}"
+        if isinstance(found, str):
+            return found
+        problem = self._header_problem(found, len(body), operation)
+        return problem if problem is not None or not sniff else self._body_problem(body)
+
+    def _url_problem(self, url: Any, operation: str) -> str | None:
+        if type(url) is not str:
+            return f"its URL is a {type(url).__name__}, not a str"
+        key = (url, operation)
+        problem: str | None = self._urls.get(key, _UNSEEN)
+        if problem is _UNSEEN:  # a handful of URLs per client: each is parsed once
+            problem = self._parse_url(url, operation)
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[key] = problem
+        return problem
+
+    def _parse_url(self, url: str, operation: str) -> str | None:
+        expected = self._path(operation)
+        if not url.isascii() or not url.isprintable() or "\\" in url:
+            return f"its URL {url!r} is not plain printable ASCII"
+        if "#" in url or "?" in url:
+            return f"its URL {url!r} has a query or fragment"
+        try:
+            path = urlsplit(url).path
+        except ValueError as exc:
+            return f"its URL {url!r} does not parse: {exc}"
+        if path != expected:  # a parameter (;) or an escape (%2F) added to it too
+            return f"its URL path is {path!r}, not {expected!r}, the path of {operation}"
+        return None
+
+    def _path(self, operation: str) -> str:
+        """The URL path botocore gives ``operation``, under the endpoint's own path."""
+        if self.protocol == JSON:
+            return self._base or "/"
+        suffix = f"/service/{self._prefix}/operation/{operation}"
+        return (self._base[:-1] if self._base.endswith("/") else self._base) + suffix
+
+    @staticmethod
+    def _signals(headers: list[tuple[Any, str | None, Any]]) -> dict[str, str] | str:
+        """The headers a server reads an operation or protocol from; a str: a problem."""
+        found: dict[str, str] = {}
+        for name, lower, value in headers:
+            if lower is None:
+                return f"a header name is a {type(name).__name__}, not a str"
+            if lower not in _SIGNALS:
+                continue
+            if lower in found:
+                return f"the header {name} is sent more than once"
+            if type(value) is bytes:
+                value = value.decode("ascii")
+            elif type(value) is not str:
+                return f"the header {name} is a {type(value).__name__}"
+            found[lower] = value
+        return found
+
+    def _header_problem(self, found: dict[str, str], length: int, operation: str) -> str | None:
+        target = found.get("x-amz-target")
+        if self.protocol == JSON:
+            expected = f"{self._prefix}.{operation}"
+            if target != expected:
+                sent = target or "no operation"
+                return _retargeted(f"X-Amz-Target is {target!r}", sent, operation)
+            if "smithy-protocol" in found:
+                return "a JSON request carries a smithy-protocol header"
+        else:
+            if target is not None:
+                return _retargeted(f"X-Amz-Target is {target!r}", target, operation)
+            if found.get("smithy-protocol") != "rpc-v2-cbor":
+                return f"smithy-protocol is {found.get('smithy-protocol')!r}, not 'rpc-v2-cbor'"
+        content_type = found.get("content-type")
+        if content_type != self._content_type and (length or content_type is not None):
+            return f"Content-Type is {content_type!r}, not {self._content_type!r}"
+        if "content-encoding" in found or "transfer-encoding" in found:
+            return "the body is sent with a content or transfer encoding"
+        sent_length = found.get("content-length")
+        if sent_length is not None and sent_length != str(length):
+            return f"Content-Length is {sent_length!r}, the body has {length} bytes"
+        return None
+
+    def _body_problem(self, body: bytes) -> str | None:
+        if not body:
+            return None
+        first = body[0]
+        if self.protocol == JSON and first != 0x7B:  # "{"
+            return "the body cannot be checked: it is not a JSON object"
+        if self.protocol == CBOR and not 0xA0 <= first <= 0xBF:  # a CBOR map
+            return "the body cannot be checked: it is not a CBOR map"
+        return None
+
+
+def _retargeted(signal: str, sent: str, operation: str) -> str:
+    return f"{signal}: the request is sent as {sent.rpartition('.')[2]}, built as {operation}"

@@ -1,0 +1,1 @@
+"""The posture: the approved settings (pydantic models), where they come from, how they are read."""

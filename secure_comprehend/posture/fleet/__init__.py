@@ -1,0 +1,2 @@
+"""Fleet postures: sources in AWS (SSM, Secrets Manager, S3, AppConfig), read and kept
+for a TTL."""
