@@ -187,7 +187,9 @@ class WireServer:
 
         self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -198,13 +200,20 @@ class WireServer:
         return [body for _, _, body in self.received]
 
 
-@pytest.fixture
-def wire_server() -> Iterator[WireServer]:
+@pytest.fixture(scope="session")
+def _one_wire_server() -> Iterator[WireServer]:
     server = WireServer()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def wire_server(_one_wire_server: WireServer) -> WireServer:
+    """The session's WireServer, with nothing received yet."""
+    _one_wire_server.received.clear()
+    return _one_wire_server
 
 
 def cbor_only(document: dict[str, Any]) -> None:
