@@ -29,6 +29,7 @@ from conftest import (
     REGION,
     ROLES,
     SUBNETS,
+    AlwaysEqual,
     WireServer,
     cbor_only,
     make_posture,
@@ -705,16 +706,6 @@ def test_an_uncovered_call_smuggling_a_job_is_refused(
     assert wire_server.received == []
 
 
-class _AlwaysEqual(bytes):
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __ne__(self, other: object) -> bool:
-        return False
-
-    __hash__ = bytes.__hash__
-
-
 @pytest.mark.parametrize("body", ["bytearray edited in place", "claims to be equal"])
 def test_what_is_judged_is_what_is_sent(wire_server: WireServer, body: str) -> None:
     editable = bytearray()
@@ -729,7 +720,7 @@ def test_what_is_judged_is_what_is_sent(wire_server: WireServer, body: str) -> N
             editable[:] = editable.replace(SUBNETS[0].encode(), OTHER_SUBNET.encode())
         else:
             bad = json.loads(request.body) | {"VpcConfig": BAD_VPC}
-            request.body = _AlwaysEqual(json.dumps(bad).encode())
+            request.body = AlwaysEqual(json.dumps(bad).encode())
 
     async def main() -> None:
         async with plain(wire_server.url) as client:

@@ -26,6 +26,7 @@ from conftest import (
     REGION,
     ROLES,
     SUBNETS,
+    AlwaysEqual,
     Recorder,
     WireServer,
     cbor_only,
@@ -218,18 +219,6 @@ def test_a_target_changed_after_every_check_is_refused_at_the_send(
 
 
 # 2. What is judged is what is sent: no memo of an object someone else can change.
-
-
-class AlwaysEqual(bytes):
-    """A body that claims to equal anything (the old memo compared bodies)."""
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __ne__(self, other: object) -> bool:
-        return False
-
-    __hash__ = bytes.__hash__
 
 
 def test_a_bytearray_body_edited_after_the_check_is_not_what_is_sent(

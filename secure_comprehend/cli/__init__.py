@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend.cli import commands, policy_command
+from secure_comprehend.cli import commands
 from secure_comprehend.cli.commands import EXIT_BROKEN_PIPE, EXIT_CANNOT_RUN, EXIT_CODES, CannotRun
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...) instead"
     )
-    policy.set_defaults(run=policy_command.run_policy)
+    policy.set_defaults(run=commands.run_policy)
 
     doctor = command(
         "doctor",
