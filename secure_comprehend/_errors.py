@@ -101,3 +101,17 @@ class PostureViolation(SecureComprehendError, ClientError):
 # Shown by their public path (secure_comprehend.PostureViolation) in tracebacks and reprs.
 for _public in (Violation, SecureComprehendError, PostureError, PostureViolation):
     _public.__module__ = "secure_comprehend"
+
+
+# What AWS answers a caller that may not make a call (IAM, EC2's own code, KMS, S3).
+ACCESS_DENIED = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
+)
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a failed call (botocore's ``ClientError``), else None."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return str(code) if code else None

@@ -76,15 +76,14 @@ def test_scan_reports_exactly_the_non_compliant_resources() -> None:
     assert {"topics detection jobs", "entities detection jobs", "entity recognizers"} <= areas
 
 
-def test_scan_survives_an_access_denied_list_and_says_so() -> None:
+@pytest.mark.parametrize("code", ["AccessDeniedException", "UnauthorizedAccess"])
+def test_scan_survives_an_access_denied_list_and_says_so(code: str) -> None:
     created()
     session = boto3.Session(region_name=REGION)
     client = session.client("comprehend", region_name=REGION)
     stub = Stubber(client)
     stub.add_client_error(
-        "list_document_classifiers",
-        service_error_code="AccessDeniedException",
-        http_status_code=403,
+        "list_document_classifiers", service_error_code=code, http_status_code=403
     )
     real_client = session.client
 
@@ -109,10 +108,7 @@ def test_scan_survives_an_access_denied_list_and_says_so() -> None:
     with stub:
         report = sc.scan(make_posture(), session=session, region_name=REGION)
     assert report.skipped == [
-        (
-            "document classifiers",
-            "not allowed (AccessDeniedException): needs comprehend:ListDocumentClassifiers",
-        )
+        ("document classifiers", f"not allowed ({code}): needs comprehend:ListDocumentClassifiers")
     ]
     assert any(r.area == "entity recognizers" for r in report.resources)
 

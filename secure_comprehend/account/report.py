@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from secure_comprehend._errors import ACCESS_DENIED, aws_error_code
+
 if TYPE_CHECKING:
     import boto3
 
     from secure_comprehend.posture.origin import Origin
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIPPED"]
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,7 @@ class Skipped(Exception):
 
 def error_code(exc: Exception) -> str:
     """The AWS error code of a failed call, else the exception's type."""
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return str(code or type(exc).__name__)
+    return aws_error_code(exc) or type(exc).__name__
 
 
 class Probe:
@@ -122,7 +121,7 @@ class Probe:
         try:
             return getattr(self._clients[service], xform_name(operation))(**params)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _DENIED:
-                raise Skipped(f"{service}:{operation}", code) from exc
+            code = aws_error_code(exc)
+            if code in ACCESS_DENIED:
+                raise Skipped(f"{service}:{operation}", str(code)) from exc
             raise

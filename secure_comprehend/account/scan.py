@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, PaginationError
 
-from secure_comprehend._errors import Violation
+from secure_comprehend._errors import ACCESS_DENIED, Violation, aws_error_code
 from secure_comprehend.decision.judge import judge_resource
 
 if TYPE_CHECKING:
     import boto3
 
     from secure_comprehend.posture.model import EffectivePosture, Posture
-
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
 @dataclass(frozen=True)
@@ -211,9 +209,9 @@ def scan(
 
 
 def _why_skipped(listing: _Listing, exc: Exception) -> str:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+    code = aws_error_code(exc) or type(exc).__name__
     call = getattr(exc, "operation_name", None) or listing.operation
-    if code in _DENIED:
+    if code in ACCESS_DENIED:
         return f"not allowed ({code}): needs comprehend:{call}"
     return f"comprehend:{call} failed ({code}); the area was not judged"
 

@@ -57,7 +57,7 @@ def _explain(exc: Exception) -> str:
             "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
         )
     if isinstance(exc, botocore_errors.NoRegionError):
-        return "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
+        return commands.NO_REGION
     if isinstance(exc, (botocore_errors.EndpointConnectionError, botocore_errors.ConnectionError)):
         return f"cannot reach AWS ({exc}): check the network, proxy or endpoint settings"
     if isinstance(exc, botocore_errors.ClientError):

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from secure_comprehend.decision.decide import Decision
 
 EXIT_OK, EXIT_NOT_COMPLIANT, EXIT_CANNOT_RUN = 0, 1, 2
+NO_REGION = "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a tool ended by SIGPIPE
 
 EXIT_CODES = """exit codes:
@@ -53,9 +54,7 @@ def _region(args: argparse.Namespace, *, required: bool = True) -> str | None:
 
     region = botocore.session.get_session().get_config_variable("region")
     if not region and required:
-        raise CannotRun(
-            "no region: pass --region, set AWS_DEFAULT_REGION, or give your profile a region"
-        )
+        raise CannotRun(NO_REGION)
     return str(region) if region else None
 
 

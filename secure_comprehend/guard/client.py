@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._botocore import wrap_client_creator
 from secure_comprehend.decision.operations import is_comprehend
 from secure_comprehend.guard.enforcement import protect, protect_with
-from secure_comprehend.posture.loading import posture_or_load
+from secure_comprehend.posture.loading import default_session, posture_or_load
 
 logger = logging.getLogger("secure_comprehend")
 
@@ -49,11 +49,7 @@ def client(
         TypeError: ``posture`` is not a Posture.
     """
     if session is None:  # boto3's default session, as boto3.client() uses
-        import boto3
-
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        session = cast("boto3.Session", boto3.DEFAULT_SESSION)
+        session = default_session()
     # a fleet source is read with this session, in the client's region
     checked = posture_or_load(posture, session, region_name)
     raw = session.client("comprehend", region_name=region_name, config=config, **kwargs)

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._errors import Violation
+from secure_comprehend._errors import Violation, aws_error_code
 from secure_comprehend.decision.judge import judge_resource
 from secure_comprehend.decision.perimeter import MODEL_ARN_RE, model_problem, values_at
 
@@ -91,7 +91,7 @@ class ModelVerifier:
         try:
             properties = self._properties(arn, match["type"])
         except Exception as exc:  # fail closed: say why it could not be verified
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            code = aws_error_code(exc)
             return f"cannot verify how the model was trained: {code or type(exc).__name__}"
         if match["type"] == "flywheel":  # a flywheel stands for its active model
             active = properties.get("ActiveModelArn")

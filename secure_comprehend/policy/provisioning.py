@@ -10,12 +10,12 @@ configured, no S3 access (it depends on your buckets).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend.policy.statements import COMPREHEND_PRINCIPAL
+from secure_comprehend.policy.text import VERSION, compact, document
 from secure_comprehend.posture.ids import ROLE_ARN_RE, parse_kms
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ def network_resources(partition: str, subnets: list[str], groups: list[str]) -> 
 KMS_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey", "kms:RetireGrant")
 # IAM: managed policy 6,144 characters, trust policy 2,048 (default quota); KMS key policy 32 KiB.
 _LIMITS = {"permissions": 6144, "trust": 2048, "key policy": 32768}
-VERSION = "2012-10-17"
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ def data_access_role(
         }
         mine = [scope for scope in scopes if role in scope.roles()]
         statements = _permissions(posture, mine, partition, account)
-        permissions = {"Version": VERSION, "Statement": statements}
+        permissions = document(statements)
         _check_size("trust", role, trust)
         _check_size("permissions", role, permissions)
         documents[role] = {"TrustPolicy": trust, "PermissionsPolicy": permissions}
@@ -269,13 +268,13 @@ def key_policy(
             "Action": list(KMS_ACTIONS),
             "Resource": "*",  # in a key policy, "*" is the key itself
         }
-        _check_size("key policy", key, {"Version": VERSION, "Statement": [statement]})
+        _check_size("key policy", key, document([statement]))
         documents[key] = [statement]
     return documents, notes
 
 
 def _check_size(what: str, subject: str, document: dict[str, Any]) -> None:
-    size = len(json.dumps(document, separators=(",", ":")))
+    size = len(compact(document))
     if size > _LIMITS[what]:
         raise PostureError(
             f"the {what} for {subject} is {size} characters, over the {_LIMITS[what]:,} limit"

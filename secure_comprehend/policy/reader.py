@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from secure_comprehend.policy.text import document
 from secure_comprehend.posture.fleet.sources import FleetSource
 
 _APPCONFIG_ID = re.compile(r"[a-z0-9]{7}", re.ASCII)
@@ -94,7 +95,7 @@ def reader_policy(source: FleetSource, region: str | None) -> tuple[dict[str, An
         "an Allow for readers: attach it to the roles of notebooks, functions and jobs; "
         "writing the posture is for its administrators only"
     )
-    return {"Version": "2012-10-17", "Statement": statements}, notes
+    return document(statements), notes
 
 
 def _allow(sid: str, actions: list[str], resource: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Kind = Literal["identity", "scp"]
 # Characters of the compact JSON written: customer managed policy (IAM does not count
 # whitespace) and service control policy (Organizations counts every character).
 SIZE_LIMITS: dict[str, int] = {"identity": 6144, "scp": 5120}
+VERSION = "2012-10-17"  # the policy language's version
 
 
 def wildcards(actions: list[str]) -> str | list[str]:
@@ -39,13 +40,18 @@ def wildcards(actions: list[str]) -> str | list[str]:
     return patterns[0] if len(patterns) == 1 else patterns
 
 
+def document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """A policy document of ``statements``."""
+    return {"Version": VERSION, "Statement": statements}
+
+
 def compact(document: dict[str, Any]) -> str:
     """A document as written: compact JSON, the text whose length the limits count."""
     return json.dumps(document, separators=(",", ":"))
 
 
-def _compact_size(document: dict[str, Any]) -> int:
-    return len(compact(document))
+def _compact_size(statements: list[dict[str, Any]]) -> int:
+    return len(compact(document(statements)))
 
 
 def pack(statements: list[dict[str, Any]], kind: Kind) -> list[dict[str, Any]]:
@@ -54,20 +60,16 @@ def pack(statements: list[dict[str, Any]], kind: Kind) -> list[dict[str, Any]]:
     documents: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
     for statement in statements:
-        alone = {"Version": "2012-10-17", "Statement": [statement]}
-        if _compact_size(alone) > limit:
+        if _compact_size([statement]) > limit:
             raise PostureError(
                 f"statement {statement.get('Sid', statement['Action'])} alone is "
-                f"{_compact_size(alone)} characters, over "
+                f"{_compact_size([statement])} characters, over "
                 f"the {limit}-character {kind} limit: approve fewer values"
             )
-        if (
-            current
-            and _compact_size({"Version": "2012-10-17", "Statement": [*current, statement]}) > limit
-        ):
-            documents.append({"Version": "2012-10-17", "Statement": current})
+        if current and _compact_size([*current, statement]) > limit:
+            documents.append(document(current))
             current = []
         current.append(statement)
     if current or not documents:
-        documents.append({"Version": "2012-10-17", "Statement": current})
+        documents.append(document(current))
     return documents

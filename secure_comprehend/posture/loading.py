@@ -111,7 +111,7 @@ def load_with_sources(
     if fleet is not None:
         from secure_comprehend.posture.fleet.cache import live_source
 
-        live = live_source(fleet, session or _default_session(), region, _from_fetched)
+        live = live_source(fleet, session or default_session(), region, _from_fetched)
         loaded = live.load()
         return loaded.posture, loaded.sources
     file = _config_file(path, origin)
@@ -165,7 +165,8 @@ def _assemble(
     return posture, sources
 
 
-def _default_session() -> boto3.Session:
+def default_session() -> boto3.Session:
+    """boto3's default session, set up as ``boto3.client()`` would."""
     import boto3
 
     if boto3.DEFAULT_SESSION is None:

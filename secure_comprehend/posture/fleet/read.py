@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from secure_comprehend._errors import PostureError
+from secure_comprehend._errors import PostureError, aws_error_code
 from secure_comprehend.posture.documents import parse_document
 from secure_comprehend.posture.fleet.sources import OWNER_QUERY, FleetSource
 
@@ -93,14 +93,13 @@ def fetch(
             read_from = _owned_by_reader(session, source, region)
         text, version = _READERS[source.scheme](aws, read_from, appconfig)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "error")
+        code = aws_error_code(exc) or "error"
         owner = ""
         if source.scheme == "s3" and code in ("AccessDenied", "403"):
             owner = f" (S3 answers so too when the bucket's owner is not {read_from.owner})"
         raise PostureError(
             f"posture source {source} ({region}) could not be read: "
-            f"{code}: {error.get('Message', exc)}{owner}"
+            f"{code}: {exc.response.get('Error', {}).get('Message', exc)}{owner}"
         ) from exc
     except BotoCoreError as exc:  # no credentials, no network, a timeout
         raise PostureError(f"posture source {source} ({region}) could not be read: {exc}") from exc
@@ -159,7 +158,7 @@ def _appconfig(aws: Any, source: FleetSource, state: AppConfigSession | None) ->
         try:
             answer = aws.get_latest_configuration(ConfigurationToken=state.token)
         except ClientError as exc:  # a token lives 24 hours: start a new session once
-            if attempt == 2 or exc.response.get("Error", {}).get("Code") != "BadRequestException":
+            if attempt == 2 or aws_error_code(exc) != "BadRequestException":
                 raise
             state.token, state.last = None, None
             continue
