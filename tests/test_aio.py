@@ -39,8 +39,10 @@ from moto.server import ThreadedMotoServer
 import secure_comprehend as sc
 from secure_comprehend.guard.enforcement import protect_with
 
-# aiobotocore is the optional extra "aio": the one reason to skip
-AioSession = pytest.importorskip("aiobotocore.session").AioSession
+# aiobotocore is the optional extra "aio", in an environment of its own (it pins an older
+# botocore): the README's test command runs this file in .venv-aio
+_AIO = "aiobotocore is not installed here: the README's test command runs these in .venv-aio"
+AioSession = pytest.importorskip("aiobotocore.session", reason=_AIO).AioSession
 AioConfig = pytest.importorskip("aiobotocore.config").AioConfig
 
 OP = "StartEntitiesDetectionJob"

@@ -1,4 +1,4 @@
-"""The README's marked code blocks run as written (fake credentials, no network)."""
+"""The marked code blocks of the README and docs/ run as written (fake credentials, no network)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = dict(
-    re.findall(r"<!-- readme-test: (\S+) -->\n```python\n(.*?)```", README.read_text(), re.S)
-)
+TOP = Path(__file__).resolve().parent.parent
+BLOCKS = {
+    name: code
+    for page in [TOP / "README.md", *sorted((TOP / "docs").glob("*.md"))]
+    for name, code in re.findall(
+        r"<!-- readme-test: (\S+) -->\n```python\n(.*?)```", page.read_text(), re.S
+    )
+}
 
 
 def test_the_readme_marks_its_examples() -> None:
