@@ -488,8 +488,9 @@ def test_models_verify_where_a_client_is_not_refused_at_creation(
             own = {"EntityRecognizerArn": model, "DataAccessRoleArn": ROLES[0]}
             call = client.start_entities_detection_job(**IO, **own)
             if mode == "enforce":
-                with pytest.raises(sc.PostureViolation, match=r"\[models\] verify"):
+                with pytest.raises(sc.PostureViolation, match=r"\[models\] verify") as refused:
                     await call
+                assert [v.path for v in refused.value.violations] == ["(posture)"]  # not a region's
                 assert await received(client) == []
             else:  # the rest of the posture still applies: only verification is off
                 await call

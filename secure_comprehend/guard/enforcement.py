@@ -135,6 +135,7 @@ def _protection_for(
     try:
         if _describes_async(client, posture):
             if posture.mode != "audit":
+                about = "(posture)"  # the posture's own setting, whatever the region
                 raise PostureError(ASYNC_VERIFY)
             # audit mode: the rest of the posture applies; say once what is not checked
             logger.warning("audit mode: %s; the rest of the posture applies", ASYNC_VERIFY)
