@@ -15,6 +15,8 @@ import pytest
 
 import secure_comprehend as sc
 
+pytest_plugins = ["fleet_support"]  # the fleet tests' fixtures: clock, region, ssm
+
 REGION = "us-east-1"
 ACCOUNT = "111122223333"
 SUBNETS = ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1")
