@@ -20,13 +20,20 @@ if TYPE_CHECKING:
         Violation,
     )
     from secure_comprehend.account.preflight import preflight
-    from secure_comprehend.account.report import PreflightReport
-    from secure_comprehend.account.scan import ScanReport, scan
+    from secure_comprehend.account.report import Check, PreflightReport
+    from secure_comprehend.account.scan import ScannedResource, ScanReport, scan
     from secure_comprehend.decision.decide import Decision, evaluate
     from secure_comprehend.guard.aio import aio_client
     from secure_comprehend.guard.client import client, patch, unpatch
     from secure_comprehend.guard.enforcement import protect
-    from secure_comprehend.policy.iam import iam_policy
+    from secure_comprehend.policy.iam import (
+        data_access_role_policies,
+        deny_policies,
+        iam_policy,
+        key_policies,
+        posture_reader_policy,
+    )
+    from secure_comprehend.policy.text import Policies
     from secure_comprehend.posture.fleet.cache import clear_posture_cache
     from secure_comprehend.posture.loading import load_posture
     from secure_comprehend.posture.model import Posture
@@ -40,6 +47,13 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
+    "Check": "account.report",
+    "Policies": "policy.text",
+    "ScannedResource": "account.scan",
+    "data_access_role_policies": "policy.iam",
+    "deny_policies": "policy.iam",
+    "key_policies": "policy.iam",
+    "posture_reader_policy": "policy.iam",
     "Decision": "decision.decide",
     "IamSettings": "posture.sections",
     "KmsSettings": "posture.sections",
@@ -68,10 +82,12 @@ _HOMES = {
 }
 
 __all__ = [
+    "Check",
     "Decision",
     "IamSettings",
     "KmsSettings",
     "ModelsSettings",
+    "Policies",
     "Posture",
     "PostureError",
     "PostureViolation",
@@ -79,16 +95,21 @@ __all__ = [
     "RegionSettings",
     "S3Settings",
     "ScanReport",
+    "ScannedResource",
     "SecureComprehendError",
     "Violation",
     "VpcSettings",
     "aio_client",
     "clear_posture_cache",
     "client",
+    "data_access_role_policies",
+    "deny_policies",
     "evaluate",
     "iam_policy",
+    "key_policies",
     "load_posture",
     "patch",
+    "posture_reader_policy",
     "preflight",
     "protect",
     "scan",

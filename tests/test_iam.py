@@ -15,7 +15,7 @@ from iam_simulator import denied
 
 import secure_comprehend as sc
 from secure_comprehend.decision.operations import default_model
-from secure_comprehend.policy.iam import build_policy
+from secure_comprehend.policy.iam import deny_policies
 from secure_comprehend.policy.statements import KMS_CONDITION_KEYS, VPC_CONDITION_KEYS
 from secure_comprehend.policy.text import SIZE_LIMITS
 from secure_comprehend.posture.kinds import CORE_KINDS
@@ -150,7 +150,7 @@ def test_passrole_denied_for_roles_outside_the_posture() -> None:
 
 def test_posture_without_regional_arns_holds_everywhere() -> None:
     posture = sc.Posture(iam={"data_access_roles": [ROLES[0]]})
-    result = build_policy(posture)
+    result = deny_policies(posture)
     [statement] = statements(result.documents)
     assert "Condition" in statement and "aws:RequestedRegion" not in json.dumps(statement)
     assert not any("No posture holds" in n for n in result.notes)
@@ -164,7 +164,7 @@ def test_region_whose_posture_is_invalid_is_closed_even_when_the_top_level_holds
         iam={"data_access_roles": [ROLES[0]]},
         regions={"eu-west-1": {"kms": {"volume_key": wrong}}},
     )
-    result = build_policy(posture)
+    result = deny_policies(posture)
     [closing] = [s for s in statements(result.documents) if s["Sid"].startswith("DenyComprehendIn")]
     assert closing["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}
     [role] = [s for s in statements(result.documents) if s["Action"] == "iam:PassRole"]
@@ -174,7 +174,7 @@ def test_region_whose_posture_is_invalid_is_closed_even_when_the_top_level_holds
 
 
 def test_uncovered_regions_are_denied_and_said() -> None:
-    result = build_policy(EXAMPLE)
+    result = deny_policies(EXAMPLE)
     [closing] = [
         s
         for s in statements(result.documents)
@@ -448,6 +448,33 @@ def test_wildcards_expand_to_the_intended_actions_only() -> None:
         for operator in ("ForAnyValue:StringNotEquals", "ArnNotEquals"):
             for key in statement.get("Condition", {}).get(operator, {}):
                 assert expand(statement["Action"]) == carrying[key], statement["Sid"]
-    result = build_policy(EXAMPLE)
+    result = deny_policies(EXAMPLE)
     assert any("a future action matching one would be covered" in n for n in result.notes)
-    assert any("at most 5 SCPs" in n for n in build_policy(EXAMPLE, kind="scp").notes)
+    assert any("at most 5 SCPs" in n for n in deny_policies(EXAMPLE, scp=True).notes)
+
+
+def test_one_function_per_kind_of_document_each_with_its_notes() -> None:
+    deny = sc.deny_policies(EXAMPLE)
+    scp = sc.deny_policies(EXAMPLE, scp=True)
+    roles = sc.data_access_role_policies(EXAMPLE)
+    keys = sc.key_policies(EXAMPLE)
+    for result in (deny, scp, roles, keys):
+        assert isinstance(result, sc.Policies) and result.notes
+        assert all(isinstance(note, str) for note in result.notes)
+    assert deny.documents == sc.iam_policy(EXAMPLE)
+    assert scp.documents == sc.iam_policy(EXAMPLE, kind="scp")
+    assert not any("Sid" in s for d in scp.documents for s in d["Statement"])
+    assert roles.documents == sc.iam_policy(EXAMPLE, kind="data-access-role")
+    assert set(next(iter(roles.documents.values()))) == {"TrustPolicy", "PermissionsPolicy"}
+    assert keys.documents == sc.iam_policy(EXAMPLE, kind="key-policy")
+
+
+def test_the_posture_reader_policy_from_python() -> None:
+    result = sc.posture_reader_policy("ssm:/org/comprehend/posture", region="eu-west-1")
+    [statement, *_] = result.documents["Statement"]
+    assert statement["Action"] == ["ssm:GetParameter"]
+    assert "eu-west-1" in json.dumps(result.documents)
+    with pytest.raises(sc.PostureError, match="not a fleet source"):
+        sc.posture_reader_policy("./posture.toml")
+    with pytest.raises(sc.PostureError, match="did you mean"):
+        sc.posture_reader_policy("ssm:/org/posture", region="eu-west1")

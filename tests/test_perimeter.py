@@ -297,13 +297,13 @@ def test_the_data_access_role_reads_and_writes_exactly_the_approved_buckets() ->
 
 
 def test_policies_deny_sharing_models_and_say_what_iam_cannot() -> None:
-    from secure_comprehend.policy.iam import build_policy
+    from secure_comprehend.policy.iam import deny_policies
 
-    result = build_policy(models_posture().model_copy(update={"s3": S3}))
+    result = deny_policies(models_posture().model_copy(update={"s3": S3}))
     sids = [s["Sid"] for d in result.documents for s in d["Statement"]]
     assert "DenySharingModelsAcrossAccounts" in sids
     assert any("no condition key for S3 URIs" in n for n in result.notes)
-    shared = build_policy(models_posture(allow_cross_account_policies=True))
+    shared = deny_policies(models_posture(allow_cross_account_policies=True))
     assert "DenySharingModelsAcrossAccounts" not in [
         s["Sid"] for d in shared.documents for s in d["Statement"]
     ]

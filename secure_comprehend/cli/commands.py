@@ -238,7 +238,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_policy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from secure_comprehend.policy.iam import build_policy
+    from secure_comprehend.policy.iam import deny_policies
     from secure_comprehend.policy.text import SIZE_LIMITS, compact
 
     if args.kind == "posture-reader":
@@ -246,7 +246,7 @@ def run_policy(args: argparse.Namespace) -> int:
     posture, _ = load(args)
     if args.kind in ("data-access-role", "key-policy"):
         return _provisioning(args, posture)
-    result = build_policy(posture, kind=args.kind, region=args.region)
+    result = deny_policies(posture, scp=args.kind == "scp", region=args.region)
     documents = result.documents
     limit = SIZE_LIMITS[args.kind]
     why = (
@@ -303,14 +303,13 @@ def _posture_reader(args: argparse.Namespace) -> int:
 
 def _provisioning(args: argparse.Namespace, posture: Any) -> int:
     """policy --kind data-access-role / key-policy: documents keyed by role or key ARN."""
-
-    from secure_comprehend.policy.provisioning import data_access_role, key_policy
+    from secure_comprehend.policy.iam import data_access_role_policies, key_policies
     from secure_comprehend.policy.text import compact
 
-    build = data_access_role if args.kind == "data-access-role" else key_policy
-    documents, notes = build(posture, args.region)
-    what = f"{args.kind} documents for {len(documents)} ARN(s)"
-    return _write(args, compact(documents), what, notes)
+    build = data_access_role_policies if args.kind == "data-access-role" else key_policies
+    result = build(posture, region=args.region)
+    what = f"{args.kind} documents for {len(result.documents)} ARN(s)"
+    return _write(args, compact(result.documents), what, list(result.notes))
 
 
 def _write(args: argparse.Namespace, text: str, what: str, notes: list[str]) -> int:

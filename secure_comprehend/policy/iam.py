@@ -12,7 +12,6 @@ Comprehend is denied on ``iam:PassRole``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from secure_comprehend._errors import PostureError
@@ -25,18 +24,11 @@ from secure_comprehend.policy.statements import (
     listed,
     region_condition,
 )
-from secure_comprehend.policy.text import SIZE_LIMITS, Kind, pack, wildcards
+from secure_comprehend.policy.text import SIZE_LIMITS, Kind, Policies, pack, wildcards
+from secure_comprehend.posture.model import require_posture
 
 if TYPE_CHECKING:
     from secure_comprehend.posture.model import Posture
-
-
-@dataclass
-class PolicySet:
-    """The documents, and what a reader of them needs to know."""
-
-    documents: list[dict[str, Any]]
-    notes: list[str] = field(default_factory=list)
 
 
 @overload
@@ -54,48 +46,120 @@ def iam_policy(
 def iam_policy(
     posture: Posture, *, kind: str = "identity", region: str | None = None
 ) -> list[dict[str, Any]] | dict[str, Any]:
-    """The posture as IAM documents: the Deny-only twin, or what the account needs.
-
-    Args:
-        posture: the posture to export.
-        kind: ``identity`` (customer managed policies, 6,144 characters each) or
-            ``scp`` (service control policies, 5,120 characters each): Deny-only
-            documents that make AWS enforce the posture. ``data-access-role``: per role
-            ARN, its ``TrustPolicy`` and ``PermissionsPolicy``. ``key-policy``: per key
-            ARN, the statements its key policy needs so the roles can use it.
-        region: only this region's effective posture; ``None`` covers every region the
-            posture names (and, for the Deny kinds, denies the covered actions in all others).
-
-    Returns:
-        identity/scp: one document, or several when one would exceed the size limit.
-        data-access-role and key-policy: documents keyed by role or key ARN.
+    """The documents of ``deny_policies``, ``data_access_role_policies`` or ``key_policies``
+    by ``kind`` (``identity``, ``scp``, ``data-access-role``, ``key-policy``), without their
+    notes. Kept for callers of the first version; each of those functions says more.
 
     Raises:
-        PostureError: the posture is not valid for ``region``, lacks what the kind needs,
-            or a statement alone exceeds the size limit.
+        PostureError: as the function of that kind.
         ValueError: an unknown kind.
     """
-    from secure_comprehend.posture.model import require_posture
-
-    checked = require_posture(posture)
     if kind == "data-access-role":
-        from secure_comprehend.policy.provisioning import data_access_role
-
-        return data_access_role(checked, region)[0]
+        return data_access_role_policies(posture, region=region).documents
     if kind == "key-policy":
-        from secure_comprehend.policy.provisioning import key_policy
-
-        return key_policy(checked, region)[0]
-    return build_policy(checked, kind=kind, region=region).documents  # type: ignore[arg-type]
-
-
-def build_policy(
-    posture: Posture, *, kind: Kind = "identity", region: str | None = None
-) -> PolicySet:
-    """``iam_policy()`` with the notes the CLI prints beside the documents."""
+        return key_policies(posture, region=region).documents
     if kind not in SIZE_LIMITS:
         kinds = [*sorted(SIZE_LIMITS), "data-access-role", "key-policy"]
         raise ValueError(f"kind must be one of {kinds}, not {kind!r}")
+    return deny_policies(posture, scp=kind == "scp", region=region).documents
+
+
+def data_access_role_policies(
+    posture: Posture, *, region: str | None = None
+) -> Policies[dict[str, dict[str, Any]]]:
+    """What each data-access role needs so that jobs inside the posture succeed.
+
+    Args:
+        posture: the posture.
+        region: only this region's effective posture; ``None``: every region it names.
+
+    Returns:
+        Per role ARN, ``{"TrustPolicy": ..., "PermissionsPolicy": ...}``, and notes.
+
+    Raises:
+        PostureError: the posture names no data-access role, or a document is over its limit.
+        TypeError: ``posture`` is not a Posture.
+    """
+    from secure_comprehend.policy.provisioning import data_access_role
+
+    documents, notes = data_access_role(require_posture(posture), region)
+    return Policies(documents, tuple(notes))
+
+
+def key_policies(
+    posture: Posture, *, region: str | None = None
+) -> Policies[dict[str, list[dict[str, Any]]]]:
+    """The statements each KMS key's policy needs so the data-access roles can use it.
+
+    Args:
+        posture: the posture.
+        region: only this region's effective posture; ``None``: every region it names.
+
+    Returns:
+        Per key ARN, the statements to add to its key policy, and notes.
+
+    Raises:
+        PostureError: the posture names no key ARN or no data-access role.
+        TypeError: ``posture`` is not a Posture.
+    """
+    from secure_comprehend.policy.provisioning import key_policy
+
+    documents, notes = key_policy(require_posture(posture), region)
+    return Policies(documents, tuple(notes))
+
+
+def posture_reader_policy(source: str, *, region: str | None = None) -> Policies[dict[str, Any]]:
+    """The identity policy that lets a reader read the fleet posture ``source``, and nothing else.
+
+    Args:
+        source: a fleet source (``ssm:/org/posture``, ``secretsmanager:NAME``,
+            ``appconfig:APP/ENV/PROFILE``, ``s3://BUCKET/KEY``).
+        region: the one region it is read in; ``None``: every region.
+
+    Returns:
+        One policy document, and notes.
+
+    Raises:
+        PostureError: ``source`` is not a fleet source, or is malformed.
+    """
+    from secure_comprehend.policy.reader import reader_policy
+    from secure_comprehend.posture.fleet.sources import FleetSource
+    from secure_comprehend.posture.regions import check_region
+
+    parsed = FleetSource.parse(source, "posture_reader_policy()")
+    if parsed is None:
+        raise PostureError(
+            f"{source!r} is not a fleet source: ssm:/path/name, secretsmanager:NAME, "
+            "appconfig:APP/ENV/PROFILE or s3://BUCKET/KEY"
+        )
+    checked = check_region(region, "region") if region else None
+    document, notes = reader_policy(parsed, checked)
+    return Policies(document, tuple(notes))
+
+
+def deny_policies(
+    posture: Posture, *, scp: bool = False, region: str | None = None
+) -> Policies[list[dict[str, Any]]]:
+    """The posture as Deny-only documents, so that AWS refuses what the client refuses.
+
+    Args:
+        posture: the posture.
+        scp: service control policies (5,120 characters each, no Sids) instead of customer
+            managed identity policies (6,144 characters each).
+        region: only this region's effective posture; ``None``: every region the posture
+            names, and the covered actions denied in all others.
+
+    Returns:
+        One document, or several when one would exceed the size limit, and notes on what
+        a policy cannot express.
+
+    Raises:
+        PostureError: the posture is not valid for ``region``, or a statement alone exceeds
+            the size limit.
+        TypeError: ``posture`` is not a Posture.
+    """
+    posture = require_posture(posture)
+    kind: Kind = "scp" if scp else "identity"
     table = default_model()[1]
     notes = [
         "AWS does not document which string Comprehend puts in an ARN-typed KMS condition key "
@@ -143,7 +207,7 @@ def build_policy(
             "SCP statements carry no Sid (every character counts); the identity kind has the "
             "same statements with Sids. Organizations attaches at most 5 SCPs to one target."
         )
-    return PolicySet(pack(statements, kind), notes)
+    return Policies(pack(statements, kind), tuple(notes))
 
 
 def _scopes(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend.decision.operations import default_model
@@ -14,6 +15,20 @@ Kind = Literal["identity", "scp"]
 # whitespace) and service control policy (Organizations counts every character).
 SIZE_LIMITS: dict[str, int] = {"identity": 6144, "scp": 5120}
 VERSION = "2012-10-17"  # the policy language's version
+DocumentsT = TypeVar("DocumentsT")
+
+
+@dataclass(frozen=True)
+class Policies(Generic[DocumentsT]):
+    """Generated IAM documents, and what whoever applies them needs to know.
+
+    Attributes:
+        documents: the documents, in the shape the function that made them documents.
+        notes: what the documents cannot express, or what to do with them.
+    """
+
+    documents: DocumentsT
+    notes: tuple[str, ...] = ()
 
 
 def wildcards(actions: list[str]) -> str | list[str]:
