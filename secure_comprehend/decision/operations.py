@@ -57,88 +57,99 @@ def _kind_of(parent: str, name: str) -> Kind | None:
 Shapes = Mapping[str, Mapping[str, Any]]  # the model document's "shapes": name -> shape
 
 
-def _walk(
-    shapes: Shapes,
-    shape_name: str,
-    path: tuple[str, ...],
-    buildable: bool,
-    seen: frozenset[str],
-    members: list[Member],
-    unknown: list[str],
-    unknown_s3: list[str],
-    unknown_models: list[str],
-) -> None:
-    shape = shapes[shape_name]
-    if shape["type"] in ("list", "map"):
-        is_list = shape["type"] == "list"
-        shape_name = shape["member" if is_list else "value"]["shape"]
-        shape = shapes[shape_name]
-        path = (*path[:-1], path[-1] + ("[]" if is_list else "{}")) if path else path
-        buildable = False
-        if shape["type"] == "string" and path:  # a list or map of strings
-            dotted = ".".join(path)
-            if _S3_SHAPE.search(shape_name) and is_list and "{}" not in dotted:
-                members.append(Member(path, "s3", False))  # every item is checked
-            elif _S3_SHAPE.search(shape_name) or _S3_NAME.search(path[-1]):
-                unknown_s3.append(dotted)
-            elif _MODEL_SHAPE.search(shape_name):
-                unknown_models.append(dotted)
-            return
-    if shape["type"] != "structure" or shape_name in seen:
-        return
-    seen = seen | {shape_name}
-    parent = path[-1] if path else ""
-    in_collection = any(p.endswith(("[]", "{}")) for p in path)
-    for name, ref in shape.get("members", {}).items():
+class _Walk:
+    """One walk of an operation's input shape: what it found, in one accumulator."""
+
+    def __init__(self, shapes: Shapes) -> None:
+        self.shapes = shapes
+        self.members: list[Member] = []
+        self.unknown: list[str] = []  # security-looking members not understood: refuse
+        self.unknown_s3: list[str] = []  # S3-looking members of a form not understood
+        self.unknown_models: list[str] = []  # model ARNs where none is understood
+
+    def shape(
+        self, name: str, path: tuple[str, ...], buildable: bool, seen: frozenset[str]
+    ) -> None:
+        """Walk the shape ``name`` found at ``path``."""
+        shape = self.shapes[name]
+        if shape["type"] in ("list", "map"):
+            is_list = shape["type"] == "list"
+            name = shape["member" if is_list else "value"]["shape"]
+            shape = self.shapes[name]
+            path = (*path[:-1], path[-1] + ("[]" if is_list else "{}")) if path else path
+            buildable = False
+            if shape["type"] == "string" and path:  # a list or map of strings
+                self._strings(name, path, is_list)
+                return
+        if shape["type"] == "structure" and name not in seen:
+            for member, ref in shape.get("members", {}).items():
+                self._member(path, member, ref["shape"], buildable, seen | {name})
+
+    def _strings(self, shape_name: str, path: tuple[str, ...], is_list: bool) -> None:
+        dotted = ".".join(path)
+        if _S3_SHAPE.search(shape_name) and is_list and "{}" not in dotted:
+            self.members.append(Member(path, "s3", False))  # every item is checked
+        elif _S3_SHAPE.search(shape_name) or _S3_NAME.search(path[-1]):
+            self.unknown_s3.append(dotted)
+        elif _MODEL_SHAPE.search(shape_name):
+            self.unknown_models.append(dotted)
+
+    def _member(
+        self,
+        path: tuple[str, ...],
+        name: str,
+        shape_name: str,
+        buildable: bool,
+        seen: frozenset[str],
+    ) -> None:
         child_path = (*path, name)
-        child = shapes[ref["shape"]]
+        child = self.shapes[shape_name]
         sensitive = _SENSITIVE.search(name) is not None
-        kind = _kind_of(parent, name) if sensitive else None
-        if child["type"] == "string" and not sensitive:
-            dotted = ".".join(child_path)
-            if _S3_SHAPE.search(ref["shape"]) and "{}" not in dotted:  # in lists too
-                members.append(Member(child_path, "s3", False))
-                continue
-            if _S3_SHAPE.search(ref["shape"]) or _S3_NAME.search(name):
-                unknown_s3.append(dotted)  # in a map, or S3-looking of another shape
-                continue
-            if _MODEL_SHAPE.search(ref["shape"]):
-                if path:  # a model named below the top: not understood
-                    unknown_models.append(dotted)
-                else:
-                    members.append(Member(child_path, "model", False))
-                continue
-            if not path and ref["shape"] == _POLICY_SHAPE:
-                members.append(Member(child_path, "model_policy", False))
-                continue
+        if (
+            child["type"] == "string"
+            and not sensitive
+            and self._plain_string(path, child_path, shape_name)
+        ):
+            return
+        kind = _kind_of(path[-1] if path else "", name) if sensitive else None
         # Members inside lists or maps have no single path to inject at: refuse them.
+        in_collection = any(p.endswith(("[]", "{}")) for p in path)
         if kind == "vpc" and not in_collection:
             extra = _vpc_extra(child)
             if extra is None:
-                unknown.append(".".join(child_path))
+                self.unknown.append(".".join(child_path))
             elif extra:
-                unknown.extend(".".join((*child_path, name)) for name in extra)
+                self.unknown.extend(".".join((*child_path, n)) for n in extra)
             else:
-                members.append(Member(child_path, kind, buildable))
-        elif kind is not None and kind != "vpc" and not in_collection and child["type"] == "string":
-            members.append(Member(child_path, kind, buildable, accepts_alias=kind == "output_key"))
+                self.members.append(Member(child_path, kind, buildable))
+        elif kind not in (None, "vpc") and not in_collection and child["type"] == "string":
+            alias = kind == "output_key"
+            self.members.append(Member(child_path, kind, buildable, accepts_alias=alias))
         elif sensitive:
-            unknown.append(".".join(child_path))
+            self.unknown.append(".".join(child_path))
         else:
-            child_buildable = buildable and not (
-                child["type"] == "structure" and child.get("required")
-            )
-            _walk(
-                shapes,
-                ref["shape"],
-                child_path,
-                child_buildable,
-                seen,
-                members,
-                unknown,
-                unknown_s3,
-                unknown_models,
-            )
+            required = child["type"] == "structure" and bool(child.get("required"))
+            self.shape(shape_name, child_path, buildable and not required, seen)
+
+    def _plain_string(
+        self, path: tuple[str, ...], child_path: tuple[str, ...], shape_name: str
+    ) -> bool:
+        """An S3 URI, a model ARN or a model policy; False: an ordinary string."""
+        dotted = ".".join(child_path)
+        if _S3_SHAPE.search(shape_name) and "{}" not in dotted:  # in lists too
+            self.members.append(Member(child_path, "s3", False))
+        elif _S3_SHAPE.search(shape_name) or _S3_NAME.search(child_path[-1]):
+            self.unknown_s3.append(dotted)  # in a map, or S3-looking of another shape
+        elif _MODEL_SHAPE.search(shape_name):
+            if path:  # a model named below the top: not understood
+                self.unknown_models.append(dotted)
+            else:
+                self.members.append(Member(child_path, "model", False))
+        elif not path and shape_name == _POLICY_SHAPE:
+            self.members.append(Member(child_path, "model_policy", False))
+        else:
+            return False
+        return True
 
 
 def _vpc_extra(shape: Mapping[str, Any]) -> list[str] | None:
@@ -151,23 +162,11 @@ def _vpc_extra(shape: Mapping[str, Any]) -> list[str] | None:
 
 def spec_for(document: Mapping[str, Any], operation: str) -> OperationSpec:
     """Walk one operation's input shape in a service model document."""
-    members: list[Member] = []
-    unknown: list[str] = []
-    unknown_s3: list[str] = []
-    unknown_models: list[str] = []
+    walk = _Walk(document["shapes"])
     input_shape = document["operations"][operation].get("input", {}).get("shape")
     if input_shape is not None:
-        _walk(
-            document["shapes"],
-            input_shape,
-            (),
-            True,
-            frozenset(),
-            members,
-            unknown,
-            unknown_s3,
-            unknown_models,
-        )
+        walk.shape(input_shape, (), True, frozenset())
+    members, unknown_models = walk.members, walk.unknown_models
     if operation.endswith("Flywheel"):  # there the FlywheelArn names the flywheel itself
         members = [m for m in members if not (m.kind == "model" and m.path == ("FlywheelArn",))]
     if not any(m.kind == "role" for m in members):
@@ -178,9 +177,9 @@ def spec_for(document: Mapping[str, Any], operation: str) -> OperationSpec:
     return OperationSpec(
         operation,
         tuple(members),
-        tuple(unknown),
+        tuple(walk.unknown),
         operation.startswith("Update"),
-        tuple(unknown_s3),
+        tuple(walk.unknown_s3),
         tuple(unknown_models),
     )
 
