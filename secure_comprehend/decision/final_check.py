@@ -13,8 +13,8 @@ from typing import Any
 
 from secure_comprehend._errors import Violation
 from secure_comprehend.decision.decide import decide, value_at
-from secure_comprehend.decision.members import ABSENT
-from secure_comprehend.decision.spec import OperationSpec
+from secure_comprehend.decision.members import ABSENT, MAX_SECURITY_GROUPS, MAX_SUBNETS
+from secure_comprehend.decision.spec import Member, OperationSpec
 from secure_comprehend.posture.kinds import CORE_KINDS
 from secure_comprehend.posture.model import EffectivePosture
 
@@ -55,35 +55,44 @@ def _plainly_compliant(
         value: Any = sent
         for name in member.path:
             value = value.get(name, ABSENT) if isinstance(value, dict) else ABSENT
-        kind = member.kind
-        if kind == "vpc":
-            if posture.vpc is None:
-                continue
-            if not isinstance(value, dict) or len(value) != 2:
-                return False
-            subnets, groups = value.get("Subnets"), value.get("SecurityGroupIds")
-            if not (
-                isinstance(subnets, list)
-                and isinstance(groups, list)
-                and 1 <= len(subnets) <= 16
-                and 1 <= len(groups) <= 5
-                and posture.subnets.issuperset(subnets)
-                and posture.security_groups.issuperset(groups)
-            ):
-                return False
-        elif kind not in CORE_KINDS:
-            continue
-        elif kind == "role":
-            absent_in_update = value is ABSENT and spec.is_update
-            if posture.iam is not None and value not in posture.roles and not absent_in_update:
-                return False
+        if member.kind == "vpc":
+            plain = posture.vpc is None or _plain_vpc(value, posture)
+        elif member.kind == "role":
+            plain = (
+                posture.iam is None
+                or value in posture.roles
+                or (value is ABSENT and spec.is_update)
+            )
+        elif member.kind in CORE_KINDS:
+            plain = _plain_key(spec, member, value, posture)
         else:
-            approved = posture.approved_keys.get(kind)
-            if approved is None:
-                continue
-            if value is ABSENT:
-                if not spec.is_update and posture.default_key(kind) is not None:
-                    return False
-            elif value not in approved or (not member.accepts_alias and "alias/" in value):
-                return False
+            plain = True
+        if not plain:
+            return False
     return True
+
+
+def _plain_vpc(value: Any, posture: EffectivePosture) -> bool:
+    """A VpcConfig of the two lists only, within the API's limits, every value approved."""
+    if not isinstance(value, dict) or len(value) != 2:
+        return False
+    subnets, groups = value.get("Subnets"), value.get("SecurityGroupIds")
+    return (
+        isinstance(subnets, list)
+        and isinstance(groups, list)
+        and 1 <= len(subnets) <= MAX_SUBNETS
+        and 1 <= len(groups) <= MAX_SECURITY_GROUPS
+        and posture.subnets.issuperset(subnets)
+        and posture.security_groups.issuperset(groups)
+    )
+
+
+def _plain_key(spec: OperationSpec, member: Member, value: Any, posture: EffectivePosture) -> bool:
+    """A KMS member present and approved (an alias only where the API takes one), or
+    absent where nothing would be injected."""
+    approved = posture.approved_keys.get(member.kind)
+    if approved is None:
+        return True
+    if value is ABSENT:
+        return spec.is_update or posture.default_key(member.kind) is None
+    return value in approved and (member.accepts_alias or "alias/" not in value)

@@ -22,10 +22,11 @@ from secure_comprehend.posture.ids import (
 from secure_comprehend.posture.model import EffectivePosture
 
 ABSENT: Any = object()  # a member the request does not carry (None could be a value)
+MAX_SUBNETS, MAX_SECURITY_GROUPS = 16, 5  # the API's limits for one VpcConfig
 # VpcConfig members: (name, API maximum, pattern, what it must look like)
 _VPC_LISTS = (
-    ("Subnets", 16, SUBNET_RE, "subnet- and 8 or 17 hex digits"),
-    ("SecurityGroupIds", 5, SECURITY_GROUP_RE, "sg- and 8 or 17 hex digits"),
+    ("Subnets", MAX_SUBNETS, SUBNET_RE, "subnet- and 8 or 17 hex digits"),
+    ("SecurityGroupIds", MAX_SECURITY_GROUPS, SECURITY_GROUP_RE, "sg- and 8 or 17 hex digits"),
 )
 
 
