@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from botocore.model import ServiceModel
 
     from secure_comprehend.decision.spec import OperationSpec
-    from secure_comprehend.posture.fleet.cache import LiveSource
+    from secure_comprehend.posture.fleet.cache import LiveSource, Loaded
     from secure_comprehend.posture.model import EffectivePosture, Posture
 
 ClientT = TypeVar("ClientT", bound="BaseClient")
@@ -230,11 +230,11 @@ class _Guard:
         live = self.live
         if live is not None:
             if not self.is_async:
-                self._refresh(live)
+                self._refresh(live, live.following)
             elif live.due():  # aiobotocore awaits what a handler returns
                 return self._bind_after_refresh(live, params, model, context)
             else:  # never read the store on the event loop, even if the TTL ends just now
-                self._refresh(live, read=False)
+                self._refresh(live, live.cached)
         context[CALL] = self.protection.bind(model.name, params)
         return None
 
@@ -244,7 +244,7 @@ class _Guard:
         """Read the store in a worker thread: the event loop never waits on it."""
         import asyncio
 
-        await asyncio.to_thread(self._refresh, live)
+        await asyncio.to_thread(self._refresh, live, live.following)
         context[CALL] = self.protection.bind(model.name, params)
 
     def apply(
@@ -293,13 +293,15 @@ class _Guard:
                 checked.call, request, checked.operation
             )
 
-    def _refresh(self, live: LiveSource, *, read: bool = True) -> None:
+    def _refresh(self, live: LiveSource, current: Callable[[], Loaded]) -> None:
+        """Follow ``live``: ``current`` is ``live.following`` (may read the store, never
+        waits on another thread's read) or ``live.cached`` (never reads)."""
         client = self.client()
         if client is None:  # pragma: no cover - a client's own handlers outlive it only in gc
             return
         started_from = self.posture
-        try:  # a following client never waits on another thread's read of the store
-            posture: Posture | None = live.current(wait=False, read=read).posture
+        try:
+            posture: Posture | None = current().posture
             problem = None
         except PostureError as exc:
             posture, problem = None, str(exc)

@@ -92,28 +92,44 @@ class LiveSource:
         self._retry_at = -math.inf
         self._failure: PostureError | None = None
 
-    def current(self, *, wait: bool = True, read: bool = True) -> Loaded:
-        """The posture to enforce now: cached, refreshed, or kept while refreshes fail.
-
-        While one thread reads the store, others get the last good posture (within twice
-        the TTL) or are refused, at once: only the reader waits on the store.
-
-        Args:
-            wait: with no usable posture, wait for another thread's read, and with none
-                at all read again even within the retry pause (``load_posture()`` does); a
-                client following the source (``wait=False``) never waits: it is served the
-                last good posture or refused at once.
-            read: this call may read the store (an async client's handler on the event
-                loop may not: it reads in a worker thread when ``due()``).
+    def current(self) -> Loaded:
+        """The posture to enforce now, for ``load_posture()``: cached, refreshed, or kept
+        while refreshes fail. With no usable posture it waits for another thread's read of
+        the store, and with none at all reads again even within the retry pause.
 
         Raises:
             PostureError: the first fetch failed, or every refresh has failed for
                 twice the TTL since the last good fetch.
         """
+        return self._get(wait=True)
+
+    def following(self) -> Loaded:
+        """The posture to enforce now, for a client following the source: as ``current()``,
+        but it never waits. While one thread reads the store, others are served the last
+        good posture (within twice the TTL) or refused, at once.
+
+        Raises:
+            PostureError: as ``current()``.
+        """
+        return self._get(wait=False)
+
+    def cached(self) -> Loaded:
+        """The posture to enforce now without reading the store (an async handler on the
+        event loop: it reads in a worker thread when ``due()``).
+
+        Raises:
+            PostureError: no good posture within twice the TTL.
+        """
         loaded, now = self._loaded, _now()
         if loaded is not None and now - self._good_at < self.ttl:
             return loaded
-        if not read or (not wait and now < self._retry_at):
+        return self._stale(now)
+
+    def _get(self, *, wait: bool) -> Loaded:
+        loaded, now = self._loaded, _now()
+        if loaded is not None and now - self._good_at < self.ttl:
+            return loaded
+        if not wait and now < self._retry_at:
             return self._stale(now)
         usable = loaded is not None and now - self._good_at < 2 * self.ttl
         if not self._lock.acquire(blocking=wait and not usable):
