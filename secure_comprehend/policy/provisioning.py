@@ -83,10 +83,7 @@ def _scopes(posture: Posture, region: str | None) -> list[_Scope]:
     """The top level and each region's overlay (a region's section replaces the top's)."""
 
     def overlay(name: str) -> _Scope:
-        own = posture.regions.get(name)
-        return _Scope(
-            *(getattr(own, s, None) or getattr(posture, s) for s in ("vpc", "kms", "iam"))
-        )
+        return _Scope(*(posture.section_in(s, name)[0] for s in ("vpc", "kms", "iam")))
 
     if region is not None:
         posture.effective(region)  # the same checks as a client there

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from secure_comprehend._display import short_repr
+from secure_comprehend.posture.show import source_of
 
 _PLAIN = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)  # field names, region names
 
@@ -53,9 +54,9 @@ def _part(key: str) -> str:
 
 def _source_of(loc: tuple[str, ...], sources: Mapping[tuple[str, ...], str], default: str) -> str:
     """Who set ``loc``: the longest prefix a source set, else every source of its fields."""
-    for n in range(len(loc), 0, -1):
-        if loc[:n] in sources:
-            return sources[loc[:n]]
+    found = source_of(loc, sources, "")
+    if found:
+        return found
     below = sorted({s for path, s in sources.items() if path[: len(loc)] == loc and loc})
     return " and ".join(below) or default
 

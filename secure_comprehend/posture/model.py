@@ -165,6 +165,12 @@ class Posture(Validated):
             setting_rows(self, provenance(self)),
         )
 
+    def section_in(self, name: str, region: str | None) -> tuple[Any, bool]:
+        """The section ``name`` (``vpc``, ``kms``, ...) in effect in ``region``, and whether
+        it is the region's own: a region's section replaces the top-level one whole."""
+        own = getattr(self.regions.get(region), name, None) if region else None
+        return (own, True) if own is not None else (getattr(self, name), False)
+
     def top_level(self) -> EffectivePosture | None:
         """The top-level sections alone, unchecked for any region; None if there are none."""
         if not any((self.vpc, self.kms, self.iam)):
@@ -227,10 +233,7 @@ class EffectivePosture:
 
 def _effective(posture: Posture, region: str | None, partition: str | None) -> EffectivePosture:
     """Overlay ``region``'s sections and check the keys' region; ``None``: top level, unchecked."""
-    overlay = posture.regions.get(region) if region else None
-    vpc = overlay.vpc if overlay and overlay.vpc else posture.vpc
-    kms = overlay.kms if overlay and overlay.kms else posture.kms
-    iam = overlay.iam if overlay and overlay.iam else posture.iam
+    vpc, kms, iam = (posture.section_in(name, region)[0] for name in ("vpc", "kms", "iam"))
     if not (vpc or kms or iam):
         raise PostureError(
             f"no posture for {region}: the posture has no top-level section and sections "

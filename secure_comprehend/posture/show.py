@@ -24,6 +24,8 @@ class Posture(Protocol):
 
     def effective(self, region: str, partition: str | None = None) -> Any: ...
 
+    def section_in(self, name: str, region: str | None) -> tuple[Any, bool]: ...
+
 
 SECTIONS = ("vpc", "kms", "iam", "s3", "models")
 Sources = Mapping[tuple[str, ...], str]
@@ -47,19 +49,16 @@ def show_report(
     Raises:
         PostureError: ``region`` is unknown or has no valid posture.
     """
-    overlay = None
     if region is not None:
         posture.effective(region)  # the same checks as a client in that region
-        overlay = posture.regions.get(region)
     report: dict[str, Any] = {
         "region": region,
         "origin": origin.to_dict() if origin else None,
         "mode": {"value": posture.mode, "source": source_of(("mode",), sources, "default")},
     }
     for name in SECTIONS:
-        own = getattr(overlay, name, None) if overlay is not None else None
-        section = own if own is not None else getattr(posture, name)
-        prefix = ("regions", str(region), name) if own is not None else (name,)
+        section, own = posture.section_in(name, region)
+        prefix = ("regions", str(region), name) if own else (name,)
         if section is None:
             report[name] = None
             continue
