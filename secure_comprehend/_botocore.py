@@ -133,8 +133,9 @@ def header_items(headers: Any) -> tuple[list[tuple[Any, Any, Any]], bool]:
         return [(name, _lower(name), value) for name, value in headers.items()], False
     key_type = _header_key()
     read = []
-    consistent = True
-    for key, value in headers._dict.items():
+    found = headers._dict
+    consistent = type(found) is dict  # a subclass could answer botocore's look-ups otherwise
+    for key, value in dict.items(found):
         name = key._key
         lower = _lower(name)
         consistent = consistent and type(key) is key_type and key._lower == lower
@@ -162,27 +163,39 @@ _NAME, _LOWER = operator.attrgetter("_key"), operator.attrgetter("_lower")
 def header_snapshot(headers: Any) -> tuple[Any, ...] | None:
     """What ``same_headers`` compares: the headers, each key, its name and lower case
     as botocore keeps them, and each value: the very objects. None: not a HeadersDict."""
-    if type(headers) is not _headers_dict():
+    if type(headers) is not _headers_dict() or type(headers._dict) is not dict:
         return None
     found = headers._dict
     keys = tuple(found)
-    return (headers, keys, tuple(map(_NAME, keys)), tuple(map(_LOWER, keys)), tuple(found.values()))
+    names, lowers = tuple(map(_NAME, keys)), tuple(map(_LOWER, keys))
+    return (headers, found, keys, names, lowers, tuple(found.values()))
 
 
 def same_headers(headers: Any, snapshot: tuple[Any, ...]) -> bool:
     """Whether ``headers`` holds exactly the objects of ``snapshot``, by identity (an
-    object is only ever identical to itself), its keys' names and lower cases included."""
-    if headers is not snapshot[0]:
+    object is only ever identical to itself), of botocore's own types, its keys' names
+    and lower cases included."""
+    container, found, keys, names, lowers, values = snapshot
+    if headers is not container or type(headers) is not _headers_dict():
         return False
-    found = headers._dict
-    keys = snapshot[1]
+    now = headers._dict
     return (
-        len(found) == len(keys)
-        and all(map(operator.is_, found, keys))
-        and all(map(operator.is_, map(_NAME, keys), snapshot[2]))
-        and all(map(operator.is_, map(_LOWER, keys), snapshot[3]))
-        and all(map(operator.is_, found.values(), snapshot[4]))
+        now is found
+        and type(now) is dict
+        and len(now) == len(keys)
+        and all(map(operator.is_, now, keys))
+        and set(map(type, keys)) <= {_header_key()}
+        and all(map(operator.is_, map(_NAME, keys), names))
+        and all(map(operator.is_, map(_LOWER, keys), lowers))
+        and all(map(operator.is_, dict.values(now), values))
     )
+
+
+def prepared_request_type() -> type[Any]:
+    """botocore's prepared request class (aiobotocore's requests are of it too)."""
+    from botocore.awsrequest import AWSPreparedRequest
+
+    return AWSPreparedRequest
 
 
 _HEADER_TYPES: list[type[Any]] = []
@@ -221,6 +234,7 @@ def decode_cbor(body: bytes) -> Any:
 
 
 _CBOR_PARSER: list[Any] = []
+_CASE_MAPPINGS = (str.lower, str.upper, str.casefold)  # what a reader might compare keys by
 
 
 def _strict_cbor_parser() -> Any:
@@ -232,7 +246,9 @@ def _strict_cbor_parser() -> Any:
                 key = self.parse_data_item(stream)
                 if type(key) is not str:
                     raise ValueError(f"a map key is a {type(key).__name__}, not text")
-                if key in items or any(key.lower() == k.lower() for k in items):
+                if key in items or any(
+                    fold(key) == fold(k) for k in items for fold in _CASE_MAPPINGS
+                ):
                     raise ValueError(f"the map key {key!r} is repeated")
                 items[key] = self.parse_data_item(stream)
 

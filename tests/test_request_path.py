@@ -598,3 +598,119 @@ def test_an_endpoint_url_with_a_path_of_its_own_works(
     client.detect_sentiment(**SENTIMENT)
     client.create_endpoint(**ENDPOINT)
     assert len(wire_server.received) == 2
+
+
+# What a second stranger's attack found (each got a request out, or read it otherwise).
+
+
+def test_a_lying_dict_under_the_headers_never_gets_a_job_out(wire_server: WireServer) -> None:
+    class Lying(dict[Any, Any]):  # botocore's look-ups read __getitem__; a checker items()
+        def __getitem__(self, key: Any) -> Any:
+            if key._lower == "x-amz-target":
+                return f"Comprehend_20171127.{OP}"
+            return dict.__getitem__(self, key)
+
+    client = sc.protect(client_for(wire_server), make_posture())
+    job = serialized(boto3.Session(region_name=REGION), "start_entities_detection_job", ESCAPE)
+
+    def swap(request: Any, **_: Any) -> None:
+        request.body = job.body
+        request.headers["Content-Length"] = str(len(job.body))
+        request.headers._dict = Lying(request.headers._dict)
+
+    client.meta.events.register("before-send.comprehend.DetectSentiment", swap)
+    client.detect_sentiment(**SENTIMENT)  # sent with the headers read, not the lying ones
+    [(_, headers, _)] = wire_server.received
+    assert headers["X-Amz-Target"] == "Comprehend_20171127.DetectSentiment"
+
+
+def test_a_request_whose_class_is_swapped_never_gets_out(wire_server: WireServer) -> None:
+    from botocore.awsrequest import AWSPreparedRequest
+
+    client = sc.protect(client_for(wire_server), make_posture())
+    job = serialized(boto3.Session(region_name=REGION), "start_entities_detection_job", ESCAPE)
+
+    class Evil(AWSPreparedRequest):  # type: ignore[misc]
+        @property  # type: ignore[override]
+        def body(self) -> Any:
+            return job.body
+
+        @body.setter
+        def body(self, value: Any) -> None:
+            self.__dict__["body"] = value
+
+    def swap(request: Any, **_: Any) -> None:
+        request.headers["Content-Length"] = str(len(job.body))
+        request.__class__ = Evil
+
+    client.meta.events.register("before-send.comprehend.StartEntitiesDetectionJob", swap)
+    with pytest.raises(sc.PostureViolation, match="the request is a Evil"):
+        client.start_entities_detection_job(**IO)
+    assert wire_server.received == []
+
+
+def _forge_plain(context: Any) -> None:
+    context["secure_comprehend"] = context["secure_comprehend"].protection.plain
+
+
+def _forge_spec(context: Any) -> None:
+    context["secure_comprehend"].spec = None
+
+
+def _forge_protection(context: Any) -> None:
+    other = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture("audit"))
+    with Stubber(other) as stubber:
+        stubber.add_response("start_entities_detection_job", {"JobId": "j"})
+        seen: list[Any] = []
+        other.meta.events.register(
+            "before-parameter-build", lambda context, **_: seen.append(context["secure_comprehend"])
+        )
+        other.start_entities_detection_job(**IO)
+    context["secure_comprehend"] = seen[0]  # another client's call, in audit mode
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [_forge_plain, _forge_spec, _forge_protection],
+    ids=["the protection's plain call", "a call without its spec", "another client's call"],
+)
+def test_a_call_binding_forged_in_the_context_is_not_trusted(
+    wire_server: WireServer, forge: Callable[[Any], None]
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+
+    def tamper(context: Any, **_: Any) -> None:
+        with contextlib.suppress(AttributeError):  # a binding's fields cannot be set
+            forge(context)
+
+    client.meta.events.register(f"before-parameter-build.comprehend.{OP}", tamper)
+    with pytest.raises(sc.PostureViolation, match="DataAccessRoleArn"):
+        client.start_entities_detection_job(**ESCAPE)
+    assert wire_server.received == []
+
+
+@pytest.mark.parametrize("name", ["X-Amz-Target ", "Content-Length\t", "X\x00Target", ""])
+def test_a_header_name_that_is_no_http_token_is_refused(wire_server: WireServer, name: str) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+
+    def add(request: Any, **_: Any) -> None:
+        request.headers[name] = f"Comprehend_20171127.{OP}"
+
+    client.meta.events.register_first("before-send.comprehend.DetectSentiment", add)
+    with pytest.raises(sc.PostureViolation, match="not an HTTP token"):
+        client.detect_sentiment(**SENTIMENT)
+    assert wire_server.received == []
+
+
+@pytest.mark.parametrize("twin", ["VpcConf\u0131g", "VPCCONFIG"], ids=["dotless i", "upper"])
+def test_a_member_repeated_under_any_case_mapping_is_refused(
+    wire_server: WireServer, twin: str
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+    body = json.dumps({**IO, "VpcConfig": VPC, twin: BAD}).encode()
+    client.meta.events.register(
+        f"request-created.comprehend.{OP}", lambda request, **_: setattr(request, "data", body)
+    )
+    with pytest.raises(sc.PostureViolation, match="duplicate keys"):
+        client.start_entities_detection_job(**IO)
+    assert wire_server.received == []

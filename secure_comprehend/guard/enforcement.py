@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from secure_comprehend._botocore import client_loader, is_async_client, wrap_endpoint
 from secure_comprehend._errors import PostureError
 from secure_comprehend.decision.operations import is_comprehend, operations_for
-from secure_comprehend.guard.protection import CALL, Checked, Protection, logger, refuse_unchecked
+from secure_comprehend.guard.protection import (
+    CALL,
+    Call,
+    Checked,
+    Protection,
+    logger,
+    refuse_unchecked,
+)
 from secure_comprehend.guard.provenance import ModelVerifier
 from secure_comprehend.guard.wire import Wire
 
@@ -100,6 +107,7 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         guard = _GUARDS.get(client)
         if guard is not None:
             guard.follow(posture, _live_of(posture))
+            guard.issued.add(protection)
             guard.protection = protection  # one assignment: the next call starts under it
             return
         guard = _GUARDS[client] = _Guard(protection, client, verifier)
@@ -200,6 +208,7 @@ class _Guard:
         "client",
         "covered",
         "is_async",
+        "issued",
         "live",
         "posture",
         "protection",
@@ -208,6 +217,8 @@ class _Guard:
 
     def __init__(self, protection: Protection, client: BaseClient, verifier: ModelVerifier) -> None:
         self.protection = protection
+        # the protections this guard gave its client: a call bound to any other is refused
+        self.issued: weakref.WeakSet[Protection] = weakref.WeakSet([protection])
         self.client = weakref.ref(client)
         self.verifier = verifier  # one per client: its cache outlives re-protection
         self.is_async = is_async_client(client)
@@ -257,16 +268,24 @@ class _Guard:
         """before-parameter-build, last: apply the call's protection to its parameters."""
         if context is None:  # pragma: no cover - botocore always passes the call's context
             context = {}
-        call = context.get(CALL)
+        call = self._bound(context, model.name)
         if call is None:  # an operation without security members (or a call begun unprotected)
             call = context[CALL] = self.protection.bind(model.name, params)
         call.protection.apply(call, params)
+
+    def _bound(self, context: dict[str, Any], operation: str) -> Call | None:
+        """The call's binding, if it is one this guard made for ``operation``; None if
+        there is none, or a handler replaced or forged it (the call is bound anew)."""
+        call = context.get(CALL)
+        if type(call) is Call and call.belongs_to(self.issued, operation):
+            return call
+        return None
 
     def created(self, request: AWSPreparedRequest, params: Any, operation_model: Any) -> None:
         """The endpoint created the request: check it before any before-send handler."""
         context = params.get("context") if isinstance(params, dict) else None
         operation = str(getattr(operation_model, "name", ""))
-        call = context.get(CALL) if isinstance(context, dict) else None
+        call = self._bound(context, operation) if isinstance(context, dict) else None
         if call is None:  # a handler dropped the call's context: judged under the current one
             call = self.protection.bind(operation, {})
         self.checked[request] = call.protection.check(call, request, operation)
@@ -312,6 +331,7 @@ class _Guard:
         with _GUARDS_LOCK:
             if self.live is not live or self.posture is not started_from:
                 return  # protect() gave the client another posture meanwhile: it stands
+            self.issued.add(protection)
             self.posture, self.protection = posture, protection
 
 

@@ -16,6 +16,7 @@ from secure_comprehend._botocore import (
     fresh_headers,
     header_items,
     header_snapshot,
+    prepared_request_type,
     same_headers,
 )
 from secure_comprehend._display import short_repr
@@ -25,7 +26,7 @@ from secure_comprehend.decision.final_check import final_check
 from secure_comprehend.guard.wire import UnreadableBody, frozen_body, read_body
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from botocore.awsrequest import AWSPreparedRequest
 
@@ -41,15 +42,28 @@ CALL = "secure_comprehend"  # the key of a call's Call in botocore's per-call co
 
 
 class Call:
-    """One call: the protection it started under, and what was reported of it."""
+    """One call: the protection it started under (fixed), and what was found of it."""
 
     __slots__ = ("protection", "reported", "spec", "verdicts")
 
+    protection: Protection
+    spec: OperationSpec | None  # None: an operation this posture has nothing to say about
+    verdicts: dict[str, str | None]
+    reported: set[tuple[str, str]]
+
     def __init__(self, protection: Protection, spec: OperationSpec | None) -> None:
-        self.protection = protection
-        self.spec = spec  # None: an operation this posture has nothing to say about
-        self.verdicts: dict[str, str | None] = {}  # [models] verify: model ARN -> why not
-        self.reported: set[tuple[str, str]] = set()  # (path, reason) already logged
+        object.__setattr__(self, "protection", protection)
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "verdicts", {})  # [models] verify: model ARN -> why not
+        object.__setattr__(self, "reported", set())  # (path, reason) already logged
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a call's binding is fixed: {name} cannot be set")
+
+    def belongs_to(self, issued: Collection[Protection], operation: str) -> bool:
+        """Whether this is a binding the guard that issued ``issued`` made for ``operation``."""
+        protection = self.protection
+        return protection in issued and self.spec is protection.specs.get(operation)
 
 
 class Protection:
@@ -65,7 +79,17 @@ class Protection:
         about: what ``problem`` is about, as a violation's member path.
     """
 
-    __slots__ = ("about", "enforce", "plain", "posture", "problem", "specs", "verifier", "wire")
+    __slots__ = (
+        "__weakref__",
+        "about",
+        "enforce",
+        "plain",
+        "posture",
+        "problem",
+        "specs",
+        "verifier",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -133,6 +157,8 @@ class Protection:
         pairs: list[tuple[Any, Any, Any]] | None = None
         as_read = False
         try:
+            if type(request) is not prepared_request_type():  # its attributes could lie
+                raise UnreadableBody(f"the request is a {type(request).__name__}")
             body = raw if type(raw) is bytes else frozen_body(raw)
             pairs, as_read = header_items(request.headers)
         except UnreadableBody as exc:
@@ -208,7 +234,8 @@ class Checked:
         """Whether the request holds the very objects checked: an exact ``bytes`` or
         ``str`` cannot change in place, and an object is only ever identical to itself."""
         return (
-            request.body is self.body
+            type(request) is prepared_request_type()
+            and request.body is self.body
             and request.url is self.url
             and request.method is self.method
             and self.headers is not None

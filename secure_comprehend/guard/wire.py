@@ -9,6 +9,7 @@ them, so every one must name the operation the caller invoked, in the client's p
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ _SIGNALS = frozenset(
         "transfer-encoding",
     )
 )
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what an HTTP field name may hold
 _URL_CACHE_SIZE = 64
 _UNSEEN: Any = object()
 
@@ -172,9 +174,12 @@ class Wire:
     def _signals(headers: list[tuple[Any, str | None, Any]]) -> dict[str, str] | str:
         """The headers a server reads an operation or protocol from; a str: a problem."""
         found: dict[str, str] = {}
+        names = [name if lower is not None else None for name, lower, _ in headers]
+        if not all(names) or not _TOKEN.fullmatch("".join(names)):  # type: ignore[arg-type]
+            bad = next(n for n, low, _ in headers if low is None or not _TOKEN.fullmatch(n))
+            what = repr(bad) if type(bad) is str else f"a {type(bad).__name__}"
+            return f"a header name, {what}, is not an HTTP token (RFC 9110)"
         for name, lower, value in headers:
-            if lower is None:
-                return f"a header name is a {type(name).__name__}, not a str"
             if lower not in _SIGNALS:
                 continue
             if lower in found:

@@ -27,13 +27,23 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     read member names without regard to case.
     """
     value = dict(pairs)
-    if len(value) != len(pairs) or len(set(map(str.lower, value))) != len(value):
+    if len(value) != len(pairs) or _case_twins(value):
         seen, repeated = set(), set()
         for key, _ in pairs:
             repeated.update({key} if key.lower() in seen else set())
             seen.add(key.lower())
         raise ValueError(f"duplicate keys {sorted(repeated)} in a JSON object")
     return value
+
+
+def _case_twins(keys: Mapping[str, Any]) -> bool:
+    """Whether two keys are one under some case mapping a reader might apply (lower,
+    upper, casefold: ``VpcConf\\u0131g``, with a dotless i, is ``VpcConfig`` in upper case)."""
+    if "".join(keys).isascii():
+        return len(set(map(str.lower, keys))) != len(keys)
+    return any(
+        len(set(map(fold, keys))) != len(keys) for fold in (str.lower, str.upper, str.casefold)
+    )
 
 
 def parse_toml(text: str, subject: str) -> dict[str, Any]:
