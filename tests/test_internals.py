@@ -1,7 +1,7 @@
 """The botocore internals secure_comprehend relies on, one test each.
 
 When one of these fails after a botocore (or aiobotocore) upgrade, the internal it
-names has changed: read secure_comprehend/_internals.py, where each is used.
+names has changed: read secure_comprehend/_botocore.py, where each is used.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 No I/O, no client, no logging: it returns the amended request and every
 violation at once. The caller's objects are never mutated: containers on the
 path of a change are copied, everything else is shared. Each member is judged
-in ``_members``; the [s3] and [models] perimeter in ``_perimeter``.
+in ``decision.members``; the [s3] and [models] perimeter in ``decision.perimeter``.
 """
 
 from __future__ import annotations

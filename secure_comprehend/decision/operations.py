@@ -207,7 +207,7 @@ def operations_for(model: ServiceModel, loader: Any = None) -> OperationsTable:
 
     Args:
         model: the client's service model.
-        loader: the botocore loader that loaded ``model`` (``_internals.client_loader``);
+        loader: the botocore loader that loaded ``model`` (``_botocore.client_loader``);
             with it, the table is shared by every client of that session. Without it,
             the model is walked again (about a millisecond).
     """

@@ -1,6 +1,6 @@
 """What the account needs for the posture: the data-access role and the key policies.
 
-The Deny-only documents of ``_iam`` keep requests inside the posture; these are
+The Deny-only documents of ``policy.iam`` keep requests inside the posture; these are
 the Allow side, so that jobs inside the posture succeed: the trust and
 permissions policies of each data-access role, and the statement each KMS key's
 policy needs so those roles can use it. Nothing beyond what the posture names:

@@ -1,5 +1,5 @@
 """The statements of the Deny-only policies: per condition key, the Missing and the
-Unapproved statement over every region scope (``_iam`` makes the scopes and the documents).
+Unapproved statement over every region scope (``policy.iam`` makes the scopes and the documents).
 """
 
 from __future__ import annotations

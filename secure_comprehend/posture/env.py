@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 ENV_PREFIX = "SECURE_COMPREHEND_"
 CONFIG_VAR = f"{ENV_PREFIX}CONFIG"
 TTL_VAR = f"{CONFIG_VAR}_TTL"
-_NOT_POSTURE = (CONFIG_VAR, TTL_VAR)  # read by _loading and _live
+_NOT_POSTURE = (CONFIG_VAR, TTL_VAR)  # read by posture.loading and fleet.cache
 
 
 def variable(name: str) -> str | None:
@@ -75,7 +75,7 @@ def read_env() -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     # the more specific variable (VPC__SUBNETS) wins over its section (VPC)
     for var in sorted(ours, key=str.upper):
         upper = var.upper()
-        if upper in _NOT_POSTURE:  # read by _config_file, _fleet_source and _live
+        if upper in _NOT_POSTURE:  # read by posture.loading, fleet.sources and fleet.cache
             continue
         if upper not in known:
             close = difflib.get_close_matches(upper, [*_NOT_POSTURE, *known], n=1, cutoff=0.8)

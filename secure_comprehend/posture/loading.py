@@ -1,7 +1,7 @@
 """load_posture(): the posture from the environment, and a TOML file or fleet source.
 
-A file is read with tomllib (``_documents``, which reads fleet documents too);
-a fleet source through ``_live`` and ``_fleet``; the environment by ``_env``.
+A file is read with tomllib (``posture.documents``, which reads fleet documents too);
+a fleet source through ``fleet.cache`` and ``fleet.read``; the environment by ``posture.env``.
 A named file that does not exist or is not a regular file is an error, and
 every error says which source a bad value came from.
 """

@@ -1,7 +1,7 @@
 """The posture: the organization's approved VPC, KMS and IAM settings.
 
 ``Posture`` is a plain pydantic model (only its arguments; no environment, no
-file: ``load_posture`` in ``_loading`` reads those). ``Posture.effective(region)``
+file: ``load_posture`` in ``posture.loading`` reads those). ``Posture.effective(region)``
 overlays a region's sections on the top-level ones and returns the frozen,
 lookup-ready :class:`EffectivePosture` the decision core uses.
 """

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from secure_comprehend._errors import PostureError
 from secure_comprehend.posture.env import ENV_PREFIX, TTL_VAR, variable
 
-if TYPE_CHECKING:  # _fleet is imported when a fleet source is used: protect() checks only _LIVE
+if TYPE_CHECKING:  # fleet.read is imported when a fleet source is used: protect() checks only _LIVE
     from collections.abc import Callable, Mapping
 
     from secure_comprehend.posture.fleet.read import AppConfigSession, Fetched

@@ -1,6 +1,6 @@
 """Fleet posture sources: one posture document in SSM, Secrets Manager, AppConfig or S3.
 
-``fetch`` reads the document a ``FleetSource`` (``_fleet_source``) names, with
+``fetch`` reads the document a ``FleetSource`` (``fleet.sources``) names, with
 the caller's boto3 session. The document is the posture file's TOML, or its JSON
 equivalent.
 
@@ -9,7 +9,7 @@ Written here rather than with pydantic-settings' AWS sources or Powertools'
 caller's session), read flat key/value pairs rather than one document, and
 return no version; Powertools has no S3 source, returns no version or ETag for
 ``show``/``doctor``, and drops a value when a refresh fails, where we keep the
-last good one for a while (``_live``).
+last good one for a while (``fleet.cache``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 ``FleetSource.parse`` tells a fleet source from a file path, and refuses a misspelt
 scheme, a malformed name, a control character or an unknown query (never read as a
-file, never as another document). ``_fleet`` reads what a source names.
+file, never as another document). ``fleet.read`` reads what a source names.
 """
 
 from __future__ import annotations
