@@ -639,7 +639,7 @@ to show how noisy the run was.
 - An uncovered call pays a dictionary look-up at parameter build, one look at its wire
   signals (headers, URL path, the body's first byte) when the request is created, and the
   two identity comparisons.
-- Against a ~3 ms HTTP round trip the guard is about 2%, within the moto server's own
+- Against a 2-3 ms HTTP round trip to a local server the guard is 2-4%, within its own
   block-to-block drift (the "block ratios" column): the HTTP and 16-thread figures are
   bounded by that noise, not by this library.
 - Cold start runs in a virtual environment holding only the runtime dependencies (built by
