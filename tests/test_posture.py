@@ -354,3 +354,31 @@ def test_the_cold_path_imports_neither_pydantic_settings_nor_asyncio(
         env["SECURE_COMPREHEND_KMS__VOLUME_KEY"] = KEYS["volume_key"]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("var", "meant"),
+    [
+        ("SECURE_COMPREHNED_MODE", "SECURE_COMPREHEND_MODE"),
+        ("SECUR_COMPREHEND_VPC__SUBNETS", "SECURE_COMPREHEND_VPC__SUBNETS"),
+        ("SECURE-COMPREHEND_IAM__DATA_ACCESS_ROLES", "SECURE_COMPREHEND_IAM__DATA_ACCESS_ROLES"),
+    ],
+)
+def test_a_misspelt_prefix_of_one_of_our_variables_is_refused(
+    monkeypatch: pytest.MonkeyPatch, var: str, meant: str
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_VPC", '{"subnets": ["subnet-0123456789abcdef0"]}')
+    monkeypatch.setenv(var, "audit")
+    with pytest.raises(sc.PostureError, match=f"{var}: did you mean {meant}"):
+        sc.load_posture()
+
+
+def test_an_unrelated_variable_with_a_near_prefix_is_not_ours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHENSION_LEVEL", "3")  # another tool's
+    monkeypatch.setenv(
+        "SECURE_COMPREHEND_IAM__DATA_ACCESS_ROLES",
+        '["arn:aws:iam::111122223333:role/ComprehendDataAccess"]',
+    )
+    assert sc.load_posture().iam is not None
