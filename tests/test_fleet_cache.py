@@ -423,3 +423,31 @@ def test_after_the_cache_is_cleared_a_store_that_is_down_is_read_once_per_pause(
     with pytest.raises(sc.PostureViolation):
         start_job(client)
     assert len(calls) == 2
+
+
+def test_where_a_posture_came_from_lives_on_it_and_not_on_its_copies(
+    ssm: Any, clock: Clock
+) -> None:
+    import copy
+    import pickle
+
+    from secure_comprehend.posture.origin import loaded_from
+
+    posture = sc.load_posture(f"ssm:{PARAMETER}")
+    found = loaded_from(posture)
+    assert found is not None and found.live is not None
+    assert str(found.origin).startswith(f"ssm:{PARAMETER}")
+    built = sc.Posture.model_validate(posture.model_dump(exclude_unset=True))
+    assert built == posture and loaded_from(built) is None  # equal: the same settings
+    copies = [
+        copy.copy(posture),
+        copy.deepcopy(posture),
+        pickle.loads(pickle.dumps(posture)),  # a fleet source's locks are not pickled
+        posture.model_copy(update={"mode": "audit"}),
+    ]
+    assert [loaded_from(c) for c in copies] == [None, None, None, None]
+    assert copies[:3] == [posture] * 3
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), copies[1])
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+    clock.now += 301
+    assert vpc_of(client) == list(SUBNETS)  # a copy is a posture of its own: not followed

@@ -29,7 +29,6 @@ signals in steps 3 and 4.
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -47,6 +46,7 @@ from secure_comprehend.guard.protection import (
 )
 from secure_comprehend.guard.provenance import ModelVerifier
 from secure_comprehend.guard.wire import Wire
+from secure_comprehend.posture.origin import loaded_from
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, MutableMapping
@@ -91,10 +91,10 @@ def protect(client: ClientT, posture: Posture | None = None) -> ClientT:
 
 
 def _live_of(posture: Posture) -> LiveSource | None:
-    """The fleet source ``posture`` follows; None when none was ever loaded (no fleet code
-    is imported on a Lambda's cold path for a posture from a file or the environment)."""
-    live = sys.modules.get("secure_comprehend.posture.fleet.cache")
-    return None if live is None else cast("LiveSource | None", live.live_of(posture))
+    """The fleet source's cache ``posture`` came from, which its clients follow; None for a
+    posture from a file, the environment or code."""
+    found = loaded_from(posture)
+    return cast("LiveSource | None", found.live if found else None)
 
 
 def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend.posture.ids import KmsRef, parse_kms
@@ -67,6 +67,30 @@ class Posture(Validated):
     regions: Annotated[dict[RegionName, RegionSettings], AfterValidator(FrozenDict)] = Field(
         default_factory=FrozenDict
     )
+
+    # where load_posture() got it from (provenance, fleet source): not part of its value
+    _loaded_from: Any = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Two postures are equal when their settings are, wherever they came from."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __copy__(self) -> Self:
+        """A copy is a posture of its own: it was not loaded from anywhere."""
+        copied = super().__copy__()
+        object.__setattr__(copied, "__pydantic_private__", {"_loaded_from": None})
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        memo[id(self._loaded_from)] = None  # copied as None: not where the copy came from
+        return super().__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        return {**state, "__pydantic_private__": {"_loaded_from": None}}
 
     def __init__(self, **data: Any) -> None:
         """Validate the arguments.

@@ -4,10 +4,10 @@ version and time, and which source set each of its settings (for ``show`` and no
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,24 +33,50 @@ class Origin:
         }
 
 
-# id(posture) -> where each of its settings came from, for postures load_posture() made
-# (kept beside the posture, not in it: a Posture is an immutable pydantic value)
-_PROVENANCE: dict[int, tuple[Mapping[tuple[str, ...], str], Origin]] = {}
+@dataclass(frozen=True)
+class LoadedFrom:
+    """What ``load_posture()`` knows of a posture it made, kept on the posture itself (not
+    part of its value: equality, copies and pickles leave it out).
+
+    Attributes:
+        sources: where each setting came from (a file, a variable, a fleet source).
+        origin: the source, and for a fleet source which version and when.
+        live: the fleet source's cache the posture came from, which clients follow.
+    """
+
+    sources: Mapping[tuple[str, ...], str]
+    origin: Origin
+    live: Any = None
 
 
 def remember_sources(
-    posture: object, sources: Mapping[tuple[str, ...], str], origin: Origin
+    posture: Any, sources: Mapping[tuple[str, ...], str], origin: Origin, live: Any = None
 ) -> None:
-    """Record where a loaded posture's settings came from (shown by str() and notebooks)."""
-    _PROVENANCE[id(posture)] = (dict(sources), origin)
-    weakref.finalize(posture, _PROVENANCE.pop, id(posture), None)
+    """Record, on a posture ``load_posture()`` made, where it came from."""
+    posture._loaded_from = LoadedFrom(dict(sources), origin, live)
+
+
+def follow(posture: Any, live: Any) -> None:
+    """Record that ``posture`` came from the fleet source cache ``live``: clients follow it."""
+    found = loaded_from(posture)
+    posture._loaded_from = LoadedFrom(
+        found.sources if found else {}, found.origin if found else Origin("fleet source"), live
+    )
+
+
+def loaded_from(posture: object) -> LoadedFrom | None:
+    """Where ``posture`` was loaded from; None for a posture built in code."""
+    found = getattr(posture, "_loaded_from", None)
+    return found if isinstance(found, LoadedFrom) else None
 
 
 def provenance(posture: object) -> Mapping[tuple[str, ...], str]:
     """Where each setting of ``posture`` came from; empty for a posture built in code."""
-    return _PROVENANCE.get(id(posture), ({}, None))[0]
+    found = loaded_from(posture)
+    return found.sources if found else {}
 
 
 def origin_of(posture: object) -> Origin | None:
     """Where ``posture`` was loaded from, and when; None for a posture built in code."""
-    return _PROVENANCE.get(id(posture), ({}, None))[1]
+    found = loaded_from(posture)
+    return found.origin if found else None

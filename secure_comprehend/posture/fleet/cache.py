@@ -16,14 +16,14 @@ import math
 import os
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import PostureError
 from secure_comprehend.posture.env import ENV_PREFIX, TTL_VAR, variable
+from secure_comprehend.posture.origin import follow
 
-if TYPE_CHECKING:  # fleet.read is imported when a fleet source is used: protect() checks only _LIVE
+if TYPE_CHECKING:  # fleet.read is imported when a fleet source is used
     from collections.abc import Callable, Mapping
 
     from secure_comprehend.posture.fleet.read import AppConfigSession, Fetched
@@ -185,8 +185,7 @@ class LiveSource:
         env = env_snapshot()
         posture, sources = self._build(fetched)
         self._loaded = loaded = Loaded(posture, sources, fetched, env)
-        _LIVE[id(posture)] = self
-        weakref.finalize(posture, _LIVE.pop, id(posture), None)
+        follow(posture, self)  # on the posture: clients protected with it follow this source
         if not keep_time:
             self._good_at, self._failure = _now(), None
         return loaded
@@ -229,7 +228,6 @@ class LiveSource:
 _SOURCES: dict[tuple[str, str | None, str | None], LiveSource] = {}
 _SOURCES_LOCK = threading.Lock()
 _SOURCES_MAX = 64  # the oldest is forgotten first: a long-lived process stays bounded
-_LIVE: dict[int, LiveSource] = {}  # id(posture) -> the source it came from
 
 
 def live_source(source: FleetSource, session: Any, region: str | None, build: Build) -> LiveSource:
@@ -267,11 +265,6 @@ def _as_posture_error(exc: Exception, source: FleetSource) -> PostureError:
     if isinstance(exc, PostureError):
         return exc
     return PostureError(f"posture source {source} could not be read: {type(exc).__name__}: {exc}")
-
-
-def live_of(posture: Posture) -> LiveSource | None:
-    """The fleet source ``posture`` was fetched from; None for a file, variables or code."""
-    return _LIVE.get(id(posture))
 
 
 def clear_posture_cache() -> None:
