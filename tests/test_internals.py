@@ -62,6 +62,9 @@ def test_a_client_without_botocore_s_endpoint_is_refused() -> None:
     client._endpoint = object()
     with pytest.raises(TypeError, match=r"Endpoint\.create_request and Endpoint\._send"):
         sc.protect(client, make_posture())
+    assert "apply-posture" not in str(client.meta.events._emitter._unique_id_handlers), (
+        "a client that cannot be protected whole is left as it was"
+    )
 
 
 def test_client_creator_create_client_makes_every_client() -> None:

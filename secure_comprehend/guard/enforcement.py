@@ -110,8 +110,10 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
             guard.issued.add(protection)
             guard.protection = protection  # one assignment: the next call starts under it
             return
-        guard = _GUARDS[client] = _Guard(protection, client, verifier)
+        guard = _Guard(protection, client, verifier)
         guard.follow(posture, _live_of(posture))
+        wrap_endpoint(client, guard.created, guard.sending)  # first: it refuses an odd endpoint
+        _GUARDS[client] = guard
         events = client.meta.events
         for name in guard.covered:  # the operations with security members only
             events.register(
@@ -121,7 +123,6 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
             )
         events.register_last(_APPLY[0], guard.apply, unique_id=_APPLY[1])
         events.register_last(_RECHECK[0], guard.recheck, unique_id=_RECHECK[1])
-        wrap_endpoint(client, guard.created, guard.sending)
 
 
 def _protection_for(
