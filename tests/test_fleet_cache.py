@@ -451,3 +451,55 @@ def test_where_a_posture_came_from_lives_on_it_and_not_on_its_copies(
     ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
     clock.now += 301
     assert vpc_of(client) == list(SUBNETS)  # a copy is a posture of its own: not followed
+
+
+def _in_a_child(work: Any, timeout: float = 20.0) -> int | None:
+    """Fork; run ``work`` in the child; its exit code, or None if it hung past ``timeout``."""
+    import os
+    import signal
+    import time
+
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def test_a_fork_while_a_refresh_holds_the_lock_leaves_the_child_working(
+    ssm: Any, clock: Clock
+) -> None:
+    first = sc.load_posture(f"ssm:{PARAMETER}")
+    live = next(iter(_live._SOURCES.values()))
+
+    def past_twice_the_ttl() -> None:
+        clock.now += 601  # nothing good is left: the child must read the store itself
+        assert sc.load_posture(f"ssm:{PARAMETER}") == first
+
+    with live._lock:  # a refresh in progress in this thread while the process forks
+        code = _in_a_child(past_twice_the_ttl)
+    assert code == 0, "the child hung on a lock its parent held" if code is None else code
+
+
+def test_clear_posture_cache_reaches_sources_evicted_from_the_cache(
+    ssm: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = sc.client(region_name=REGION, posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    monkeypatch.setattr(_live, "_SOURCES_MAX", 1)
+    ssm.put_parameter(Name="/org/other", Value=posture_toml(), Type="String")
+    sc.load_posture("ssm:/org/other")  # takes the one place: the client's source is evicted
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(OTHER_SUBNETS), Overwrite=True)
+    sc.clear_posture_cache()  # the client's source was evicted: it is forgotten all the same
+    assert vpc_of(client) == list(OTHER_SUBNETS)

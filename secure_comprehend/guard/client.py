@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,13 @@ class _PatchState:
     lock = threading.Lock()
     posture: Posture | None = None
     installed = False
+
+
+def _after_fork_in_child() -> None:  # a child forked during patch() must not wait forever
+    _PatchState.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _protect_if_patched(created: Any) -> Any:

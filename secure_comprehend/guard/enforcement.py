@@ -29,6 +29,7 @@ signals in steps 3 and 4.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -338,3 +339,14 @@ class _Guard:
 
 _GUARDS: weakref.WeakKeyDictionary[Any, _Guard] = weakref.WeakKeyDictionary()
 _GUARDS_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while a thread held one of these locks would wait on it forever."""
+    global _GUARDS_LOCK
+    _GUARDS_LOCK = threading.Lock()
+    for guard in list(_GUARDS.values()):
+        guard.verifier.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

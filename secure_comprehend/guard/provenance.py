@@ -59,6 +59,11 @@ class ModelVerifier:
         self._inflight: dict[str, threading.Lock] = {}
         self.describes = 0  # how many describe calls were made (tests and the benchmark)
 
+    def after_fork(self) -> None:
+        """In a forked child: no describe is in flight, and every lock starts free."""
+        self._lock = threading.Lock()
+        self._inflight = {}
+
     def violations(
         self,
         spec: OperationSpec,

@@ -16,6 +16,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,9 @@ logger = logging.getLogger("secure_comprehend")
 DEFAULT_TTL = 300.0
 MAX_TTL = 86_400.0
 _now = time.monotonic  # the cache's clock; tests move it on
-_RETRY_EVERY = 30.0  # at most, between failed refreshes: a broken store is not hammered
+# between failed refreshes: a broken store is not hammered, and a short TTL still retries
+# (a quarter of it) before twice the TTL fails closed
+_RETRY_EVERY = 30.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ class LiveSource:
 
 _SOURCES: dict[tuple[str, str | None, str | None], LiveSource] = {}
 _SOURCES_LOCK = threading.Lock()
+_EVER: weakref.WeakSet[LiveSource] = weakref.WeakSet()  # evicted ones too: clients follow them
 _SOURCES_MAX = 64  # the oldest is forgotten first: a long-lived process stays bounded
 
 
@@ -244,6 +248,7 @@ def live_source(source: FleetSource, session: Any, region: str | None, build: Bu
             if len(_SOURCES) >= _SOURCES_MAX:  # rotating credentials add a key an hour
                 del _SOURCES[next(iter(_SOURCES))]  # its clients keep following it
             live = _SOURCES[key] = LiveSource(source, session, region, ttl_from_env(), build)
+            _EVER.add(live)
         return live
 
 
@@ -270,12 +275,24 @@ def _as_posture_error(exc: Exception, source: FleetSource) -> PostureError:
 def clear_posture_cache() -> None:
     """Forget every fleet posture fetched so far: the next use fetches again.
 
-    Clients protected with a fleet posture keep following their source; their
-    next call fetches it anew. Meant for tests, and for a process that must see
-    a change before the TTL ends.
+    Clients protected with a fleet posture keep following their source (one evicted
+    from the bounded cache too); their next call fetches it anew. Meant for tests,
+    and for a process that must see a change before the TTL ends.
     """
     with _SOURCES_LOCK:
-        sources = list(_SOURCES.values())
+        sources = list(_EVER)
         _SOURCES.clear()
     for live in sources:
         live.forget()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while a thread held a lock here would wait on it forever (the thread
+    is not copied): every lock starts free in the child, and no read is in flight."""
+    global _SOURCES_LOCK
+    _SOURCES_LOCK = threading.Lock()
+    for live in list(_EVER):
+        live._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
