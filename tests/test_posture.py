@@ -382,3 +382,17 @@ def test_an_unrelated_variable_with_a_near_prefix_is_not_ours(
         '["arn:aws:iam::111122223333:role/ComprehendDataAccess"]',
     )
     assert sc.load_posture().iam is not None
+
+
+def test_typed_sections_built_in_code_are_taken_as_given() -> None:
+    key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    vpc = {"subnets": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}
+    region = sc.RegionSettings(kms={"volume_key": key})  # vpc and iam left unset: absent
+    posture = sc.Posture(vpc=vpc, regions={"eu-west-1": region})
+    assert posture.effective("eu-west-1").default_key("volume_key") == key
+    assert posture.effective("eu-west-1").subnets == frozenset(vpc["subnets"])
+    copied = sc.Posture(vpc=vpc).model_copy(update={"regions": {"eu-west-1": region}})
+    assert copied == posture
+    assert sc.Posture(vpc=sc.VpcSettings(**vpc)) == sc.Posture(vpc=vpc)
+    with pytest.raises(ValueError, match=r"null \[vpc\] section"):  # said, not left unset
+        sc.RegionSettings(kms={"volume_key": key}, vpc=None)

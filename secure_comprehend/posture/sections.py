@@ -10,7 +10,15 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 
 from secure_comprehend.posture.ids import (
     ALIAS_ARN_RE,
@@ -78,6 +86,15 @@ class Validated(BaseModel):
     @classmethod
     def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
         return cls(**values)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_given(cls, value: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """A section built in code is validated again as it was given: a section it left
+        unset is absent, not an explicit null (which is refused)."""
+        if isinstance(value, cls):
+            return handler(value.model_dump(exclude_unset=True))
+        return handler(value)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; with ``update``, validated exactly like a new one.
