@@ -445,3 +445,27 @@ def test_an_endpoint_or_imported_model_is_judged_by_what_it_points_at() -> None:
     foreign = f"arn:aws:comprehend:{REGION}:999999999999:document-classifier/x"
     assert judge_resource("UpdateEndpoint", {"DesiredModelArn": foreign}, effective)
     assert judge_resource("ImportModel", {"SourceModelArn": foreign}, effective)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_a_posture_of_only_s3_enforces_it_in_every_region(region: str) -> None:
+    posture = sc.Posture(s3={"allowed_buckets": ["corp-ml-*"]})
+    params = {"InputDataConfig": {"S3Uri": "s3://elsewhere/in/"}}
+    decision = sc.evaluate("StartEntitiesDetectionJob", params, posture, region=region)
+    assert [v.path for v in decision.violations] == ["InputDataConfig.S3Uri"]
+    client = sc.client(region_name=region, posture=posture)  # enforce mode: not refused
+    with pytest.raises(sc.PostureViolation, match=r"InputDataConfig\.S3Uri"):
+        client.start_entities_detection_job(
+            InputDataConfig={"S3Uri": "s3://elsewhere/in/"},
+            OutputDataConfig={"S3Uri": "s3://corp-ml-out/"},
+            DataAccessRoleArn="arn:aws:iam::111122223333:role/R",
+            LanguageCode="en",
+        )
+
+
+def test_a_posture_of_only_models_enforces_it_in_every_region() -> None:
+    posture = sc.Posture(models={"allowed_accounts": ["111122223333"]})
+    foreign = "arn:aws:comprehend:eu-west-1:444455556666:document-classifier/x"
+    params = {"EndpointName": "e", "ModelArn": foreign, "DesiredInferenceUnits": 1}
+    decision = sc.evaluate("CreateEndpoint", params, posture, region="eu-west-1")
+    assert [v.path for v in decision.violations] == ["ModelArn"]

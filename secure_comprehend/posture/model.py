@@ -197,7 +197,7 @@ class Posture(Validated):
 
     def top_level(self) -> EffectivePosture | None:
         """The top-level sections alone, unchecked for any region; None if there are none."""
-        if not any((self.vpc, self.kms, self.iam)):
+        if not any((self.vpc, self.kms, self.iam, self.s3, self.models)):
             return None
         return _effective(self, None, None)
 
@@ -258,7 +258,7 @@ class EffectivePosture:
 def _effective(posture: Posture, region: str | None, partition: str | None) -> EffectivePosture:
     """Overlay ``region``'s sections and check the keys' region; ``None``: top level, unchecked."""
     vpc, kms, iam = (posture.section_in(name, region)[0] for name in ("vpc", "kms", "iam"))
-    if not (vpc or kms or iam):
+    if not (vpc or kms or iam or posture.s3 or posture.models):  # [s3], [models]: everywhere
         raise PostureError(
             f"no posture for {region}: the posture has no top-level section and sections "
             f"only for {', '.join(sorted(posture.regions))}; add [regions.{region}.*] sections"
