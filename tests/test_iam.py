@@ -478,3 +478,47 @@ def test_the_posture_reader_policy_from_python() -> None:
         sc.posture_reader_policy("./posture.toml")
     with pytest.raises(sc.PostureError, match="did you mean"):
         sc.posture_reader_policy("ssm:/org/posture", region="eu-west1")
+
+
+def _conditions(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s.get("Condition", {}) for d in documents for s in d["Statement"]]
+
+
+def test_an_alias_name_is_written_for_the_posture_s_own_account_never_any() -> None:
+    role = "arn:aws:iam::111122223333:role/ComprehendDataAccess"
+    posture = sc.Posture(kms={"also_allowed": ["alias/corp"]}, iam={"data_access_roles": [role]})
+    result = sc.deny_policies(posture)
+    text = json.dumps(result.documents)
+    assert "arn:aws:kms:*:111122223333:alias/corp" in text
+    assert ":*:alias/" not in text.replace(":*:111122223333:", "")  # no wildcard account
+    alone = sc.deny_policies(sc.Posture(kms={"also_allowed": ["alias/corp"]}))
+    assert "alias/corp" not in json.dumps(alone.documents)  # no account known: not named
+    assert any("alias/corp" in note and "denies it" in note for note in alone.notes)
+
+
+def test_no_condition_is_an_empty_list() -> None:
+    # only alias names: the volume, model and data-lake keys (which take no alias) approve
+    # no key the condition can carry: a key named there is denied outright
+    posture = sc.Posture(kms={"also_allowed": ["alias/corp"]})
+    conditions = _conditions(sc.deny_policies(posture).documents)
+    assert all(
+        values != []
+        for condition in conditions
+        for keys in condition.values()
+        for values in keys.values()
+    )
+    volume = [c for c in conditions if "comprehend:VolumeKmsKey" in c.get("Null", {})]
+    assert {"Null": {"comprehend:VolumeKmsKey": "false"}} in volume
+
+
+def test_what_the_client_refuses_for_an_alias_only_posture_the_policy_denies() -> None:
+    role = "arn:aws:iam::111122223333:role/ComprehendDataAccess"
+    posture = sc.Posture(kms={"also_allowed": ["alias/corp"]}, iam={"data_access_roles": [role]})
+    documents = sc.deny_policies(posture).documents
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    params = {"VolumeKmsKeyId": key, "DataAccessRoleArn": role}
+    assert not sc.evaluate("StartEntitiesDetectionJob", params, posture, region="us-east-1").allowed
+    context = {"comprehend:VolumeKmsKey": key, "aws:RequestedRegion": "us-east-1"}
+    assert denied(documents, "comprehend:StartEntitiesDetectionJob", context)
+    foreign_alias = {"comprehend:OutputKmsKey": "arn:aws:kms:us-east-1:444455556666:alias/corp"}
+    assert denied(documents, "comprehend:StartEntitiesDetectionJob", foreign_alias)

@@ -138,11 +138,15 @@ def deny_statements(
         )
         for arns, group in groups:
             # ArnNotEquals alone is true when the key is absent (a negated operator):
-            # Null false keeps it to requests that name a key.
+            # Null false keeps it to requests that name a key. No key the condition can
+            # carry is approved: every key named is denied (never an empty ArnNotEquals).
+            condition: dict[str, Any] = {"Null": {key: "false"}}
+            if arns:
+                condition = {"ArnNotEquals": {key: arns}, **condition}
             deny(
                 f"Unapproved{name}{suffix(group, len(groups))}",
                 carrying.get(kind, []),
-                {"ArnNotEquals": {key: arns}, "Null": {key: "false"}},
+                condition,
                 group,
             )
     with_roles = [s for s in scopes if s[2].iam is not None]
@@ -179,14 +183,32 @@ def _policykey_refs(
         if ref is None or (ref.form != "key_arn" and not accepts_alias):
             continue
         if ref.form == "alias_name":
-            home = next((r for r in key_refs(posture) if r.form == "key_arn"), None)
-            partition, region, account = (
-                (home.partition, home.region, home.account) if home else ("aws", "*", "*")
-            )
-            text = f"arn:{partition}:kms:{region}:{account}:{ref.id}"
+            written = _alias_arn(ref.id, posture)
+            if written is None:
+                notes.append(
+                    f"Alias name {ref.text}: the posture names no key ARN or role of its own "
+                    "account, so the policy cannot name it and denies it; add the alias ARN."
+                )
+                continue
+            text = written
             notes.append(f"Alias name {ref.text} is written as {text}.")
         arns.add(text)
     return sorted(arns)
+
+
+def _alias_arn(alias: str, posture: EffectivePosture) -> str | None:
+    """An alias name as an ARN of the posture's own account (a key ARN's, else a
+    data-access role's), in its keys' region; None when no account is known (a wildcard
+    account would match the alias of the same name in any account)."""
+    home = next((r for r in key_refs(posture) if r.form == "key_arn"), None)
+    if home is not None:
+        return f"arn:{home.partition}:kms:{home.region}:{home.account}:{alias}"
+    role = next(iter(sorted(posture.roles)), None)
+    if role is None:
+        return None
+    partition, account = role.split(":")[1], role.split(":")[4]
+    region = posture.region if posture.region != "*" else "*"
+    return f"arn:{partition}:kms:{region}:{account}:{alias}"
 
 
 def key_refs(posture: EffectivePosture) -> list[Any]:
