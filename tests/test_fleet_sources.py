@@ -459,3 +459,17 @@ def test_a_document_that_configures_nothing_is_credited_to_the_source(
         sc.load_posture(f"ssm:{PARAMETER}")
     assert f"from ssm:{PARAMETER} (us-east-1, version 2)" in str(refused.value)
     assert "from defaults" not in str(refused.value)
+
+
+def test_an_emptied_appconfig_deployment_is_a_failed_refresh(clock: Clock) -> None:
+    fake = FakeAppConfig(posture_toml())
+    session = appconfig_session(fake)
+    source = "appconfig:ml-platform/prod/comprehend-posture"
+    first = sc.load_posture(source, session=session)
+    fake.document, fake.version = b"", "2"  # a new deployment of an empty configuration
+    clock.now += 301
+    assert sc.load_posture(source, session=session) == first  # kept, for twice the TTL
+    assert _origin(sc.load_posture(source, session=session)).version == "1"
+    clock.now += 300
+    with pytest.raises(sc.PostureError, match="is empty: it configures nothing"):
+        sc.load_posture(source, session=session)  # never renewed: refused

@@ -165,9 +165,10 @@ def _appconfig(aws: Any, source: FleetSource, state: AppConfigSession | None) ->
         state.token = answer["NextPollConfigurationToken"]
         data = answer["Configuration"].read()
         version = str(answer.get("VersionLabel") or "")
-        if not data:
-            return (None, version) if state.last is not None else ("", version)
-        return data, version
+        last = state.last
+        if not data and last is not None and (not version or version == last.version):
+            return None, version  # unchanged since the version this session was sent
+        return data, version  # a new version, empty ones too: read, and refused if empty
     raise AssertionError("unreachable")  # pragma: no cover
 
 
