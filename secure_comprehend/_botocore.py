@@ -12,6 +12,7 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``BaseClient._make_api_call``: a coroutine function on aiobotocore's clients.
 - ``HeadersDict._dict`` and ``_HeaderKey``: a request's headers, read without building a
   view per header, and built anew from what was checked.
+- ``AWSPreparedRequest``: the one class of request an endpoint creates (aiobotocore's too).
 - ``RpcV2CBORParser``'s stream reader and ``_parse_key_value_pair``: botocore's own CBOR
   decoder, made strict for request bodies.
 """

@@ -146,3 +146,14 @@ def test_a_client_keeps_its_loader_and_its_api_call() -> None:
         "BaseClient._make_api_call is gone: is_async_client cannot tell aiobotocore's clients"
     )
     assert not _internals.is_async_client(client)
+
+
+def test_the_endpoint_creates_botocore_s_prepared_request() -> None:
+    client = _client()
+    made: list[Any] = []
+    client.meta.events.register("before-send", lambda request, **_: made.append(request))
+    client.meta.events.register("before-send", Recorder())
+    client.detect_sentiment(Text="x", LanguageCode="en")
+    assert type(made[0]) is _internals.prepared_request_type(), (
+        "Endpoint.create_request no longer returns a botocore.awsrequest.AWSPreparedRequest"
+    )
