@@ -35,6 +35,13 @@ OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/9999abcd-12ab-34cd-56ef-1234567
 OTHER_SUBNET = "subnet-0fffffffffffffff0"
 OTHER_GROUP = "sg-0fffffffffffffff0"
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/Intruder"
+# an entities detection job with business parameters only, and the posture's VpcConfig
+IO = {
+    "InputDataConfig": {"S3Uri": "s3://in/docs/"},
+    "OutputDataConfig": {"S3Uri": "s3://out/"},
+    "LanguageCode": "en",
+}
+VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 BOTOCORE_DATA = Path(botocore.__file__).parent / "data"
 

@@ -22,6 +22,7 @@ import pytest
 from conftest import (
     ACCOUNT,
     GROUPS,
+    IO,
     KEYS,
     OTHER_KEY,
     OTHER_ROLE,
@@ -29,6 +30,7 @@ from conftest import (
     REGION,
     ROLES,
     SUBNETS,
+    VPC,
     AlwaysEqual,
     WireServer,
     cbor_only,
@@ -46,12 +48,6 @@ AioSession = pytest.importorskip("aiobotocore.session", reason=_AIO).AioSession
 AioConfig = pytest.importorskip("aiobotocore.config").AioConfig
 
 OP = "StartEntitiesDetectionJob"
-IO = {
-    "InputDataConfig": {"S3Uri": "s3://in/docs/"},
-    "OutputDataConfig": {"S3Uri": "s3://out/"},
-    "LanguageCode": "en",
-}
-VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
 BAD_VPC = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
 TAGS = [{"Key": "cost-centre", "Value": "ml-42"}]
 VERIFY = {"verify": True, "allowed_accounts": [ACCOUNT]}

@@ -20,12 +20,14 @@ from botocore.stub import Stubber
 from conftest import (
     ACCOUNT,
     GROUPS,
+    IO,
     KEYS,
     OTHER_ROLE,
     OTHER_SUBNET,
     REGION,
     ROLES,
     SUBNETS,
+    VPC,
     AlwaysEqual,
     Recorder,
     WireServer,
@@ -36,12 +38,6 @@ from conftest import (
 import secure_comprehend as sc
 
 OP = "StartEntitiesDetectionJob"
-IO = {
-    "InputDataConfig": {"S3Uri": "s3://in/docs/"},
-    "OutputDataConfig": {"S3Uri": "s3://out/"},
-    "LanguageCode": "en",
-}
-VPC = {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)}
 BAD = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
 # a job in another subnet, unencrypted, with a role the posture does not approve
 ESCAPE = {**IO, "VpcConfig": BAD, "DataAccessRoleArn": OTHER_ROLE}
