@@ -24,10 +24,15 @@ import inspect
 import operator
 from typing import TYPE_CHECKING, Any
 
+from botocore.awsrequest import (  # imported with boto3: no cost here
+    AWSPreparedRequest,
+    HeadersDict,
+    _HeaderKey,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from botocore.awsrequest import AWSPreparedRequest
     from botocore.client import BaseClient
     from botocore.model import OperationModel, ServiceModel
 
@@ -130,16 +135,15 @@ def header_items(headers: Any) -> tuple[list[tuple[Any, Any, Any]], bool]:
     other mapping (a handler may replace the headers, with an object whose methods
     disagree) is read through ``items()``, which lists a repeated header each time.
     """
-    if type(headers) is not _headers_dict():
+    if type(headers) is not HeadersDict:
         return [(name, _lower(name), value) for name, value in headers.items()], False
-    key_type = _header_key()
     read = []
-    found = headers._dict
+    found = headers._dict  # type: ignore[attr-defined]
     consistent = type(found) is dict  # a subclass could answer botocore's look-ups otherwise
     for key, value in dict.items(found):
         name = key._key
         lower = _lower(name)
-        consistent = consistent and type(key) is key_type and key._lower == lower
+        consistent = consistent and type(key) is _HeaderKey and key._lower == lower  # type: ignore[attr-defined]
         read.append((name, lower, value))
     return read, consistent
 
@@ -150,69 +154,68 @@ def _lower(name: Any) -> str | None:
 
 def fresh_headers(read: Iterable[tuple[str, Any, Any]]) -> Any:
     """A new ``HeadersDict`` of what ``header_items`` read (names checked to be ``str``)."""
-    headers = _headers_dict()()
-    found = headers._dict
-    key_type = _header_key()
+    headers = HeadersDict()
+    found = headers._dict  # type: ignore[attr-defined]
     for name, _, value in read:
-        found[key_type(name)] = value
+        found[_HeaderKey(name)] = value
     return headers
 
 
 _NAME, _LOWER = operator.attrgetter("_key"), operator.attrgetter("_lower")
 
 
-def header_snapshot(headers: Any) -> tuple[Any, ...] | None:
-    """What ``same_headers`` compares: the headers, each key, its name and lower case
-    as botocore keeps them, and each value: the very objects. None: not a HeadersDict."""
-    if type(headers) is not _headers_dict() or type(headers._dict) is not dict:
+def request_snapshot(request: Any) -> tuple[Any, ...] | None:
+    """What ``same_request`` compares, by identity: the request's class, body, URL,
+    method and headers, and of the headers (a ``HeadersDict`` of botocore's own keys)
+    their dict, each key, its class, name and lower case, and each value. None: the
+    request is not of botocore's classes (a later look checks it again)."""
+    headers = request.headers
+    if type(request) is not AWSPreparedRequest or type(headers) is not HeadersDict:
         return None
-    found = headers._dict
+    found = headers._dict  # type: ignore[attr-defined]
+    if type(found) is not dict:
+        return None
     keys = tuple(found)
-    names, lowers = tuple(map(_NAME, keys)), tuple(map(_LOWER, keys))
-    return (headers, found, keys, names, lowers, tuple(found.values()))
-
-
-def same_headers(headers: Any, snapshot: tuple[Any, ...]) -> bool:
-    """Whether ``headers`` holds exactly the objects of ``snapshot``, by identity (an
-    object is only ever identical to itself), of botocore's own types, its keys' names
-    and lower cases included."""
-    container, found, keys, names, lowers, values = snapshot
-    if headers is not container or type(headers) is not _headers_dict():
-        return False
-    now = headers._dict
     return (
-        now is found
-        and type(now) is dict
-        and len(now) == len(keys)
-        and all(map(operator.is_, now, keys))
-        and set(map(type, keys)) <= {_header_key()}
-        and all(map(operator.is_, map(_NAME, keys), names))
-        and all(map(operator.is_, map(_LOWER, keys), lowers))
-        and all(map(operator.is_, dict.values(now), values))
+        *_identities(request, headers, found, keys),
+        *found.values(),
     )
+
+
+def _identities(request: Any, headers: Any, found: Any, keys: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (
+        type(request),
+        request.body,
+        request.url,
+        request.method,
+        headers,
+        type(headers),
+        found,
+        type(found),
+        *keys,
+        *map(type, keys),
+        *map(_NAME, keys),
+        *map(_LOWER, keys),
+    )
+
+
+def same_request(request: Any, snapshot: tuple[Any, ...]) -> bool:
+    """Whether ``request`` holds exactly the objects of ``snapshot`` (an object is only
+    ever identical to itself; an exact ``bytes`` or ``str`` cannot change in place)."""
+    headers = request.headers
+    found = getattr(headers, "_dict", None)
+    if type(found) is not dict:
+        return False
+    keys = tuple(found)
+    if len(snapshot) != 8 + 5 * len(keys):
+        return False
+    now = (*_identities(request, headers, found, keys), *dict.values(found))
+    return all(map(operator.is_, now, snapshot))
 
 
 def prepared_request_type() -> type[Any]:
     """botocore's prepared request class (aiobotocore's requests are of it too)."""
-    from botocore.awsrequest import AWSPreparedRequest
-
     return AWSPreparedRequest
-
-
-_HEADER_TYPES: list[type[Any]] = []
-
-
-def _headers_dict() -> type[Any]:
-    if not _HEADER_TYPES:
-        from botocore.awsrequest import HeadersDict, _HeaderKey
-
-        _HEADER_TYPES.extend((HeadersDict, _HeaderKey))
-    return _HEADER_TYPES[0]
-
-
-def _header_key() -> type[Any]:
-    _headers_dict()
-    return _HEADER_TYPES[1]
 
 
 def decode_cbor(body: bytes) -> Any:

@@ -107,13 +107,23 @@ def test_headers_dict_keeps_its_keys_in_a_dict() -> None:
         "Content-Type": "text/plain",
     }, "botocore.awsrequest._HeaderKey or HeadersDict._dict changed"
     assert _internals.header_items(fresh)[1]  # botocore's own keys: sent as read
-    snapshot = _internals.header_snapshot(fresh)
-    assert _internals.same_headers(fresh, snapshot)
+    request = _prepared(fresh)
+    snapshot = _internals.request_snapshot(request)
+    assert snapshot is not None and _internals.same_request(request, snapshot)
     fresh["Content-Type"] = "".join(["text/", "plain"])  # an equal value, another object
-    assert not _internals.same_headers(fresh, snapshot)
-    renamed = _internals.header_snapshot(fresh)
+    assert not _internals.same_request(request, snapshot)
+    renamed = _internals.request_snapshot(request)
+    assert renamed is not None
     next(iter(fresh._dict))._key = "X-Other"  # type: ignore[attr-defined]  # a key renamed in place
-    assert not _internals.same_headers(fresh, renamed)
+    assert not _internals.same_request(request, renamed)
+
+
+def _prepared(headers: Any) -> Any:
+    from botocore.awsrequest import AWSPreparedRequest
+
+    return AWSPreparedRequest(
+        "POST", "https://comprehend.us-east-1.amazonaws.com/", headers, b"{}", True
+    )
 
 
 def test_the_strict_cbor_parser_overrides_botocore_s_map_pairs() -> None:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from secure_comprehend._botocore import (
     fresh_headers,
     header_items,
-    header_snapshot,
     prepared_request_type,
-    same_headers,
+    request_snapshot,
+    same_request,
 )
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
@@ -223,24 +223,16 @@ class Protection:
 class Checked:
     """What a check saw of one request: the very objects, to compare by identity."""
 
-    __slots__ = ("body", "call", "headers", "method", "operation", "url")
+    __slots__ = ("call", "operation", "snapshot")
 
     def __init__(self, call: Call, operation: str, request: AWSPreparedRequest) -> None:
         self.call, self.operation = call, operation
-        self.body, self.url, self.method = request.body, request.url, request.method
-        self.headers = header_snapshot(request.headers)
+        self.snapshot = request_snapshot(request)
 
     def unchanged(self, request: AWSPreparedRequest) -> bool:
         """Whether the request holds the very objects checked: an exact ``bytes`` or
         ``str`` cannot change in place, and an object is only ever identical to itself."""
-        return (
-            type(request) is prepared_request_type()
-            and request.body is self.body
-            and request.url is self.url
-            and request.method is self.method
-            and self.headers is not None
-            and same_headers(request.headers, self.headers)
-        )
+        return self.snapshot is not None and same_request(request, self.snapshot)
 
 
 def refuse_unchecked(protection: Protection) -> None:
