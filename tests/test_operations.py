@@ -27,10 +27,11 @@ def test_counts_match_the_iam_condition_keys() -> None:
     assert len(roles) == 16
     assert {n for n, s in TABLE.specs.items() if s.core} == vpc_or_kms | roles
     # beyond those, only the [s3] and [models] kinds: CreateDataset names S3 URIs only,
-    # PutResourcePolicy a resource policy only
+    # PutResourcePolicy a resource policy only, StartFlywheelIteration the flywheel it trains
     assert {n for n, s in TABLE.specs.items() if not s.core} == {
         "CreateDataset",
         "PutResourcePolicy",
+        "StartFlywheelIteration",
     }
     assert not any(spec.unknown or spec.unknown_s3 for spec in TABLE.specs.values())
 

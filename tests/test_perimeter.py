@@ -469,3 +469,59 @@ def test_a_posture_of_only_models_enforces_it_in_every_region() -> None:
     params = {"EndpointName": "e", "ModelArn": foreign, "DesiredInferenceUnits": 1}
     decision = sc.evaluate("CreateEndpoint", params, posture, region="eu-west-1")
     assert [v.path for v in decision.violations] == ["ModelArn"]
+
+
+def _flywheel(plain: Any, name: str, **extra: Any) -> str:
+    return str(
+        plain.create_flywheel(
+            FlywheelName=name,
+            DataAccessRoleArn=f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess",
+            DataLakeS3Uri="s3://corp-ml-data/lake/",
+            **extra,
+        )["FlywheelArn"]
+    )
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_flywheel_iteration_is_judged_by_the_flywheel_s_account() -> None:
+    """Without verify: the flywheel named must be of an allowed account."""
+    posture = models_posture(verify=False)
+    foreign = f"arn:aws:comprehend:{REGION}:444455556666:flywheel/fw"
+    decision = sc.evaluate(
+        "StartFlywheelIteration", {"FlywheelArn": foreign}, posture, region=REGION
+    )
+    assert [(v.path, v.value) for v in decision.violations] == [("FlywheelArn", foreign)]
+    client = sc.client(region_name=REGION, posture=posture)
+    with pytest.raises(sc.PostureViolation, match="account 444455556666"):
+        client.start_flywheel_iteration(FlywheelArn=foreign)
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_flywheel_iteration_is_judged_by_the_flywheel_s_security_and_active_model() -> None:
+    """With verify: the iteration trains under the flywheel's own data security
+    configuration and role, and from its active model: each is judged."""
+    plain = boto3.client("comprehend", region_name=REGION)
+    secure = {
+        "DataSecurityConfig": {
+            "ModelKmsKeyId": KEYS["model_key"],
+            "VolumeKmsKeyId": KEYS["volume_key"],
+            "DataLakeKmsKeyId": KEYS["data_lake_key"],
+            "VpcConfig": {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)},
+        },
+        "TaskConfig": {
+            "LanguageCode": "en",
+            "DocumentClassificationConfig": {"Mode": "MULTI_CLASS"},
+        },
+    }
+    first = _flywheel(plain, "first", **secure)  # no active model yet: its first iteration
+    open_network = {**secure, "DataSecurityConfig": {"VolumeKmsKeyId": OTHER_KEY}}
+    unsafe = _flywheel(plain, "unsafe", **open_network)
+    untrusted_model = _flywheel(plain, "model", ActiveModelArn=train("bad"), **secure)
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture()))
+    assert client.start_flywheel_iteration(FlywheelArn=first)["FlywheelIterationId"]
+    with pytest.raises(sc.PostureViolation) as refused:
+        client.start_flywheel_iteration(FlywheelArn=unsafe)
+    assert "DataSecurityConfig.VolumeKmsKeyId" in str(refused.value)
+    assert "DataSecurityConfig.VpcConfig: not recorded" in str(refused.value)
+    with pytest.raises(sc.PostureViolation, match="the flywheel's active model"):
+        client.start_flywheel_iteration(FlywheelArn=untrusted_model)

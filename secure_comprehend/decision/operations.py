@@ -169,9 +169,10 @@ def spec_for(document: Mapping[str, Any], operation: str) -> OperationSpec:
     members, unknown_models = walk.members, walk.unknown_models
     if operation.endswith("Flywheel"):  # there the FlywheelArn names the flywheel itself
         members = [m for m in members if not (m.kind == "model" and m.path == ("FlywheelArn",))]
-    if not any(m.kind == "role" for m in members):
-        # a model ARN matters where work runs on it (jobs, endpoints, flywheels, imports),
-        # not in Describe*, Delete*, Stop* or a List* filter; a resource policy always shares
+    if not any(m.kind == "role" for m in members) and not operation.startswith("Start"):
+        # a model ARN matters where work runs on it (jobs, endpoints, flywheels and their
+        # iterations, imports), not in Describe*, Delete*, Stop* or a List* filter; a
+        # resource policy always shares
         members = [m for m in members if m.kind != "model"]
         unknown_models = []
     return OperationSpec(

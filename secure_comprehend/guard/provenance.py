@@ -45,6 +45,9 @@ _DESCRIBE = {  # model type -> describe method, its parameter, its answer, the t
 _DESCRIBE["flywheel"] = ("describe_flywheel", "FlywheelArn", "FlywheelProperties", "")
 # How a model was trained, as far as [models] verify judges it.
 _TRAINED_UNDER = ("vpc", "volume_key", "model_key")
+# A flywheel's iteration trains under the flywheel's own configuration: all of it is judged.
+_ITERATION = "StartFlywheelIteration"
+_TRAINS_UNDER = (*_TRAINED_UNDER, "data_lake_key", "role", "s3")
 
 
 class ModelVerifier:
@@ -83,14 +86,22 @@ class ModelVerifier:
                 if model_problem(arn, posture):
                     continue  # malformed or of another account: the decision refused it
                 if arn not in verdicts:
-                    verdicts[arn] = self._judge(str(arn), posture)
+                    verdicts[arn] = self._judge(str(arn), posture, spec.name == _ITERATION)
                 reason = verdicts[arn]
                 if reason:
                     out.append(Violation(spec.name, path, arn, reason))
         return out
 
-    def _judge(self, arn: str, posture: EffectivePosture, depth: int = 0) -> str | None:
-        """Why a model (or a flywheel's active model) may not be used, or None."""
+    def _judge(
+        self, arn: str, posture: EffectivePosture, iteration: bool = False, depth: int = 0
+    ) -> str | None:
+        """Why a model (or a flywheel's active model) may not be used, or None.
+
+        Args:
+            iteration: the flywheel is trained (StartFlywheelIteration): under its own
+                data security configuration and role, which are judged too; a flywheel
+                without an active model yet is then no violation.
+        """
         match = MODEL_ARN_RE.fullmatch(arn)
         assert match is not None  # checked by model_problem
         try:
@@ -99,15 +110,28 @@ class ModelVerifier:
             code = aws_error_code(exc)
             return f"cannot verify how the model was trained: {code or type(exc).__name__}"
         if match["type"] == "flywheel":  # a flywheel stands for its active model
-            active = properties.get("ActiveModelArn")
-            problem = model_problem(active, posture) if active else "the flywheel has no model"
-            if problem or depth:
-                return f"the flywheel's active model: {problem or 'not a model'}"
-            inner = self._judge(str(active), posture, depth + 1)
-            return f"the flywheel's active model {active}: {inner}" if inner else None
+            return self._judge_flywheel(properties, posture, iteration, depth)
         training = _DESCRIBE[match["type"]][3]
         found = judge_resource(training, properties, posture, _TRAINED_UNDER)
         return "; ".join(f"the model's {v.path}: {v.reason}" for v in found) or None
+
+    def _judge_flywheel(
+        self, properties: Mapping[str, Any], posture: EffectivePosture, iteration: bool, depth: int
+    ) -> str | None:
+        problems = []
+        if iteration:
+            found = judge_resource("CreateFlywheel", properties, posture, _TRAINS_UNDER)
+            problems = [f"the flywheel's {v.path}: {v.reason}" for v in found]
+        active = properties.get("ActiveModelArn")
+        if active or not iteration:
+            problem = model_problem(active, posture) if active else "the flywheel has no model"
+            if problem or depth:
+                problems.append(f"the flywheel's active model: {problem or 'not a model'}")
+            else:
+                inner = self._judge(str(active), posture, depth=depth + 1)
+                if inner:
+                    problems.append(f"the flywheel's active model {active}: {inner}")
+        return "; ".join(problems) or None
 
     def _properties(self, arn: str, kind: str) -> Mapping[str, Any]:
         with self._lock:
