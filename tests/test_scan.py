@@ -201,3 +201,62 @@ def test_scan_exits_2_when_nothing_could_be_listed(
     monkeypatch.setattr(boto3, "Session", lambda **_: denied)
     assert main(["scan", "--config", str(EXAMPLE_CONFIG), "--region", REGION]) == 2
     assert "no area could be listed" in capsys.readouterr().err
+
+
+def test_what_runs_a_model_is_judged_by_that_model() -> None:
+    """With [models]: an endpoint, a job and a flywheel are only as compliant as the model
+    they run, and the report names that model."""
+    plain = boto3.client("comprehend", region_name=REGION)
+
+    def classifier(name: str, **security: Any) -> str:
+        arn = plain.create_document_classifier(
+            DocumentClassifierName=name,
+            LanguageCode="en",
+            DataAccessRoleArn=ROLES[0],
+            InputDataConfig={"S3Uri": "s3://train/"},
+            **security,
+        )["DocumentClassifierArn"]
+        return str(arn).removesuffix("/None")  # moto 5.2.5 appends the version name "None"
+
+    secure = {"VpcConfig": VPC, "VolumeKmsKeyId": KEYS["volume_key"]}
+    good = classifier("good", **secure, ModelKmsKeyId=KEYS["model_key"])
+    bad = classifier("bad", **secure)  # no model key
+    runs = {
+        "endpoint": plain.create_endpoint(
+            EndpointName="e", ModelArn=bad, DesiredInferenceUnits=1, DataAccessRoleArn=ROLES[0]
+        )["EndpointArn"],
+        "good endpoint": plain.create_endpoint(
+            EndpointName="g", ModelArn=good, DesiredInferenceUnits=1, DataAccessRoleArn=ROLES[0]
+        )["EndpointArn"],
+        "job": plain.start_document_classification_job(
+            **IO, DocumentClassifierArn=bad, DataAccessRoleArn=ROLES[0], **secure
+        )["JobArn"],
+        "flywheel": plain.create_flywheel(
+            FlywheelName="f",
+            ActiveModelArn=bad,
+            DataAccessRoleArn=ROLES[0],
+            DataLakeS3Uri="s3://lake/",
+            DataSecurityConfig={**secure, "ModelKmsKeyId": KEYS["model_key"]},
+        )["FlywheelArn"],
+    }
+    session = boto3.Session(region_name=REGION)
+    session.events.register(  # moto 5.2.5 keys an unversioned classifier by NAME/None
+        "before-parameter-build.comprehend.DescribeDocumentClassifier",
+        lambda params, **_: params.update(
+            DocumentClassifierArn=f"{params['DocumentClassifierArn']}/None"
+        ),
+    )
+    posture = make_posture(
+        kms={"volume_key": KEYS["volume_key"], "model_key": KEYS["model_key"]},
+        models={"allowed_accounts": ["123456789012"]},  # moto's account, the models'
+    )
+    report = sc.scan(posture, session=session, region_name=REGION)
+    judged = {r.arn: r for r in report.resources}
+    assert judged[runs["good endpoint"]].compliant
+    for what in ("endpoint", "job", "flywheel"):
+        found = judged[runs[what]]
+        assert not found.compliant, what
+        assert any(bad in v.reason and "ModelKmsKeyId" in v.reason for v in found.violations), (
+            what,
+            found.violations,
+        )

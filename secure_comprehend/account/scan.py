@@ -3,15 +3,17 @@
 Every Comprehend resource of a region (document classifiers and entity
 recognizers with their versions, endpoints, flywheels, and the jobs of every
 type submitted in the last ``since_days``) is listed through botocore's
-paginators and judged by ``judge_resource()``, the same rules a request meets.
+paginators and judged by ``judge_resource()``, the same rules a request meets;
+with ``[models]``, what runs a model (an endpoint, a job, a flywheel) is judged by
+that model too, described as ``[models] verify`` describes it.
 Use it for rollouts: audit first with ``scan``, then turn on enforce.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, PaginationError
@@ -121,6 +123,7 @@ class _Listing:
     made_by: tuple[str, ...]  # the requests whose members the properties mirror
     arn: str  # the ARN field
     jobs: bool = False  # filtered by submit time
+    runs_models: bool = True  # judged by the models it names too (an endpoint, a job...)
 
 
 def _listings() -> list[_Listing]:
@@ -138,6 +141,7 @@ def _listings() -> list[_Listing]:
             "DocumentClassifierPropertiesList",
             ("CreateDocumentClassifier", "ImportModel"),
             "DocumentClassifierArn",
+            runs_models=False,
         ),
         _Listing(
             "entity recognizers",
@@ -145,6 +149,7 @@ def _listings() -> list[_Listing]:
             "EntityRecognizerPropertiesList",
             ("CreateEntityRecognizer", "ImportModel"),
             "EntityRecognizerArn",
+            runs_models=False,
         ),
         _Listing(
             "endpoints",
@@ -198,11 +203,12 @@ def scan(
     since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=since_days)
     listings = _listings()
     report = ScanReport(region, areas=len(listings))
+    models = _Models(client) if effective.models is not None else None
     for listing in listings:
         if progress is not None:
             progress(listing.area)
         try:
-            report.resources.extend(_scan_area(client, listing, effective, since))
+            report.resources.extend(_scan_area(client, listing, effective, since, models))
         except (ClientError, PaginationError) as exc:  # credentials and network: exit 2
             report.skipped.append((listing.area, _why_skipped(listing, exc)))
     return report
@@ -230,8 +236,34 @@ def _pages(client: Any, method: str, arguments: dict[str, Any]) -> Iterator[dict
             return
 
 
+class _Models:
+    """[models]: what runs a model is judged by that model, described as ``verify`` does
+    (a flywheel by its active model), each model once per scan."""
+
+    def __init__(self, client: Any) -> None:
+        from secure_comprehend.guard.provenance import ModelVerifier
+
+        self.verifier = ModelVerifier(lambda: client)
+        self.verdicts: dict[str, str | None] = {}  # model ARN -> why not, for the whole scan
+
+    def violations(
+        self, operation: str, properties: Mapping[str, Any], posture: EffectivePosture
+    ) -> Iterator[Violation]:
+        from secure_comprehend.decision.operations import default_model
+
+        spec = default_model()[1].get(operation)
+        if spec is None:
+            return
+        for v in self.verifier.violations(spec, properties, posture, self.verdicts):
+            yield replace(v, reason=f"runs {v.value}, which is not compliant: {v.reason}")
+
+
 def _scan_area(
-    client: Any, listing: _Listing, posture: EffectivePosture, since: datetime.datetime
+    client: Any,
+    listing: _Listing,
+    posture: EffectivePosture,
+    since: datetime.datetime,
+    models: _Models | None,
 ) -> Iterator[ScannedResource]:
     from botocore import xform_name
 
@@ -253,4 +285,7 @@ def _scan_area(
             for operation in listing.made_by:
                 for v in judge_resource(operation, properties, posture):
                     found.setdefault((v.path, v.reason), v)  # the same finding once
+                if models is not None and listing.runs_models:
+                    for v in models.violations(operation, properties, posture):
+                        found.setdefault((v.path, v.reason), v)
             yield ScannedResource(listing.area, arn, tuple(found.values()))
