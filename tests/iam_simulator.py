@@ -70,3 +70,110 @@ def denied(
         for i, s in enumerate(doc["Statement"])
         if s["Effect"] == "Deny" and _matches(s, action, resource, context)
     ]
+
+
+# Identity policies, as iam:SimulatePrincipalPolicy evaluates them (moto lacks that API).
+
+
+def _condition(op: str, key: str, wanted: Any, context: Context) -> bool | None:
+    """Whether a condition holds; None when its key is not in the context."""
+    if key not in context:
+        return None
+    value, wanted = str(context[key]), _values(wanted)
+    if op == "StringEquals":
+        return value in wanted
+    if op == "StringLike":
+        return any(fnmatchcase(value, w) for w in wanted)
+    if op in ("ArnLike", "ArnEquals"):
+        return any(_arn_match(w, value) for w in wanted)
+    raise AssertionError(f"operator {op} is not modelled")
+
+
+def _applies(
+    statement: dict[str, Any], action: str, resource: str, context: Context
+) -> tuple[bool, list[str]]:
+    """Whether an Allow/Deny statement applies, and the condition keys it lacked."""
+    if not any(fnmatchcase(action.lower(), a.lower()) for a in _values(statement["Action"])):
+        return False, []
+    if not any(fnmatchcase(resource, r) for r in _values(statement.get("Resource", "*"))):
+        return False, []
+    lacking, holds = [], True
+    for op, keys in statement.get("Condition", {}).items():
+        for key, wanted in keys.items():
+            found = _condition(op, key, wanted, context)
+            if found is None:
+                lacking.append(key)
+            holds = holds and bool(found)
+    return holds and not lacking, lacking
+
+
+def evaluate(
+    statements: list[dict[str, Any]], action: str, resource: str, context: Context
+) -> tuple[str, list[str]]:
+    """(allowed | explicitDeny | implicitDeny, condition keys missing from the context)."""
+    allowed, lacking = False, []
+    for statement in statements:
+        applies, missing = _applies(statement, action, resource, context)
+        lacking += missing
+        if applies and statement["Effect"] == "Deny":
+            return "explicitDeny", []
+        allowed = allowed or (applies and statement["Effect"] == "Allow")
+    return ("allowed", []) if allowed else ("implicitDeny", sorted(set(lacking)))
+
+
+def answer_simulations(session: Any, iam: Any) -> None:
+    """Answer ``session``'s iam:SimulatePrincipalPolicy calls at ``before-call``, as
+    botocore's Stubber does, from the role's policies and boundary as ``iam`` (moto)
+    holds them; its other IAM calls go on to moto."""
+    from botocore.awsrequest import AWSResponse
+
+    def documents(role: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        name = role.rsplit("/", 1)[1]
+        found = []
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            found.append(_policy_document(iam, attached["PolicyArn"]))
+        for inline in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            found.append(iam.get_role_policy(RoleName=name, PolicyName=inline)["PolicyDocument"])
+        boundary = iam.get_role(RoleName=name)["Role"].get("PermissionsBoundary")
+        limit = _policy_document(iam, boundary["PermissionsBoundaryArn"]) if boundary else None
+        return [s for d in found for s in _values(d["Statement"])], (
+            _values(limit["Statement"]) if limit else None
+        )
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["simulated"] = dict(params)  # before-call sees the serialized request
+
+    def simulate(context: dict[str, Any], **_: Any) -> Any:
+        params = context["simulated"]
+        statements, boundary = documents(params["PolicySourceArn"])
+        entries = params.get("ContextEntries", [])
+        context = {e["ContextKeyName"]: e["ContextKeyValues"][0] for e in entries}
+        results = []
+        for action in params["ActionNames"]:
+            for resource in params.get("ResourceArns", ["*"]):
+                decision, lacking = evaluate(statements, action, resource, context)
+                if decision == "allowed" and boundary is not None:
+                    decision, lacking = evaluate(boundary, action, resource, context)
+                results.append(
+                    {
+                        "EvalActionName": action,
+                        "EvalResourceName": resource,
+                        "EvalDecision": decision,
+                        "MissingContextValues": lacking,
+                    }
+                )
+        return AWSResponse("https://iam.amazonaws.com/", 200, {}, None), {
+            "EvaluationResults": results,
+            "IsTruncated": False,
+        }
+
+    session.events.register("before-parameter-build.iam.SimulatePrincipalPolicy", remember)
+    session.events.register("before-call.iam.SimulatePrincipalPolicy", simulate)
+
+
+def _policy_document(iam: Any, arn: str) -> dict[str, Any]:
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document: dict[str, Any] = iam.get_policy_version(PolicyArn=arn, VersionId=version)[
+        "PolicyVersion"
+    ]["Document"]
+    return document

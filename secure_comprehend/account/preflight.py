@@ -46,6 +46,7 @@ def preflight(
     """
     from secure_comprehend.account.preflight_iam import roles
     from secure_comprehend.account.preflight_kms import key_policies, keys
+    from secure_comprehend.account.preflight_s3 import buckets
     from secure_comprehend.account.preflight_vpc import s3_paths, security_groups, subnets
     from secure_comprehend.posture.loading import account_view
 
@@ -57,6 +58,7 @@ def preflight(
         ("subnets", subnets),
         ("security groups", security_groups),
         ("s3 path", s3_paths),
+        ("s3 buckets", buckets),
         ("kms", keys),
         ("roles", roles),  # before key policy: a missing role skips the checks that need it
         ("key policy", key_policies),

@@ -22,12 +22,16 @@ if TYPE_CHECKING:
     from secure_comprehend.posture.model import Posture
 
 # What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
-ENI_ACTIONS = (
-    "ec2:CreateNetworkInterface",
+# The ones that act on an existing interface. The IAM reference gives each of them the
+# ec2:Subnet key (the ARN of the interface's subnet) on the network-interface resource type,
+# so they are granted for interfaces in the posture's subnets only. CreateNetworkInterface
+# has no such key on the interface; it is limited by its subnet and security-group resources.
+ENI_IN_SUBNET_ACTIONS = (
     "ec2:CreateNetworkInterfacePermission",
     "ec2:DeleteNetworkInterface",
     "ec2:DeleteNetworkInterfacePermission",
 )
+ENI_ACTIONS = ("ec2:CreateNetworkInterface", *ENI_IN_SUBNET_ACTIONS)
 DESCRIBE_ACTIONS = (  # no resource-level permissions: Resource "*"
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeNetworkInterfaces",
@@ -38,12 +42,22 @@ DESCRIBE_ACTIONS = (  # no resource-level permissions: Resource "*"
 VPC_ACTIONS = ENI_ACTIONS + DESCRIBE_ACTIONS
 
 
+def network_interfaces(partition: str) -> str:
+    """Any network interface: the ones a job creates do not exist when the policy is written."""
+    return f"arn:{partition}:ec2:*:*:network-interface/*"
+
+
+def subnet_arns(partition: str, subnets: list[str]) -> list[str]:
+    """The posture's subnets (any region and account: the IDs are unique and name their own)."""
+    return [f"arn:{partition}:ec2:*:*:subnet/{s}" for s in subnets]
+
+
 def network_resources(partition: str, subnets: list[str], groups: list[str]) -> list[str]:
-    """What the ENI actions act on: network interfaces, and only the posture's subnets and
-    security groups (any region and account: the IDs are unique and name their own)."""
+    """What CreateNetworkInterface acts on: the new interface, and only the posture's subnets
+    and security groups (any region and account: the IDs are unique and name their own)."""
     return [
-        f"arn:{partition}:ec2:*:*:network-interface/*",
-        *(f"arn:{partition}:ec2:*:*:subnet/{s}" for s in subnets),
+        network_interfaces(partition),
+        *subnet_arns(partition, subnets),
         *(f"arn:{partition}:ec2:*:*:security-group/{g}" for g in groups),
     ]
 
@@ -188,10 +202,20 @@ def _permissions(
             {
                 "Sid": "ComprehendJobNetworkInterfaces",
                 "Effect": "Allow",
-                "Action": list(ENI_ACTIONS),
+                "Action": "ec2:CreateNetworkInterface",
                 "Resource": network_resources(partition, subnets, groups),
             }
         )
+        if subnets:  # never an empty condition: [vpc] names at least one subnet
+            statements.append(
+                {
+                    "Sid": "ComprehendJobNetworkInterfacesInThePostureSubnets",
+                    "Effect": "Allow",
+                    "Action": list(ENI_IN_SUBNET_ACTIONS),
+                    "Resource": network_interfaces(partition),
+                    "Condition": {"ArnLike": {"ec2:Subnet": subnet_arns(partition, subnets)}},
+                }
+            )
         statements.append(
             {
                 "Sid": "ComprehendDescribesTheNetwork",

@@ -1,0 +1,180 @@
+"""doctor: what the role is granted (IAM's policy simulator) and the approved buckets.
+
+moto has no iam:SimulatePrincipalPolicy: ``answer_simulations`` answers it at
+``before-call``, as botocore's Stubber does, by evaluating the role's policies and
+permissions boundary as moto holds them (tests/iam_simulator.py, written from the
+IAM documentation); every other call goes to moto.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from iam_simulator import answer_simulations
+from test_preflight import REGION, World, grant, make_role, make_world, posture
+
+import secure_comprehend as sc
+
+pytestmark = pytest.mark.usefixtures("moto")
+ACCOUNT = "123456789012"  # moto's
+BUCKET = "corp-ml-data"
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world()
+
+
+def simulated() -> boto3.Session:
+    session = boto3.Session(region_name=REGION)
+    answer_simulations(session, boto3.client("iam"))
+    return session
+
+
+def doctor(p: sc.Posture, session: boto3.Session | None = None) -> sc.PreflightReport:
+    return sc.preflight(p, session=session or simulated(), region_name=REGION)
+
+
+def roles(report: sc.PreflightReport) -> list[tuple[str, str]]:
+    return [(c.status, c.reason) for c in report.checks if c.area == "roles"]
+
+
+def with_bucket(world: World, **overrides: Any) -> sc.Posture:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+    return posture(world, s3={"allowed_buckets": [BUCKET]}, **overrides)
+
+
+def test_a_role_without_s3_grants_on_the_approved_buckets_fails(world: World) -> None:
+    """The classic NO_READ_ACCESS_TO_INPUT, found before the job (issue 20, item 16)."""
+    report = doctor(with_bucket(world))
+    failing = [reason for status, reason in roles(report) if status == "FAIL"]
+    assert failing == [
+        f"not granted for bucket {BUCKET} (IAM's policy simulator): s3:GetObject, "
+        "s3:ListBucket, s3:PutObject. Fix: attach the PermissionsPolicy of "
+        "'secure-comprehend policy --kind data-access-role'"
+    ]
+
+
+def test_the_generated_role_policy_passes_iam_s_simulator(world: World) -> None:
+    """The generated permissions, conditions included, meet every need with the context a
+    job gives: the generated policy and doctor agree."""
+    p = with_bucket(world)
+    generated = sc.data_access_role_policies(p).documents[world.role]["PermissionsPolicy"]
+    role = make_role("Generated", policy=generated)
+    report = doctor(p.model_copy(update={"iam": sc.IamSettings(data_access_roles=[role])}))
+    assert roles(report) == [
+        ("PASS", "trust policy lets comprehend.amazonaws.com assume it"),
+        (
+            "PASS",
+            "IAM's policy simulator allows it the EC2 network-interface and KMS and S3 "
+            "actions a job needs, its permissions boundary included (key policies: see key "
+            "policy)",
+        ),
+    ]
+
+
+def test_a_permissions_boundary_is_evaluated_not_assumed(world: World) -> None:
+    iam = boto3.client("iam")
+    ec2_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}],
+    }
+    boundary = iam.create_policy(PolicyName="b", PolicyDocument=json.dumps(ec2_only))["Policy"]
+    role = make_role("Bounded", policy=grant([world.key]), PermissionsBoundary=boundary["Arn"])
+    report = doctor(posture(world, iam={"data_access_roles": [role]}))
+    assert [s for s, r in roles(report) if "not granted for key" in r] == ["FAIL"]
+
+
+def test_a_condition_the_simulator_cannot_decide_is_a_warn(world: World) -> None:
+    policy = grant([world.key])
+    policy["Statement"][1]["Condition"] = {"StringEquals": {"aws:SourceVpce": "vpce-0abc"}}
+    role = make_role("Conditional", policy=policy)
+    report = doctor(posture(world, iam={"data_access_roles": [role]}))
+    warned = [r for s, r in roles(report) if s == "WARN"]
+    assert warned == [
+        f"granted for key {world.key} only under conditions on aws:SourceVpce, which this "
+        "check cannot give the simulator"
+    ]
+
+
+def test_without_the_simulator_the_policies_are_read_by_hand_and_it_says_so(
+    world: World,
+) -> None:
+    session = boto3.Session(region_name=REGION)
+
+    def denied(**_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        error = {"Error": {"Code": "AccessDenied", "Message": "no"}}
+        return AWSResponse("https://iam.amazonaws.com/", 403, {}, None), {
+            **error,
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+
+    session.events.register("before-call.iam.SimulatePrincipalPolicy", denied)
+    report = doctor(with_bucket(world), session)
+    statuses = roles(report)
+    assert statuses[1] == (
+        "WARN",
+        "IAM's policy simulator could not be used (not allowed to call "
+        "iam:SimulatePrincipalPolicy (AccessDenied): needs iam:SimulatePrincipalPolicy): the "
+        "role's policies are read by hand, which sees no condition values and no permissions "
+        "boundary",
+    )
+    assert any(s == "FAIL" and f"for bucket {BUCKET}: s3:GetObject" in r for s, r in statuses)
+
+
+def test_each_approved_bucket_must_exist_here(world: World) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="corp-ml-out")
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="corp-ml-west", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    allowed = ["corp-ml-out", "corp-ml-west", "corp-ml-gone", "corp-ml-*", "other-*"]
+    report = doctor(posture(world, s3={"allowed_buckets": allowed}))
+    found = {c.subject: (c.status, c.reason) for c in report.checks if c.area == "s3 buckets"}
+    assert found == {
+        "corp-ml-out": ("PASS", f"exists, in account {ACCOUNT} and {REGION}"),
+        "corp-ml-west": (
+            "FAIL",
+            "is in eu-west-1: a job's S3 URIs must be in the region of the endpoint called "
+            f"({REGION})",
+        ),
+        "corp-ml-gone": ("FAIL", "does not exist: jobs that read or write it fail"),
+        "corp-ml-*": ("PASS", "matches 2 bucket(s) here: corp-ml-out, corp-ml-west"),
+        "other-*": (
+            "WARN",
+            "matches none of this account's buckets (a bucket of another account may match "
+            "it, and the generated role cannot reach that)",
+        ),
+    }
+
+
+def test_a_bucket_of_another_account_fails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto ignores ExpectedBucketOwner: S3's 403 for another owner comes from Stubber."""
+    session = simulated()
+    stubbed = session.client("s3", region_name=REGION)
+    real = session.client
+    monkeypatch.setattr(
+        session, "client", lambda name, **kw: stubbed if name == "s3" else real(name, **kw)
+    )
+    with Stubber(stubbed) as stub:
+        stub.add_client_error(
+            "head_bucket",
+            "AccessDenied",
+            http_status_code=403,
+            expected_params={"Bucket": "theirs", "ExpectedBucketOwner": ACCOUNT},
+        )
+        stub.add_response("head_bucket", {"BucketRegion": REGION}, {"Bucket": "theirs"})
+        report = doctor(posture(world, s3={"allowed_buckets": ["theirs"]}), session)
+        stub.assert_no_pending_responses()
+    [check] = [c for c in report.checks if c.area == "s3 buckets"]
+    assert (check.status, check.reason) == (
+        "FAIL",
+        f"is owned by another account, not {ACCOUNT}: the generated role reaches buckets of "
+        "its own account only (s3:ResourceAccount)",
+    )
