@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend.account.report import Check, Status
+from secure_comprehend.account.preflight_acl import ANYWHERE, Destination, Destinations, network_acl
+from secure_comprehend.account.report import Check, Skipped, Status
 
 if TYPE_CHECKING:
     from secure_comprehend.account.report import PreflightReport, Probe
@@ -171,13 +172,28 @@ def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport)
 
 
 def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
-    """Every subnet's route table reaches S3 through a gateway endpoint or a NAT gateway."""
+    """Every subnet reaches S3: an S3 interface endpoint its VPC's DNS resolves S3 to, else
+    its route table's gateway endpoint or NAT gateway; its network ACL passes that traffic."""
     if posture.vpc is None:
         yield Check("s3 path", "-", "SKIPPED", "no [vpc] section in the posture")
         return
     prefix_list = _s3_prefix_list(probe)
+    found = _subnets(probe, posture.vpc.subnets)
+    vpcs = sorted({s["VpcId"] for s in found})
+    try:
+        interfaces = _interface_endpoints(probe, vpcs)
+    except Skipped as exc:
+        interfaces = {}
+        yield Check(
+            "s3 path",
+            ", ".join(vpcs),
+            "WARN",
+            f"could not look for an S3 interface endpoint ({exc}): the network ACL checks "
+            "assume the route table's path to S3",
+        )
+    destinations = Destinations(probe)
     checked: set[str] = set()  # subnets often share a route table, so an endpoint
-    for subnet in _subnets(probe, posture.vpc.subnets):
+    for subnet in found:
         table = _route_table(probe, subnet)
         subject = subnet["SubnetId"]
         if table is None:
@@ -185,18 +201,38 @@ def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Ite
             continue
         table_id = table["RouteTableId"]
         routes = [r for r in table.get("Routes", []) if r.get("State", "active") == "active"]
-        endpoints = [
-            str(r["GatewayId"])
+        gateway_routes = [
+            r
             for r in routes
             if str(r.get("GatewayId", "")).startswith("vpce-")
             and (prefix_list is None or r.get("DestinationPrefixListId") == prefix_list)
         ]
-        endpoint = bool(endpoints)
+        endpoints = [str(r["GatewayId"]) for r in gateway_routes]
         nat = any(
             r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes
         )
-        yield from _network_acl(probe, subject)
-        if endpoint:
+        interface = interfaces.get(subnet["VpcId"], [])
+        if interface:
+            destination = destinations.interface(interface, subject)
+        elif endpoints:
+            destination = destinations.prefix_list(
+                gateway_routes[0].get("DestinationPrefixListId") or prefix_list
+            )
+        else:  # a NAT gateway, or no path: HTTPS out to anywhere, as before
+            destination = Destination("0.0.0.0/0", (ANYWHERE,), anywhere_only=True)
+        yield from network_acl(probe, subject, destination)
+        if interface:
+            ids = [str(e["VpcEndpointId"]) for e in interface]
+            yield Check(
+                "s3 path",
+                subject,
+                "PASS",
+                f"{subnet['VpcId']} resolves S3's names to the interface endpoint "
+                f"{', '.join(ids)} (private DNS)",
+            )
+            yield from _judge_endpoints([e for e in interface if e["VpcEndpointId"] not in checked])
+            checked.update(ids)
+        elif endpoints:
             yield Check("s3 path", subject, "PASS", f"{table_id} routes S3 to a gateway endpoint")
             yield from _endpoints(probe, sorted(set(endpoints) - checked))
             checked.update(endpoints)
@@ -216,6 +252,40 @@ def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Ite
             )
 
 
+def _interface_endpoints(probe: Probe, vpcs: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per VPC, its available S3 interface endpoints whose private DNS answers the VPC's own
+    lookups: a job there resolves S3's names to their network interfaces, whatever the route
+    table says (with private DNS for inbound endpoints only, the VPC uses its gateway endpoint;
+    without private DNS, S3's public addresses)."""
+    if not vpcs:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    token: dict[str, str] = {}
+    while True:
+        page = probe.call(
+            "ec2",
+            "DescribeVpcEndpoints",
+            Filters=[
+                {"Name": "vpc-id", "Values": vpcs},
+                {"Name": "service-name", "Values": [f"com.amazonaws.{probe.region}.s3"]},
+                {"Name": "vpc-endpoint-type", "Values": ["Interface"]},
+            ],
+            **token,
+        )
+        for endpoint in page.get("VpcEndpoints", []):
+            if (
+                str(endpoint.get("State", "")).lower() == "available"
+                and endpoint.get("PrivateDnsEnabled")
+                and not endpoint.get("DnsOptions", {}).get(
+                    "PrivateDnsOnlyForInboundResolverEndpoint"
+                )
+            ):
+                found.setdefault(str(endpoint["VpcId"]), []).append(endpoint)
+        if not page.get("NextToken"):
+            return found
+        token = {"NextToken": str(page["NextToken"])}
+
+
 def _route_table(probe: Probe, subnet: dict[str, Any]) -> dict[str, Any] | None:
     """The subnet's own route table, else its VPC's main one."""
     for filters in (
@@ -232,18 +302,22 @@ def _route_table(probe: Probe, subnet: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _endpoints(probe: Probe, ids: list[str]) -> Iterator[Check]:
-    """The S3 gateway endpoint is available and its policy does not deny everything."""
-    import json
-
+    """The S3 endpoint is available and its policy does not deny everything."""
     if not ids:
         return
-    found = probe.call("ec2", "DescribeVpcEndpoints", VpcEndpointIds=ids)["VpcEndpoints"]
+    yield from _judge_endpoints(
+        probe.call("ec2", "DescribeVpcEndpoints", VpcEndpointIds=ids)["VpcEndpoints"]
+    )
+
+
+def _judge_endpoints(found: list[dict[str, Any]]) -> Iterator[Check]:
+    import json
+
     for endpoint in found:
         subject, state = endpoint["VpcEndpointId"], str(endpoint.get("State", "")).lower()
+        kind = str(endpoint.get("VpcEndpointType") or "gateway").lower()
         if state != "available":
-            yield Check(
-                "s3 endpoint", subject, "FAIL", f"the S3 gateway endpoint is {state or '?'}"
-            )
+            yield Check("s3 endpoint", subject, "FAIL", f"the S3 {kind} endpoint is {state or '?'}")
             continue
         policy = json.loads(endpoint.get("PolicyDocument") or "{}")
         statements = policy.get("Statement", [])
@@ -261,7 +335,7 @@ def _endpoints(probe: Probe, ids: list[str]) -> Iterator[Check]:
                 "s3 endpoint",
                 subject,
                 "FAIL",
-                "the S3 gateway endpoint's policy denies every S3 request: allow the job's buckets",
+                f"the S3 {kind} endpoint's policy denies every S3 request: allow the job's buckets",
             )
         else:
             yield Check("s3 endpoint", subject, "PASS", "available, and its policy allows S3")
@@ -269,44 +343,3 @@ def _endpoints(probe: Probe, ids: list[str]) -> Iterator[Check]:
 
 def _listed(value: Any) -> list[Any]:
     return [] if value is None else value if isinstance(value, list) else [value]
-
-
-def _network_acl(probe: Probe, subnet: str) -> Iterator[Check]:
-    """The subnet's network ACL lets HTTPS out and the answers (ephemeral ports) back in."""
-    acls = probe.call(
-        "ec2",
-        "DescribeNetworkAcls",
-        Filters=[{"Name": "association.subnet-id", "Values": [subnet]}],
-    )["NetworkAcls"]
-    if not acls:
-        return
-    entries = sorted(acls[0].get("Entries", []), key=lambda e: e.get("RuleNumber", 32767))
-    acl = acls[0]["NetworkAclId"]
-    for egress, ports, what in (
-        (True, (443,), "HTTPS (443) out"),
-        (False, (1024, 65535), "ephemeral ports (1024-65535) in"),
-    ):
-        blocked = [p for p in ports if not _acl_allows(entries, egress, p)]
-        if blocked:
-            yield Check(
-                "network acl",
-                subnet,
-                "FAIL",
-                f"network ACL {acl} does not allow {what} for 0.0.0.0/0: jobs cannot reach S3",
-            )
-        else:
-            yield Check("network acl", subnet, "PASS", f"network ACL {acl} allows {what}")
-
-
-def _acl_allows(entries: list[dict[str, Any]], egress: bool, port: int) -> bool:
-    """The first matching rule, by number, for TCP to or from 0.0.0.0/0 on ``port``."""
-    for entry in entries:
-        if bool(entry.get("Egress")) != egress or entry.get("CidrBlock") != "0.0.0.0/0":
-            continue
-        if str(entry.get("Protocol")) not in ("-1", "6"):
-            continue
-        ports = entry.get("PortRange")
-        if ports and not ports.get("From", 0) <= port <= ports.get("To", 65535):
-            continue
-        return entry.get("RuleAction") == "allow"
-    return False
