@@ -9,8 +9,14 @@ nothing in a Lambda cold start until a client or posture is asked for.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+# The library's logger exists from import (boto3 imports logging anyway): configuration
+# made at a module's top, such as Powertools' copy_config_to_registered_loggers(), reaches
+# it before the first client is built.
+logging.getLogger("secure_comprehend")
 
 if TYPE_CHECKING:
     from secure_comprehend._errors import (
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from secure_comprehend.guard.aio import aio_client
     from secure_comprehend.guard.client import client, patch, unpatch
     from secure_comprehend.guard.enforcement import protect
+    from secure_comprehend.guard.status import GuardStatus, guard_of
     from secure_comprehend.policy.iam import (
         data_access_role_policies,
         deny_policies,
@@ -55,6 +62,7 @@ _HOMES = {
     "key_policies": "policy.iam",
     "posture_reader_policy": "policy.iam",
     "Decision": "decision.decide",
+    "GuardStatus": "guard.status",
     "IamSettings": "posture.sections",
     "KmsSettings": "posture.sections",
     "Posture": "posture.model",
@@ -72,6 +80,7 @@ _HOMES = {
     "clear_posture_cache": "posture.fleet.cache",
     "client": "guard.client",
     "evaluate": "decision.decide",
+    "guard_of": "guard.status",
     "iam_policy": "policy.iam",
     "load_posture": "posture.loading",
     "patch": "guard.client",
@@ -84,6 +93,7 @@ _HOMES = {
 __all__ = [
     "Check",
     "Decision",
+    "GuardStatus",
     "IamSettings",
     "KmsSettings",
     "ModelsSettings",
@@ -105,6 +115,7 @@ __all__ = [
     "data_access_role_policies",
     "deny_policies",
     "evaluate",
+    "guard_of",
     "iam_policy",
     "key_policies",
     "load_posture",
@@ -118,6 +129,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # the installed distribution's, read when asked
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("secure-comprehend")
+        except PackageNotFoundError:  # a source tree on sys.path, not installed
+            return "0+unknown"
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'secure_comprehend' has no attribute {name!r}")

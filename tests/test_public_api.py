@@ -12,6 +12,7 @@ import secure_comprehend as sc
 PUBLIC = [
     "Check",
     "Decision",
+    "GuardStatus",
     "IamSettings",
     "KmsSettings",
     "ModelsSettings",
@@ -33,6 +34,7 @@ PUBLIC = [
     "data_access_role_policies",
     "deny_policies",
     "evaluate",
+    "guard_of",
     "iam_policy",
     "key_policies",
     "load_posture",

@@ -133,26 +133,28 @@ def _protection_for(
     *,
     strict: bool,
     problem: str | None = None,
+    mode: str = "enforce",
 ) -> Protection:
-    """What ``client``'s calls get under ``posture``; None: refuse, saying ``problem``."""
+    """What ``client``'s calls get under ``posture``; None: refuse (or in observe ``mode``,
+    log), saying ``problem``."""
     model = _comprehend_model(client)
     specs = operations_for(model, client_loader(client)).specs
     wire = Wire(model, client.meta.endpoint_url)
     if posture is None:  # a fleet posture that cannot be had: every covered operation fails
-        return Protection(specs, None, problem, "enforce", wire, about="(posture)")
+        return Protection(specs, None, problem, mode, wire, about="(posture)")
     effective: EffectivePosture | None = None
     about = "(region)"
     try:
         if _describes_async(client, posture):
-            if posture.mode != "audit":
+            if posture.mode == "enforce":
                 about = "(posture)"  # the posture's own setting, whatever the region
                 raise PostureError(ASYNC_VERIFY)
-            # audit mode: the rest of the posture applies; say once what is not checked
-            logger.warning("audit mode: %s; the rest of the posture applies", ASYNC_VERIFY)
+            # audit or observe: the rest of the posture applies; say once what is not checked
+            logger.warning("%s mode: %s; the rest applies", posture.mode, ASYNC_VERIFY)
             verifier = None
         effective = posture.effective(client.meta.region_name, client.meta.partition)
     except PostureError as exc:
-        if strict and posture.mode != "audit":
+        if strict and posture.mode == "enforce":
             raise
         problem = str(exc)
     return Protection(
@@ -329,7 +331,12 @@ class _Guard:
         if posture is not None and posture is started_from:
             return
         # a new posture, or none to be had (the problem says for how long: built anew)
-        protection = _protection_for(client, posture, self.verifier, strict=False, problem=problem)
+        # past twice the TTL: refused, in audit mode too; observe mode never refuses
+        observing = started_from is not None and started_from.mode == "observe"
+        mode = "observe" if observing else "enforce"
+        protection = _protection_for(
+            client, posture, self.verifier, strict=False, problem=problem, mode=mode
+        )
         with _GUARDS_LOCK:
             if self.live is not live or self.posture is not started_from:
                 return  # protect() gave the client another posture meanwhile: it stands
@@ -339,6 +346,14 @@ class _Guard:
 
 _GUARDS: weakref.WeakKeyDictionary[Any, _Guard] = weakref.WeakKeyDictionary()
 _GUARDS_LOCK = threading.Lock()
+
+
+def guard_for(client: object) -> _Guard | None:
+    """The guard of ``client``, if it is protected (any object may be asked)."""
+    try:
+        return _GUARDS.get(client)
+    except TypeError:  # an object that cannot be weakly referenced is no client
+        return None
 
 
 def _after_fork_in_child() -> None:

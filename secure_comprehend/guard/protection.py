@@ -73,7 +73,7 @@ class Protection:
         specs: the operations this posture governs.
         posture: the effective posture of the client's region; None: refuse, saying ``problem``.
         problem: why there is no posture (the region's, or none to be had).
-        mode: ``enforce`` or ``audit``.
+        mode: ``enforce``, ``audit`` or ``observe``.
         wire: how the client's requests name their operation.
         verifier: describes models for ``[models] verify``; None: not verified here.
         about: what ``problem`` is about, as a violation's member path.
@@ -83,6 +83,8 @@ class Protection:
         "__weakref__",
         "about",
         "enforce",
+        "mode",
+        "observe",
         "plain",
         "posture",
         "problem",
@@ -104,7 +106,9 @@ class Protection:
         self.specs = specs
         self.posture = posture
         self.problem = problem
-        self.enforce = mode != "audit"  # anything unexpected enforces
+        self.mode = mode if mode in ("audit", "observe") else "enforce"  # unexpected: enforce
+        self.enforce = self.mode == "enforce"
+        self.observe = self.mode == "observe"  # nothing amended, nothing refused: logged
         self.wire = wire
         verifies = posture is not None and posture.models is not None and posture.models.verify
         self.verifier = verifier if verifies else None
@@ -138,6 +142,10 @@ class Protection:
             violations = decision.violations + self._models(call, decision.params)
         if violations:
             call.reported.update((v.path, v.reason) for v in violations)
+        if self.observe:  # the request is left as the caller built it
+            _log_observed(spec.name, decision, violations)
+            return
+        if violations:
             self.report(spec.name, violations)
         if decision is not None and (decision.injected or decision.rewritten):
             params.update(decision.params)  # decide() copied every container it changed
@@ -150,8 +158,10 @@ class Protection:
 
         What was read is what is sent: the body becomes the exact ``bytes`` judged and
         the headers a new ``HeadersDict`` of the pairs checked. Returns what a later look
-        compares (``Checked.unchanged``).
+        compares (``Checked.unchanged``). In observe mode the request is left as it is.
         """
+        if self.observe:
+            return Checked(call, operation, request)
         raw = request.body
         body: bytes | None = None
         pairs: list[tuple[Any, Any, Any]] | None = None
@@ -208,15 +218,16 @@ class Protection:
         return (Violation(spec.name, self.about, None, str(self.problem)),)
 
     def report(self, operation: str, violations: tuple[Violation, ...]) -> None:
-        """Refuse (enforce mode), or log at WARNING (audit mode)."""
+        """Refuse (enforce mode), or log at WARNING (audit and observe modes)."""
         if self.enforce:
             _refuse(operation, violations)
         logger.warning(
-            "audit mode, sent anyway: %s: %d posture violation(s)\n%s",
+            "%s mode, sent anyway: %s: %d posture violation(s)\n%s",
+            self.mode,
             operation,
             len(violations),
             _lines(violations),
-            extra=_extra(operation, violations, "audit"),
+            extra=_extra(operation, violations, self.mode),
         )
 
 
@@ -242,7 +253,8 @@ def refuse_unchecked(protection: Protection) -> None:
 
 
 def _refuse(operation: str, violations: tuple[Violation, ...]) -> None:
-    logger.warning(
+    # INFO: the exception says it to the person; configured handlers still get the record
+    logger.info(
         "refused %s: %d posture violation(s); nothing was sent\n%s",
         operation,
         len(violations),
@@ -258,6 +270,34 @@ def _lines(violations: tuple[Violation, ...]) -> str:
 
 def _extra(operation: str, violations: tuple[Violation, ...], mode: str) -> dict[str, Any]:
     return {"operation": operation, "mode": mode, "violations": [v.path for v in violations]}
+
+
+def _log_observed(
+    operation: str, decision: Decision | None, violations: tuple[Violation, ...]
+) -> None:
+    """Observe mode: one record per covered call, WARNING when the posture would have
+    amended or refused it, with the fields the other modes log."""
+    injected = list(decision.injected) if decision is not None else []
+    rewritten = list(decision.rewritten) if decision is not None else []
+    would = []
+    if violations:
+        would.append(f"refuse it (enforce mode) for {len(violations)} violation(s)")
+    if injected:
+        would.append(f"fill in {', '.join(injected)}")
+    if rewritten:
+        would.append(f"rewrite key IDs to ARNs at {', '.join(rewritten)}")
+    extra = {**_extra(operation, violations, "observe"), "injected": injected}
+    extra["rewritten"] = rewritten
+    if not would:
+        logger.info("observe mode: %s: as the posture wants it", operation, extra=extra)
+        return
+    logger.warning(
+        "observe mode, sent as built: %s: the posture would %s%s",
+        operation,
+        "; ".join(would),
+        f"\n{_lines(violations)}" if violations else "",
+        extra=extra,
+    )
 
 
 def _log_amended(decision: Decision) -> None:

@@ -170,6 +170,12 @@ def deny_policies(
         "IAM cannot count list items: more than 16 subnets or 5 security groups, all approved, "
         "are refused by the client and by Comprehend's own validation, not by this policy.",
     ]
+    if posture.mode != "enforce":
+        notes.append(
+            f"The posture is in {posture.mode} mode: its clients send requests outside it. "
+            "Attached, these documents refuse them at AWS (403 AccessDenied) and can break "
+            "jobs: attach them when you turn on enforce."
+        )
     if posture.s3 is not None:
         notes.append(
             "Comprehend has no condition key for S3 URIs: the [s3] data perimeter is enforced by "

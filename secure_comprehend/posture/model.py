@@ -41,7 +41,10 @@ from secure_comprehend.posture.sections import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-Mode = Literal["enforce", "audit"]
+# observe: every request leaves as the caller built it and nothing is refused, each covered
+# call logged once; audit: the posture is filled in, violations logged and sent; enforce:
+# the posture is filled in and violations refused.
+Mode = Literal["enforce", "audit", "observe"]
 
 
 # Effective postures, keyed by the posture's content: two postures that compare
