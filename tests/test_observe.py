@@ -160,3 +160,38 @@ def test_the_deny_policy_notes_say_a_rollout_mode_is_not_enforced(mode: str) -> 
 def test_show_says_observe(capsys: pytest.CaptureFixture[str]) -> None:
     posture = make_posture("observe")
     assert "observe" in str(posture) and "observe" in posture._repr_html_()
+
+
+def test_check_shows_an_observed_request_as_built(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from secure_comprehend.cli import main
+
+    config = tmp_path / "posture.json"
+    config.write_text(
+        json.dumps(
+            make_posture("observe").model_dump(mode="json", exclude_none=True, exclude={"regions"})
+        )
+    )
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({**IO, "DataAccessRoleArn": ROLES[0]}))
+    assert (
+        main(
+            [
+                "check",
+                "StartEntitiesDetectionJob",
+                str(request),
+                "--config",
+                str(config),
+                "--region",
+                REGION,
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "the posture would have filled in: " in out and "VpcConfig" in out
+    shown = json.loads(out[out.index("request as it would be sent:") + 28 :])
+    assert shown == {**IO, "DataAccessRoleArn": ROLES[0]}

@@ -396,3 +396,22 @@ def test_typed_sections_built_in_code_are_taken_as_given() -> None:
     assert sc.Posture(vpc=sc.VpcSettings(**vpc)) == sc.Posture(vpc=vpc)
     with pytest.raises(ValueError, match=r"null \[vpc\] section"):  # said, not left unset
         sc.RegionSettings(kms={"volume_key": key}, vpc=None)
+
+
+def test_a_posture_file_named_json_is_read_as_json_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_posture(), SECURE_COMPREHEND_CONFIG and --config read a *.json file as JSON."""
+    import json
+
+    file = tmp_path / "posture.json"
+    file.write_text(json.dumps({"mode": "audit", "iam": {"data_access_roles": [ROLES[0]]}}))
+    assert sc.load_posture(file).mode == "audit"
+    monkeypatch.setenv("SECURE_COMPREHEND_CONFIG", str(file))
+    assert sc.load_posture().iam.data_access_roles == (ROLES[0],)  # type: ignore[union-attr]
+    file.write_text('{"mode": "audit", "MODE": "enforce"}')
+    with pytest.raises(sc.PostureError, match="duplicate keys"):
+        sc.load_posture(file)
+    file.write_text('mode = "audit"\n')
+    with pytest.raises(sc.PostureError, match="must hold a JSON object"):
+        sc.load_posture(file)

@@ -4,14 +4,17 @@ Exit codes for every command: 0 compliant / passed, 1 not compliant / a check
 FAILed, 2 could not run (usage, posture, credentials, region, network, file,
 encoding). A failure to run is one line ``secure-comprehend: error: ...`` on
 stderr that says what to do (and a JSON error object on stdout under
-``--json``); a traceback only with ``--debug``. A closed pipe is quiet.
+``--json``); ``--debug`` (before or after the command) prints the traceback before
+that line, and the exit code stays 2. A closed pipe is quiet.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend.cli import commands
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = _parse(_parser(), argv)
     try:
         if sys.stdout is None:  # started with stdout closed (`>&-`): nothing could be shown
             raise CannotRun("standard output is closed: nothing could be written")
@@ -34,13 +37,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except Exception as exc:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, then the same line and exit code as without --debug
+            traceback.print_exc(file=sys.stderr)
         message = _explain(exc)
         print(f"secure-comprehend: error: {message}", file=sys.stderr)
         if args.json:
             commands.print_json({"error": {"type": type(exc).__name__, "message": message}})
         return EXIT_CANNOT_RUN
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; one the command does not know is a usage error of that command (its
+    usage, exit 2), and a command's option given before the command says where it goes."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        sub: argparse.ArgumentParser = args.command_parser
+        for arg in unknown:
+            option = arg.split("=", 1)[0]
+            if option in sub._option_string_actions:
+                sub.error(f"{option} goes after the command: {sub.prog} {option} ...")
+        sub.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _explain(exc: Exception) -> str:
@@ -85,23 +102,36 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Run 'secure-comprehend COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     subcommands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(
-        name: str, summary: str, text: str, example: str, ok: str, failed: str, json: bool = True
+        name: str,
+        summary: str,
+        text: str,
+        example: str,
+        ok: str,
+        failed: str,
+        json: str | None = "print JSON instead of a table",
+        cannot: str = "",
     ) -> Any:
         sub = subcommands.add_parser(
             name,
             help=summary,
             description=f"{summary[0].upper()}{summary[1:]}. {text}",
-            epilog=f"example:\n  {example}\n\n" + EXIT_CODES.format(ok=ok, failed=failed),
+            epilog=f"example:\n  {example}\n\n"
+            + EXIT_CODES.format(ok=ok, failed=failed, cannot=cannot),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         if json:
-            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+            sub.add_argument("--json", action="store_true", help=json)
         else:
             sub.set_defaults(json=False)
-        sub.add_argument("--debug", action="store_true", help="show a traceback on errors")
+        # SUPPRESS: a subcommand's default must not undo --debug given before the command
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
+        sub.set_defaults(command_parser=sub)
         return sub
 
     show = command(
@@ -139,9 +169,9 @@ def _parser() -> argparse.ArgumentParser:
         "Deny-only documents that make AWS enforce what the client enforces, from the same "
         "posture and botocore model. Notes on stderr say what a policy cannot express.",
         "secure-comprehend policy --kind scp --out scp.json",
-        "written",
+        "printed or written",
         "(not used)",
-        json=False,  # documents are JSON already
+        json="the same output: the documents are JSON already (shapes: docs/cli.md)",
     )
     policy.add_argument(
         "--kind",
@@ -153,7 +183,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _posture_options(policy, region="only this region (default: every region, others denied)")
     policy.add_argument(
-        "--out", help="write one file per document (FILE, or FILE-1, FILE-2, ...) instead"
+        "--out",
+        metavar="FILE|DIR/",
+        help="write one file per document instead: FILE.json (FILE-1.json, FILE-2.json, ... "
+        "when there are several), or into DIR/ (an existing directory, or a name ending in "
+        "'/', created): KIND.json (KIND-1.json, ...); a name without an extension that does "
+        "not exist is refused",
     )
     policy.set_defaults(run=commands.run_policy)
 
@@ -176,12 +211,17 @@ def _parser() -> argparse.ArgumentParser:
         "flywheels, and jobs submitted in the last --since days) and judges each as the request "
         "that made it. Read-only. Audit first with scan, then turn on enforce.",
         "secure-comprehend scan --region us-east-1 --since 7",
-        "every resource is compliant",
-        "some resource is not compliant",
+        "every area was listed and every resource is compliant",
+        "some resource is not compliant, or some area could not be listed (SKIPPED)",
+        cannot="; or no area could be listed",
     )
     _posture_options(scan, region="the region to scan (default: as boto3)")
     scan.add_argument(
-        "--since", type=int, default=30, metavar="DAYS", help="jobs of the last DAYS days (30)"
+        "--since",
+        type=_days,
+        default=30,
+        metavar="DAYS",
+        help=f"jobs of the last DAYS days, 1 to {MAX_DAYS} (30)",
     )
     scan.set_defaults(run=commands.run_scan)
 
@@ -193,9 +233,13 @@ def _parser() -> argparse.ArgumentParser:
         "secure-comprehend demo --config my-posture.toml",
         "the demo ran and the posture held",
         "a request the posture should refuse was sent",
-        json=False,
+        json=None,
     )
-    demo.add_argument("--config", help="posture TOML file (default: config.example.toml)")
+    demo.add_argument(
+        "--config",
+        help="posture file: TOML, or JSON when its name ends in .json "
+        "(default: config.example.toml)",
+    )
     demo.set_defaults(run=commands.run_demo)
     return parser
 
@@ -203,16 +247,27 @@ def _parser() -> argparse.ArgumentParser:
 def _posture_options(parser: argparse.ArgumentParser, *, region: str) -> None:
     parser.add_argument(
         "--config",
-        help="posture TOML file, or fleet source: ssm:/path/name, secretsmanager:NAME, "
-        "appconfig:APP/ENV/PROFILE, s3://BUCKET/KEY (default: SECURE_COMPREHEND_* and the lookup)",
+        help="posture file (TOML, or JSON when its name ends in .json), or fleet source: "
+        "ssm:/path/name, secretsmanager:NAME, appconfig:APP/ENV/PROFILE, s3://BUCKET/KEY "
+        "(default: SECURE_COMPREHEND_* and the lookup)",
     )
     parser.add_argument("--region", help=region)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+_DEBUG_HELP = "show a traceback on errors (the exit code stays 2)"
+MAX_DAYS = 36500  # a hundred years: every job there is, and a date Python can compute
 
-    try:
-        return version("secure-comprehend")
-    except PackageNotFoundError:  # run from a source tree
-        return "unknown"
+
+def _days(text: str) -> int:
+    """scan --since: a whole number of days, 1 to MAX_DAYS, in plain digits."""
+    if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"DAYS must be a whole number from 1 to {MAX_DAYS}, not {text!r}"
+        )
+    return int(text)
+
+
+def _version() -> str:
+    import secure_comprehend
+
+    return str(secure_comprehend.__version__)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from pathlib import Path
 
     from secure_comprehend.decision.decide import Decision
 
@@ -24,7 +26,7 @@ EXIT_BROKEN_PIPE = 128 + 13  # as a shell reports a tool ended by SIGPIPE
 EXIT_CODES = """exit codes:
   0  {ok}
   1  {failed}
-  2  could not run: usage, posture, credentials, region, network, file or encoding"""
+  2  could not run: usage, posture, credentials, region, network, file or encoding{cannot}"""
 
 
 class CannotRun(Exception):
@@ -82,8 +84,10 @@ def run_check(args: argparse.Namespace) -> int:
     posture, _ = load(args)
     region = _region(args)
     decision = evaluate(args.operation, params, posture, region=str(region))
-    invalid = _botocore_errors(decision)
-    _print_decision(decision, posture.mode, invalid, args.json)
+    # observe mode: the request leaves as the caller built it
+    request = dict(params) if posture.mode == "observe" else decision.params
+    invalid = _botocore_errors(decision.operation, request)
+    _print_decision(decision, request, posture.mode, invalid, args.json)
     return EXIT_OK if decision.allowed and not invalid else EXIT_NOT_COMPLIANT
 
 
@@ -116,17 +120,17 @@ def _read_request(name: str) -> dict[str, Any]:
     return params
 
 
-def _botocore_errors(decision: Decision) -> list[str]:
+def _botocore_errors(operation: str, request: dict[str, Any]) -> list[str]:
     """botocore's own validation of the request as it would be sent."""
     from botocore.validate import ParamValidator
 
     from secure_comprehend.decision.operations import default_model
 
-    shape = default_model()[0].operation_model(decision.operation).input_shape
+    shape = default_model()[0].operation_model(operation).input_shape
     if shape is None:  # an operation without input: nothing to validate
         return []
     try:
-        report = ParamValidator().validate(decision.params, shape)
+        report = ParamValidator().validate(request, shape)
     except RecursionError:
         return ["the request is nested too deeply to validate"]
     if not report.has_errors():
@@ -135,8 +139,10 @@ def _botocore_errors(decision: Decision) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
-def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: bool) -> None:
-    sent = not invalid and (decision.allowed or mode == "audit")
+def _print_decision(
+    decision: Decision, request: dict[str, Any], mode: str, invalid: list[str], as_json: bool
+) -> None:
+    sent = not invalid and (decision.allowed or mode != "enforce")
     if as_json:
         print_json(
             {
@@ -144,7 +150,7 @@ def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: 
                 "allowed": decision.allowed and not invalid,
                 "mode": mode,
                 "sent": sent,
-                "request": decision.params,
+                "request": request,
                 "injected": list(decision.injected),
                 "rewritten": list(decision.rewritten),
                 "violations": [
@@ -165,15 +171,21 @@ def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: 
     elif not decision.allowed and mode == "enforce":
         verdict = "refused"
     elif not decision.allowed and not invalid:
-        verdict = "not compliant (audit mode: would be sent)"
+        verdict = f"not compliant ({mode} mode: would be sent)"
     elif not decision.allowed:
         verdict = "not compliant, and botocore would refuse it: not sent"
     else:
         verdict = "not valid: botocore would refuse it"
     print(f"{decision.operation}: {verdict}")
+    observe = mode == "observe"
     for label, paths in (
-        ("filled in", decision.injected),
-        ("key IDs rewritten to ARNs", decision.rewritten),
+        ("the posture would have filled in" if observe else "filled in", decision.injected),
+        (
+            "the posture would have rewritten key IDs to ARNs"
+            if observe
+            else "key IDs rewritten to ARNs",
+            decision.rewritten,
+        ),
     ):
         if paths:
             print(f"  {label}: {', '.join(paths)}")
@@ -182,7 +194,7 @@ def _print_decision(decision: Decision, mode: str, invalid: list[str], as_json: 
     for line in invalid:
         print(f"  botocore: {line}")
     print("request as it would be sent:" if sent else "request (not sent):")
-    print(json.dumps(decision.params, indent=2, allow_nan=False, default=str))
+    print(json.dumps(request, indent=2, allow_nan=False, default=str))
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -236,53 +248,61 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_policy(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """policy --kind K: one shape per kind on stdout (the same with --json, as it is JSON
+    already), or one file per document with --out.
 
-    from secure_comprehend.policy.iam import deny_policies
-    from secure_comprehend.policy.text import SIZE_LIMITS, compact
+    identity, scp: a JSON array of policy documents (--out: a file per document);
+    data-access-role: an object keyed by role ARN, each {TrustPolicy, PermissionsPolicy};
+    key-policy: an object keyed by key ARN, each the list of statements its policy needs;
+    posture-reader: one policy document.
+    """
+    from secure_comprehend.policy.text import compact
 
+    out = _out_target(args.out, args.kind) if args.out is not None else None  # before any work
     if args.kind == "posture-reader":
-        return _posture_reader(args)
-    posture, _ = load(args)
-    if args.kind in ("data-access-role", "key-policy"):
-        return _provisioning(args, posture)
-    result = deny_policies(posture, scp=args.kind == "scp", region=args.region)
-    documents = result.documents
-    limit = SIZE_LIMITS[args.kind]
-    why = (
-        "it fits"
-        if len(documents) == 1
-        else f"the statements exceed the {limit:,}-character {args.kind} limit together"
-    )
-    if args.out:
-        out = Path(args.out)
-        if out.is_dir():
-            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'policy.json'}")
-        paths = (
-            [out]
-            if len(documents) == 1
-            else [
-                out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, len(documents) + 1)
-            ]
-        )
-        for path, document in zip(paths, documents, strict=True):
-            path.write_text(compact(document))  # exactly the text whose size was checked
-        written = ", ".join(str(p) for p in paths)
-        print(f"wrote {len(documents)} {args.kind} document(s) ({why}): {written}", file=sys.stderr)
+        document, notes, what = _posture_reader(args)
+        texts, printed, why = [compact(document)], compact(document), None
+    elif args.kind in ("data-access-role", "key-policy"):
+        documents, notes, what = _provisioning(args)
+        texts, printed, why = [compact(documents)], compact(documents), None
     else:
-        print("[" + ",".join(compact(d) for d in documents) + "]")
-        print(f"{len(documents)} {args.kind} document(s): {why}", file=sys.stderr)
-    for note in result.notes:
+        texts, notes, what, why = _deny(args)
+        printed = "[" + ",".join(texts) + "]"
+    if out is None:
+        print(printed)
+        if why is not None:
+            print(f"{what}: {why}", file=sys.stderr)
+    else:
+        paths = out.write(texts)
+        detail = f" ({why})" if why is not None else ""
+        print(f"wrote {what}{detail}: {', '.join(map(str, paths))}", file=sys.stderr)
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return EXIT_OK
 
 
-def _posture_reader(args: argparse.Namespace) -> int:
-    """policy --kind posture-reader: read access to the fleet source, and nothing else."""
-    import os
+def _deny(args: argparse.Namespace) -> tuple[list[str], list[str], str, str]:
+    """policy --kind identity / scp: each document's compact text (exactly the text whose
+    size was checked), the notes, what they are, and why there are that many."""
+    from secure_comprehend.policy.iam import deny_policies
+    from secure_comprehend.policy.text import SIZE_LIMITS, compact
 
+    posture, _ = load(args)
+    result = deny_policies(posture, scp=args.kind == "scp", region=args.region)
+    documents = result.documents
+    why = (
+        "it fits"
+        if len(documents) == 1
+        else f"the statements exceed the {SIZE_LIMITS[args.kind]:,}-character {args.kind} "
+        "limit together"
+    )
+    what = f"{len(documents)} {args.kind} document(s)"
+    return [compact(d) for d in documents], list(result.notes), what, why
+
+
+def _posture_reader(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], str]:
+    """policy --kind posture-reader: read access to the fleet source, and nothing else."""
     from secure_comprehend.policy.reader import reader_policy
-    from secure_comprehend.policy.text import compact
     from secure_comprehend.posture.env import CONFIG_VAR, variable
     from secure_comprehend.posture.fleet.sources import FleetSource
     from secure_comprehend.posture.regions import check_region
@@ -298,32 +318,65 @@ def _posture_reader(args: argparse.Namespace) -> int:
         )
     region = check_region(args.region, "--region") if args.region else None
     document, notes = reader_policy(source, region)
-    return _write(args, compact(document), f"the posture-reader policy for {source}", notes)
+    return document, list(notes), f"the posture-reader policy for {source}"
 
 
-def _provisioning(args: argparse.Namespace, posture: Any) -> int:
+def _provisioning(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], str]:
     """policy --kind data-access-role / key-policy: documents keyed by role or key ARN."""
     from secure_comprehend.policy.iam import data_access_role_policies, key_policies
-    from secure_comprehend.policy.text import compact
 
+    posture, _ = load(args)
     build = data_access_role_policies if args.kind == "data-access-role" else key_policies
     result = build(posture, region=args.region)
     what = f"{args.kind} documents for {len(result.documents)} ARN(s)"
-    return _write(args, compact(result.documents), what, list(result.notes))
+    return dict(result.documents), list(result.notes), what
 
 
-def _write(args: argparse.Namespace, text: str, what: str, notes: list[str]) -> int:
-    """One JSON text to --out FILE (saying so on stderr) or stdout; then the notes."""
+class _Out:
+    """Where policy --out writes: FILE (FILE-1, FILE-2, ... for several documents), or
+    DIRECTORY/KIND.json (KIND-1.json, ...) when ``directory`` (created if missing)."""
+
+    def __init__(self, raw: str, base: Path, directory: Path | None) -> None:
+        self.raw, self.base, self.directory = raw, base, directory
+
+    def write(self, texts: list[str]) -> list[Path]:
+        if self.directory is not None and not self.directory.is_dir():
+            try:
+                self.directory.mkdir()
+            except OSError as exc:
+                raise CannotRun(
+                    f"--out {self.raw}: cannot create the directory {self.directory}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+        base = self.base
+        paths = (
+            [base]
+            if len(texts) == 1
+            else [base.with_name(f"{base.stem}-{i}{base.suffix}") for i in range(1, len(texts) + 1)]
+        )
+        for path, text in zip(paths, texts, strict=True):
+            path.write_text(text)  # exactly the text whose size was checked
+        return paths
+
+
+def _out_target(raw: str, kind: str) -> _Out:
+    """--out as a file or a directory; a name that could be either is refused.
+
+    A directory: a name ending in '/', or an existing directory. A file: an existing file,
+    or a name with an extension (policy.json). Anything else (``--out deny``) is ambiguous.
+    """
     from pathlib import Path
 
-    if args.out:
-        out = Path(args.out)
-        if out.is_dir():
-            raise CannotRun(f"--out {out} is a directory: name a file, e.g. {out / 'policy.json'}")
-        out.write_text(text)
-        print(f"wrote {what}: {out}", file=sys.stderr)
-    else:
-        print(text)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    return EXIT_OK
+    if not raw.strip():
+        raise CannotRun("--out is empty: name a file (policy.json) or a directory (policies/)")
+    path = Path(raw)
+    if raw.endswith(("/", os.sep)) or path.is_dir():
+        if path.exists() and not path.is_dir():
+            raise CannotRun(f"--out {raw}: {path} is a file, not a directory")
+        return _Out(raw, path / f"{kind}.json", path)
+    if path.exists() or path.suffix:
+        return _Out(raw, path, None)
+    raise CannotRun(
+        f"--out {raw}: neither a directory nor a file name with an extension: write "
+        f"{raw}/ for a directory (one file per document inside it) or {raw}.json for a file"
+    )

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 REGION = "us-east-1"
+MOTO = "moto[comprehend]>=5.1"  # what the 'demo' extra installs (pyproject.toml)
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -81,9 +82,10 @@ def run(config: str | None = None) -> int:
     try:
         from moto import mock_aws
     except ImportError:
+        # not "pip install 'secure-comprehend[demo]'": the package is not on PyPI yet
         print(
-            "the demo needs moto: pip install 'secure-comprehend[demo]' "
-            "(from a clone: pip install '.[demo]')",
+            f"secure-comprehend: error: the demo needs moto, which is not installed: "
+            f"pip install '{MOTO}' (the 'demo' extra; in a clone: pip install '.[demo]')",
             file=sys.stderr,
         )
         return 2
@@ -99,7 +101,7 @@ def run(config: str | None = None) -> int:
         )
         return 2
     path = Path(config) if config else example_config()
-    posture, sources = load_with_sources(path, "--config")
+    posture, sources = load_with_sources(path, "--config")  # TOML, or JSON named *.json
     mode_from = sources.get(("mode",), "the default")
     print(f"posture: {path} (mode: {posture.mode}, from {mode_from})\n")
     injections = _Injections()

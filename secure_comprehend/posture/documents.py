@@ -74,8 +74,9 @@ def parse_json(text: str, subject: str) -> Any:
     """The value of a JSON text (duplicate keys refused).
 
     Raises:
-        PostureError: invalid JSON, or nesting deeper than a posture's.
+        PostureError: a byte-order mark, invalid JSON, or nesting deeper than a posture's.
     """
+    _refuse_bom(text, subject)
     try:
         value = json.loads(text, object_pairs_hook=unique_keys)
     except RecursionError as exc:

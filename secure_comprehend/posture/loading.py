@@ -1,6 +1,7 @@
 """load_posture(): the posture from the environment, and a TOML file or fleet source.
 
-A file is read with tomllib (``posture.documents``, which reads fleet documents too);
+A file is read with tomllib, or as JSON when its name ends in ``.json``
+(``posture.documents``, which reads fleet documents too);
 a fleet source through ``fleet.cache`` and ``fleet.read``; the environment by ``posture.env``.
 A named file that does not exist or is not a regular file is an error, and
 every error says which source a bad value came from.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from secure_comprehend._errors import PostureError
-from secure_comprehend.posture.documents import parse_toml
+from secure_comprehend.posture.documents import parse_json, parse_toml
 from secure_comprehend.posture.env import CONFIG_VAR, ENV_PREFIX, leaf_sources, read_env, variable
 from secure_comprehend.posture.invalid import describe_invalid
 from secure_comprehend.posture.model import EffectivePosture, Posture, require_posture
@@ -115,7 +116,7 @@ def load_with_sources(
         loaded = live.load()
         return loaded.posture, loaded.sources
     file = _config_file(path, origin)
-    file_values = _read_toml(file) if file else {}
+    file_values = _read_file(file) if file else {}
     if file is not None and not file_values:
         raise PostureError(f"posture file {str(file)!r} is empty: it configures nothing")
     posture, sources = _assemble(file_values, f"file {file}", env)
@@ -243,7 +244,9 @@ def _not_a_file(path: Path) -> str | None:
     return None
 
 
-def _read_toml(file: Path) -> dict[str, Any]:
+def _read_file(file: Path) -> dict[str, Any]:
+    """A posture file's values: JSON when its name ends in ``.json`` (never by its
+    content), else TOML."""
     subject = f"posture file {str(file)!r}"
     try:
         text = file.read_bytes().decode("utf-8")
@@ -251,7 +254,18 @@ def _read_toml(file: Path) -> dict[str, Any]:
         raise PostureError(f"{subject} is not UTF-8 text: {exc}") from exc
     except OSError as exc:
         raise PostureError(f"{subject} cannot be read: {exc.strerror or exc}") from exc
-    return parse_toml(text, subject)
+    if file.suffix.lower() != ".json":
+        return parse_toml(text, subject)
+    if not text.strip(" \t\r\n"):  # empty: refused as every empty posture file is
+        return {}
+    opening = text.lstrip("\ufeff \t\r\n")[:1]
+    value = parse_json(text, subject) if opening == "{" else None  # a BOM, repeated keys...
+    if not isinstance(value, dict):
+        raise PostureError(
+            f"{subject} must hold a JSON object ({{...}}): a file named *.json is read as "
+            "JSON, any other as TOML"
+        )
+    return value
 
 
 def _deep_merge(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
