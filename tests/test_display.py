@@ -58,7 +58,8 @@ def test_posture_repr_str_and_html_with_sources() -> None:
     in_code = make_posture(
         iam={"data_access_roles": [f"arn:aws:iam::111122223333:role/{HOSTILE[1:7]}"]}
     )
-    assert "not set" in in_code._repr_html_()  # built in code: no file to credit
+    assert "not set" not in in_code._repr_html_()  # built in code: credited to the arguments
+    assert "Posture() arguments" in in_code._repr_html_()
 
 
 def test_preflight_report_repr_str_and_html() -> None:
@@ -136,3 +137,20 @@ def test_info_shows_what_was_filled_in_and_what_was_rewritten() -> None:
         in result.stderr
     )
     assert "rewrote key IDs to ARNs at VolumeKmsKeyId" in result.stderr
+
+
+def test_a_posture_built_in_code_shows_its_values_and_their_origin() -> None:
+    posture = sc.Posture(
+        mode="audit",
+        vpc={
+            "subnets": ["subnet-0123456789abcdef0"],
+            "security_group_ids": ["sg-0123456789abcdef0"],
+        },
+    )
+    text = str(posture)
+    assert "mode audit (from Posture() arguments)" in text
+    assert "  subnets = ['subnet-0123456789abcdef0']\n      from Posture() arguments" in text
+    html = posture._repr_html_()
+    assert "not set" not in html and html.count("<td>Posture() arguments</td>") == 3
+    bare = sc.Posture(vpc=posture.vpc)
+    assert "mode enforce (from default)" in str(bare)

@@ -8,7 +8,7 @@ lookup-ready :class:`EffectivePosture` the decision core uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -176,21 +176,29 @@ class Posture(Validated):
         return f"Posture({', '.join(parts)})"
 
     def __str__(self) -> str:
-        from secure_comprehend.posture.origin import origin_of, provenance
+        from secure_comprehend.posture.origin import origin_of
         from secure_comprehend.posture.show import show_report, show_text
 
-        return show_text(show_report(self, provenance(self), None, origin_of(self)))
+        return show_text(show_report(self, self._sources(), None, origin_of(self)))
 
     def _repr_html_(self) -> str:
         from secure_comprehend._display import html_table
-        from secure_comprehend.posture.origin import provenance
         from secure_comprehend.posture.show import setting_rows
 
         return html_table(
             f"secure_comprehend posture (mode {self.mode})",
             ("setting", "value", "from"),
-            setting_rows(self, provenance(self)),
+            setting_rows(self, self._sources()),
         )
+
+    def _sources(self) -> Mapping[tuple[str, ...], str]:
+        """Where each setting came from: as loaded, or the arguments of a posture built in
+        code (a copy with changes included)."""
+        from secure_comprehend.posture.origin import loaded_from, provenance
+
+        if loaded_from(self) is not None:
+            return provenance(self)
+        return {(name,): "Posture() arguments" for name in self.model_fields_set}
 
     def section_in(self, name: str, region: str | None) -> tuple[Any, bool]:
         """The section ``name`` (``vpc``, ``kms``, ...) in effect in ``region``, and whether
