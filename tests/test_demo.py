@@ -48,3 +48,27 @@ def test_the_demo_in_audit_mode_says_so(
     assert "audit mode: sent anyway and logged at WARNING" in out
     assert "WARNING audit mode, sent anyway: StartEntitiesDetectionJob" in out
     assert "NOT refused" not in out and "does not cover" not in out
+
+
+def test_the_demo_ignores_the_machine_s_aws_settings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LocalStack's endpoint or a profile that does not exist never reach the demo."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL_COMPREHEND", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    assert main(["demo", "--config", str(EXAMPLE_CONFIG)]) == 0
+    assert "nothing reached it" in capsys.readouterr().out
+    import os
+
+    assert os.environ["AWS_PROFILE"] == "no-such-profile"  # restored
+
+
+def test_the_demo_in_observe_mode_sends_as_given(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECURE_COMPREHEND_MODE", "observe")
+    assert main(["demo", "--config", str(EXAMPLE_CONFIG)]) == 0
+    out = capsys.readouterr().out
+    assert "would inject: OutputDataConfig.KmsKeyId" in out
+    assert "observe mode: sent anyway and logged at WARNING" in out

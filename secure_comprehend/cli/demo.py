@@ -15,10 +15,15 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 MOTO = "moto[comprehend]>=5.1"  # what the 'demo' extra installs (pyproject.toml)
-_FAKE_CREDENTIALS = {
+# The demo's own environment: fake credentials, and none of the machine's AWS settings
+# (a profile, an endpoint URL such as LocalStack's, config files) can reach its clients.
+_ISOLATED = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
 }
 
 
@@ -45,9 +50,17 @@ class _Injections(logging.Handler):
 
 
 @contextmanager
-def _fake_credentials() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in _FAKE_CREDENTIALS}
-    os.environ.update(_FAKE_CREDENTIALS)
+def _isolated() -> Iterator[None]:
+    """The process environment as the demo needs it, restored afterwards."""
+    dropped = [
+        k
+        for k in os.environ
+        if k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") or k.startswith("AWS_ENDPOINT_URL")
+    ]
+    saved = {k: os.environ.get(k) for k in [*_ISOLATED, *dropped]}
+    for key in dropped:
+        del os.environ[key]
+    os.environ.update(_ISOLATED)
     try:
         yield
     finally:
@@ -110,18 +123,23 @@ def run(config: str | None = None) -> int:
     level = logger.level
     logger.setLevel(logging.INFO)
     try:
-        with _fake_credentials(), mock_aws():
-            comprehend = sc.client(region_name=REGION, posture=posture)
-            supplied = {} if posture.effective(REGION).iam else {"DataAccessRoleArn": DEMO_ROLE}
+        with _isolated(), mock_aws():
+            import boto3
+
+            session = boto3.Session(region_name=REGION)  # made here: no profile, no endpoint
+            comprehend = sc.client(region_name=REGION, posture=posture, session=session)
+            # observe mode fills nothing in: the caller gives the role, as without [iam]
+            fills_role = posture.effective(REGION).iam and posture.mode != "observe"
+            supplied = {} if fills_role else {"DataAccessRoleArn": DEMO_ROLE}
             for title, step in (
                 ("CreateDocumentClassifier", _train),
                 ("StartEntitiesDetectionJob", _start_job),
             ):
                 injections.members.clear()
                 given, recorded = step(comprehend, supplied)
-                _show(title, given, injections.members, recorded)
+                _show(title, given, injections.members, recorded, posture.mode)
             status = _violating(comprehend, posture.mode, supplied, posture.effective(REGION))
-            if posture.mode == "audit":
+            if posture.mode != "enforce":
                 for warning in injections.warnings:
                     print(f"   WARNING {warning}".replace("\n", "\n   "))
             return status
@@ -130,10 +148,16 @@ def run(config: str | None = None) -> int:
         logger.setLevel(level)
 
 
-def _show(title: str, given: dict[str, Any], injected: list[str], recorded: dict[str, Any]) -> None:
+def _show(
+    title: str, given: dict[str, Any], injected: list[str], recorded: dict[str, Any], mode: str
+) -> None:
     print(f"== {title}")
     print(f"   you gave:     {', '.join(given)}")
-    print(f"   injected:     {', '.join(injected) or 'nothing'}")
+    if mode == "observe":  # nothing was filled in: the log says what would have been
+        print(f"   would inject: {', '.join(injected) or 'nothing'} (observe mode: sent as given)")
+        injected = []
+    else:
+        print(f"   injected:     {', '.join(injected) or 'nothing'}")
     print("   the service recorded:")
     for key in (
         "DataAccessRoleArn",
@@ -195,9 +219,9 @@ def _violating(comprehend: Any, mode: str, supplied: dict[str, Any], effective: 
     except sc.PostureViolation as exc:
         print(f"   refused: {exc}".replace("\n", "\n   "))
     after = _jobs(comprehend)
-    if mode == "audit":
+    if mode != "enforce":
         print(
-            f"   audit mode: sent anyway and logged at WARNING; jobs the service knows: "
+            f"   {mode} mode: sent anyway and logged at WARNING; jobs the service knows: "
             f"{before} before, {after} after"
         )
         return 0 if after == before + 1 else 1
