@@ -6,7 +6,9 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``Endpoint.create_request`` and ``Endpoint._send`` (per client, also aiobotocore's
   coroutine versions): the request as it will be sent, before any ``before-send``
   handler sees it, and at the HTTP send itself.
-- ``ClientCreator.create_client``: every client any session creates (``patch()``).
+- ``ClientCreator.create_client``: every client any session creates (``patch()``), and
+  aiobotocore's ``AioClientCreator.create_client`` (a coroutine function), wrapped when
+  ``aiobotocore.client`` is imported, before or after ``patch()``.
 - ``ServiceModel._service_description``, a client's ``_loader`` and the loader's
   ``_cache``: the raw model document, walked once per loaded model.
 - ``BaseClient._make_api_call``: a coroutine function on aiobotocore's clients.
@@ -20,8 +22,12 @@ whose failure names the internal when a botocore upgrade changes it.
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.util
 import inspect
 import operator
+import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import (  # imported with boto3: no cost here
@@ -99,6 +105,54 @@ def wrap_client_creator(wrap: Callable[[Any], Any]) -> None:
         return wrap(create_client(self, *args, **kwargs))
 
     ClientCreator.create_client = create  # type: ignore[method-assign]
+
+
+def wrap_aio_client_creator(wrap: Callable[[Any], Any]) -> None:
+    """Wrap aiobotocore's ``AioClientCreator.create_client``: every aiobotocore session's
+    clients. Now, if ``aiobotocore.client`` is imported; else the moment it is."""
+    module = sys.modules.get("aiobotocore.client")
+    if module is not None:
+        _wrap_aio(module, wrap)
+    else:
+        sys.meta_path.insert(0, _AfterImport("aiobotocore.client", lambda m: _wrap_aio(m, wrap)))
+
+
+def _wrap_aio(module: Any, wrap: Callable[[Any], Any]) -> None:
+    creator = module.AioClientCreator
+    create_client = creator.create_client
+
+    @functools.wraps(create_client)
+    async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return wrap(await create_client(self, *args, **kwargs))
+
+    creator.create_client = create
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``then(module)`` once, right after the module ``name`` is first executed."""
+
+    def __init__(self, name: str, then: Callable[[Any], None]) -> None:
+        self.name, self.then = name, then
+        self.done = False  # stays in sys.meta_path: removing it while Python iterates there
+        self.lock = threading.Lock()  # could skip the finder after it
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        with self.lock:
+            if fullname != self.name or self.done:
+                return None
+            self.done = True
+        spec = importlib.util.find_spec(fullname)  # the other finders' answer
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        execute = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            execute(module)
+            self.then(module)
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def service_document(model: ServiceModel) -> dict[str, Any]:

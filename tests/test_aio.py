@@ -525,14 +525,57 @@ def test_a_body_rewritten_by_a_handler_registered_last_never_reaches_the_wire(
     run(main)
 
 
-def test_patch_says_it_does_not_cover_aiobotocore(sc_logs: pytest.LogCaptureFixture) -> None:
+def test_patch_protects_aiobotocore_clients_imported_before_it(endpoint: str) -> None:
     assert "aiobotocore" in sys.modules  # imported by this module
     sc.patch(make_posture())
+
+    async def run() -> None:
+        async with AioSession().create_client(
+            "comprehend", region_name=REGION, endpoint_url=endpoint, config=FAST
+        ) as client:
+            assert sc.guard_of(client) is not None
+            with pytest.raises(sc.PostureViolation):
+                await client.start_entities_detection_job(**IO, VpcConfig=BAD_VPC)
+
     try:
-        warnings = [r.getMessage() for r in sc_logs.records if r.levelno == logging.WARNING]
-        assert any("does not protect aiobotocore" in w for w in warnings), warnings
+        asyncio.run(run())
     finally:
         sc.unpatch()
+
+
+PATCH_THEN_IMPORT = """
+import asyncio, sys
+import secure_comprehend as sc
+sc.patch(sc.Posture(iam={"data_access_roles": ["arn:aws:iam::111122223333:role/R"]}))
+assert "aiobotocore" not in sys.modules
+from aiobotocore.session import AioSession  # the usual notebook order: patch, then import
+
+async def main():
+    async with AioSession().create_client("comprehend", region_name="us-east-1") as client:
+        print(sc.guard_of(client))
+        try:
+            await client.start_entities_detection_job(
+                InputDataConfig={"S3Uri": "s3://in/"}, OutputDataConfig={"S3Uri": "s3://out/"},
+                LanguageCode="en", DataAccessRoleArn="arn:aws:iam::111122223333:role/Other")
+        except sc.PostureViolation as exc:
+            print("refused", exc.violations[0].path)
+
+asyncio.run(main())
+"""
+
+
+def test_patch_protects_aiobotocore_clients_imported_after_it(tmp_path: Any) -> None:
+    import subprocess
+
+    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", PATCH_THEN_IMPORT], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "<guarded: enforce mode in us-east-1 built in code>",
+        "refused DataAccessRoleArn",
+    ]
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend._botocore import wrap_client_creator
+from secure_comprehend._botocore import wrap_aio_client_creator, wrap_client_creator
 from secure_comprehend.decision.operations import is_comprehend
 from secure_comprehend.guard.enforcement import protect, protect_with
 from secure_comprehend.posture.loading import default_session, posture_or_load
@@ -88,10 +87,9 @@ def patch(posture: Posture | None = None) -> None:
     Covers ``boto3.client(...)``, ``boto3.Session().client(...)`` and botocore
     sessions, whenever they were created: every botocore client is made by
     ``botocore.client.ClientCreator.create_client``, which ``patch()`` wraps once
-    per process. Clients that exist already are not changed: pass them to
-    ``protect()``. aiobotocore (and aioboto3) clients are not covered: aiobotocore
-    replaces botocore's client creator; use ``aio_client()`` or ``protect()`` for them
-    (``patch()`` logs a WARNING when aiobotocore is imported).
+    per process. aiobotocore (and aioboto3) clients too: aiobotocore's own client
+    creator is wrapped as well, whether aiobotocore is imported before ``patch()`` or
+    after it. Clients that exist already are not changed: pass them to ``protect()``.
 
     Args:
         posture: the posture to enforce; ``None`` loads it with ``load_posture()``.
@@ -101,15 +99,11 @@ def patch(posture: Posture | None = None) -> None:
         TypeError: ``posture`` is not a Posture.
     """
     checked = posture_or_load(posture)
-    if "aiobotocore" in sys.modules:
-        logger.warning(
-            "sc.patch() does not protect aiobotocore or aioboto3 clients (aiobotocore has a "
-            "client creator of its own): use sc.aio_client() or sc.protect() for them"
-        )
     with _PatchState.lock:
         _PatchState.posture = checked
         if not _PatchState.installed:
             wrap_client_creator(_protect_if_patched)
+            wrap_aio_client_creator(_protect_if_patched)
             _PatchState.installed = True
 
 
