@@ -29,10 +29,13 @@ if TYPE_CHECKING:
     from secure_comprehend.account.report import Check, PreflightReport
     from secure_comprehend.account.scan import ScannedResource, ScanReport, scan
     from secure_comprehend.decision.decide import Decision, evaluate
-    from secure_comprehend.guard.aio import aio_client
-    from secure_comprehend.guard.client import client, patch, unpatch
-    from secure_comprehend.guard.enforcement import protect
+    from secure_comprehend.guard.client import patch, unpatch
     from secure_comprehend.guard.status import GuardStatus, guard_of
+    from secure_comprehend.guard.typed import (  # posture-fillable members optional
+        aio_client,
+        client,
+        protect,
+    )
     from secure_comprehend.policy.iam import (
         data_access_role_policies,
         deny_policies,
