@@ -241,7 +241,9 @@ def test_egress_to_the_s3_prefix_list_counts(world: World) -> None:
     report = run(posture(world, vpc={"subnets": world.subnets[:2], "security_group_ids": [group]}))
     assert only(report, "security groups", group).status == "PASS"
     assert any(
-        c.status == "PASS" and "HTTPS egress to S3 allowed by" in c.reason for c in report.checks
+        c.status == "PASS"
+        and f"HTTPS egress to the S3 prefix list {prefix['PrefixListId']} allowed by" in c.reason
+        for c in report.checks
     )
 
 

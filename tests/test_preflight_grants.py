@@ -140,9 +140,9 @@ def test_each_approved_bucket_must_exist_here(world: World) -> None:
     assert found == {
         "corp-ml-out": ("PASS", f"exists, in account {ACCOUNT} and {REGION}"),
         "corp-ml-west": (
-            "FAIL",
-            "is in eu-west-1: a job's S3 URIs must be in the region of the endpoint called "
-            f"({REGION})",
+            "WARN",
+            f"exists, in account {ACCOUNT}, in eu-west-1: only jobs in eu-west-1 can use it (a "
+            f"job's S3 URIs must be in the region of the endpoint called, here {REGION})",
         ),
         "corp-ml-gone": ("FAIL", "does not exist: jobs that read or write it fail"),
         "corp-ml-*": ("PASS", "matches 2 bucket(s) here: corp-ml-out, corp-ml-west"),
@@ -154,8 +154,12 @@ def test_each_approved_bucket_must_exist_here(world: World) -> None:
     }
 
 
-def test_a_bucket_of_another_account_fails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto ignores ExpectedBucketOwner: S3's 403 for another owner comes from Stubber."""
+@pytest.mark.parametrize("refusal", ["403", "AccessDenied"])
+def test_a_bucket_of_another_account_fails(
+    world: World, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    """moto ignores ExpectedBucketOwner: S3's 403 for another owner comes from Stubber (a
+    HEAD answer has no body: botocore names its error by the status code, "403")."""
     session = simulated()
     stubbed = session.client("s3", region_name=REGION)
     real = session.client
@@ -165,7 +169,7 @@ def test_a_bucket_of_another_account_fails(world: World, monkeypatch: pytest.Mon
     with Stubber(stubbed) as stub:
         stub.add_client_error(
             "head_bucket",
-            "AccessDenied",
+            refusal,
             http_status_code=403,
             expected_params={"Bucket": "theirs", "ExpectedBucketOwner": ACCOUNT},
         )
@@ -178,3 +182,20 @@ def test_a_bucket_of_another_account_fails(world: World, monkeypatch: pytest.Mon
         f"is owned by another account, not {ACCOUNT}: the generated role reaches buckets of "
         "its own account only (s3:ResourceAccount)",
     )
+
+
+def test_a_bucket_we_may_not_look_at_is_skipped_naming_the_permission(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = simulated()
+    stubbed = session.client("s3", region_name=REGION)
+    real = session.client
+    monkeypatch.setattr(
+        session, "client", lambda name, **kw: stubbed if name == "s3" else real(name, **kw)
+    )
+    with Stubber(stubbed) as stub:
+        stub.add_client_error("head_bucket", "403", http_status_code=403)
+        stub.add_client_error("head_bucket", "403", http_status_code=403)
+        report = doctor(posture(world, s3={"allowed_buckets": ["hidden"]}), session)
+    [check] = [c for c in report.checks if c.area == "s3 buckets"]
+    assert check.status == "SKIPPED" and "needs s3:ListBucket" in check.reason

@@ -228,7 +228,9 @@ def test_a_nat_subnet_still_needs_0_0_0_0_0() -> None:
     assert all(acl in c.reason and "0.0.0.0/0" in c.reason for c in checks)
 
 
-def refusing(operation: str) -> tuple[boto3.Session, list[str]]:
+def refusing(
+    operation: str, code: str = "UnauthorizedOperation", status: int = 403
+) -> tuple[boto3.Session, list[str]]:
     """A session whose EC2 client is refused ``operation``; the calls it refused.
 
     moto has every EC2 call used here but enforces no IAM, so it cannot refuse one. A
@@ -243,8 +245,8 @@ def refusing(operation: str) -> tuple[boto3.Session, list[str]]:
 
     def refuse(model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         refused.append(model.name)
-        error = {"Code": "UnauthorizedOperation", "Message": "You are not authorized"}
-        return AWSResponse("", 403, {}, None), {"Error": error, "ResponseMetadata": {}}
+        error = {"Code": code, "Message": "no"}
+        return AWSResponse("", status, {}, None), {"Error": error, "ResponseMetadata": {}}
 
     session.events.register(f"before-call.ec2.{operation}", refuse)
     return session, refused
@@ -288,3 +290,65 @@ def test_an_interface_endpoint_in_the_job_s_own_subnet_is_not_filtered_by_its_ac
     acl = network_acl(vpc, subnet, [], [])  # denies everything that crosses it
     [check] = acl_checks(run(subnet), subnet)
     assert check.status == "PASS" and acl in check.reason and endpoint in check.reason
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        ("GetManagedPrefixListEntries", "InvalidPrefixListID.NotFound"),
+        ("GetManagedPrefixListEntries", "RequestLimitExceeded"),
+    ],
+)
+def test_addresses_that_cannot_be_read_for_any_reason_warn(operation: str, code: str) -> None:
+    """Not only a refusal: a prefix list gone or a throttled read is WARN, never a crash."""
+    vpc, subnet, table = network()
+    cidrs = gateway_endpoint(vpc, table)
+    network_acl(vpc, subnet, https_to(cidrs), answers_from(cidrs))
+    session, _ = refusing(operation, code, 400)
+    [check] = acl_checks(run(subnet, session), subnet)
+    assert check.status == "WARN" and code in check.reason and "not verified" in check.reason
+
+
+def egress_checks(vpc: str, subnet: str, rule: dict[str, Any]) -> list[Check]:
+    """The security-group area for one group in ``vpc`` whose only egress is ``rule``."""
+    from secure_comprehend.account.preflight_vpc import security_groups
+
+    client = ec2()
+    group = client.create_security_group(GroupName=f"g-{vpc}", Description="d", VpcId=vpc)[
+        "GroupId"
+    ]
+    client.revoke_security_group_egress(
+        GroupId=group,
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    client.authorize_security_group_egress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, **rule}]
+    )
+    posture = sc.Posture(vpc={"subnets": [subnet], "security_group_ids": [group]})
+    probe = Probe(boto3.Session(region_name=REGION), REGION)
+    checks = security_groups(probe, posture.effective(REGION), PreflightReport(REGION))
+    return [c for c in checks if c.subject.startswith("egress of")]
+
+
+def test_egress_through_an_interface_endpoint_is_judged_by_its_addresses() -> None:
+    """With an S3 interface endpoint (private DNS) the job reaches S3 at the endpoint's own
+    addresses: egress to the prefix list is no path, egress to the VPC's range is."""
+    vpc, subnet, _ = network()
+    endpoint_subnet = ec2().create_subnet(
+        VpcId=vpc, CidrBlock="10.60.2.0/24", AvailabilityZone=f"{REGION}b"
+    )["Subnet"]["SubnetId"]
+    endpoint, _ = interface_endpoint(vpc, endpoint_subnet)
+    prefix_list = ec2().describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{REGION}.s3"]}]
+    )["PrefixLists"][0]["PrefixListId"]
+    [only_prefix_list] = egress_checks(
+        vpc, subnet, {"PrefixListIds": [{"PrefixListId": prefix_list}]}
+    )
+    assert only_prefix_list.status == "FAIL" and endpoint in only_prefix_list.reason
+    other_vpc, other_subnet, _ = network("10.70")
+    other_endpoint_subnet = ec2().create_subnet(
+        VpcId=other_vpc, CidrBlock="10.70.2.0/24", AvailabilityZone=f"{REGION}b"
+    )["Subnet"]["SubnetId"]
+    interface_endpoint(other_vpc, other_endpoint_subnet)
+    [to_the_vpc] = egress_checks(other_vpc, other_subnet, {"IpRanges": [{"CidrIp": "10.0.0.0/8"}]})
+    assert to_the_vpc.status == "PASS" and "interface endpoint" in to_the_vpc.reason

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, collapse_addresses
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend.account.report import Check, Skipped
+from secure_comprehend.account.report import Check, Skipped, error_code
 
 if TYPE_CHECKING:
     from secure_comprehend.account.report import Probe
@@ -62,8 +62,8 @@ class Destinations:
                 if not page.get("NextToken"):
                     break
                 token = {"NextToken": str(page["NextToken"])}
-        except Skipped as exc:
-            return Destination(name, unknown=f"could not read {name}'s addresses ({exc})")
+        except Exception as exc:  # refused, throttled, deleted meanwhile: not verified
+            return Destination(name, unknown=f"could not read {name}'s addresses ({_why(exc)})")
         networks = tuple(IPv4Network(c, strict=False) for c in cidrs if ":" not in c)
         if not networks:
             return Destination(name, unknown=f"{name} lists no IPv4 address")
@@ -92,8 +92,8 @@ class Destinations:
             return []
         try:
             found = self._probe.call("ec2", "DescribeNetworkInterfaces", NetworkInterfaceIds=enis)
-        except Skipped as exc:
-            return str(exc)
+        except Exception as exc:  # refused, or an interface deleted meanwhile
+            return _why(exc)
         return [
             (str(eni.get("SubnetId")), IPv4Network(str(a["PrivateIpAddress"])))
             for eni in found.get("NetworkInterfaces", [])
@@ -244,3 +244,7 @@ def _cidrs(networks: Iterable[IPv4Network], most: int = 6) -> str:
     cidrs = [str(n) for n in collapse_addresses(networks)]
     more = f" and {len(cidrs) - most} more" if len(cidrs) > most else ""
     return ", ".join(cidrs[:most]) + more
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, Skipped) else error_code(exc)

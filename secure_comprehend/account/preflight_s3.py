@@ -20,10 +20,17 @@ if TYPE_CHECKING:
     from secure_comprehend.posture.model import EffectivePosture
 
 _MISSING = {"404", "NoSuchBucket", "NotFound"}
+# A HEAD answer has no body: S3's refusal comes as the bare status code
+_REFUSED = {"403", "AccessDenied", "Forbidden"}
+_HIDDEN = (
+    "not allowed to call s3:HeadBucket (403): needs s3:ListBucket on the bucket; whether it "
+    "exists, and whose it is, is not checked"
+)
 
 
 def buckets(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> Iterator[Check]:
-    """Each exact bucket exists in the account and region; each pattern matches one."""
+    """Each exact bucket exists in the account (and says in which region); each pattern
+    matches one of the account's buckets."""
     if posture.s3 is None:
         return
     allowed = posture.s3.allowed_buckets
@@ -38,36 +45,38 @@ def _bucket(probe: Probe, bucket: str, account: str | None) -> Check:
     owner = {"ExpectedBucketOwner": account} if account else {}
     try:
         found = probe.call("s3", "HeadBucket", Bucket=bucket, **owner)
-    except Skipped as exc:
-        if not account:
-            return Check("s3 buckets", bucket, "SKIPPED", str(exc))
-        return _not_owned_or_hidden(probe, bucket, account, exc)
+    except Skipped:
+        return _not_owned_or_hidden(probe, bucket, account)
     except Exception as exc:
         code = error_code(exc)
         if code in _MISSING:
             return Check(
                 "s3 buckets", bucket, "FAIL", "does not exist: jobs that read or write it fail"
             )
-        return Check("s3 buckets", bucket, "FAIL", f"cannot be reached: {code}")
+        if code in _REFUSED:
+            return _not_owned_or_hidden(probe, bucket, account)
+        return Check("s3 buckets", bucket, "WARN", f"could not be checked: {code}")
     region = found.get("BucketRegion") or _header(found, "x-amz-bucket-region")
-    if region and region != probe.region:
+    where = f"account {account}" if account else "an account not checked"
+    if region and region != probe.region:  # [s3] is for every region: one of the others'
         return Check(
             "s3 buckets",
             bucket,
-            "FAIL",
-            f"is in {region}: a job's S3 URIs must be in the region of the endpoint called "
-            f"({probe.region})",
+            "WARN",
+            f"exists, in {where}, in {region}: only jobs in {region} can use it (a job's S3 "
+            f"URIs must be in the region of the endpoint called, here {probe.region})",
         )
-    where = f"account {account}" if account else "an account not checked"
     return Check("s3 buckets", bucket, "PASS", f"exists, in {where} and {region or 'this region'}")
 
 
-def _not_owned_or_hidden(probe: Probe, bucket: str, account: str, refused: Skipped) -> Check:
-    """HeadBucket with ExpectedBucketOwner was refused: another owner, or no permission."""
+def _not_owned_or_hidden(probe: Probe, bucket: str, account: str | None) -> Check:
+    """HeadBucket was refused: the bucket is another account's, or we may not look."""
+    if not account:
+        return Check("s3 buckets", bucket, "SKIPPED", _HIDDEN)
     try:
         probe.call("s3", "HeadBucket", Bucket=bucket)
     except Exception:
-        return Check("s3 buckets", bucket, "SKIPPED", str(refused))
+        return Check("s3 buckets", bucket, "SKIPPED", _HIDDEN)
     return Check(
         "s3 buckets",
         bucket,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend.account.preflight_acl import ANYWHERE, Destination, Destinations, network_acl
@@ -104,17 +106,62 @@ def _s3_prefix_list(probe: Probe) -> str | None:
     return str(lists[0]["PrefixListId"]) if lists else None
 
 
-def _allows_https(rule: dict[str, Any], prefix_list: str | None) -> bool:
+def _allows_https(rule: dict[str, Any], to: _S3Addresses) -> bool:
+    """Whether an egress rule lets HTTPS out to S3 as the VPC reaches it: anywhere, or the
+    prefix list (a gateway endpoint, NAT), or the interface endpoint (a CIDR holding every
+    one of its addresses, or one of its security groups)."""
     protocol = str(rule.get("IpProtocol"))
     if protocol not in ("-1", "tcp", "6"):
         return False
     if protocol != "-1" and not rule.get("FromPort", 0) <= 443 <= rule.get("ToPort", 65535):
         return False
-    anywhere = any(r.get("CidrIp") == "0.0.0.0/0" for r in rule.get("IpRanges", []))
-    s3 = prefix_list is not None and any(
-        p.get("PrefixListId") == prefix_list for p in rule.get("PrefixListIds", [])
+    cidrs = [IPv4Network(str(r["CidrIp"]), strict=False) for r in rule.get("IpRanges", [])]
+    if any(c.prefixlen == 0 for c in cidrs):
+        return True
+    if to.interface is None:
+        return to.prefix_list is not None and any(
+            p.get("PrefixListId") == to.prefix_list for p in rule.get("PrefixListIds", [])
+        )
+    groups = {str(p.get("GroupId")) for p in rule.get("UserIdGroupPairs", [])}
+    return bool(groups & to.groups) or (
+        bool(to.addresses)
+        and all(any(address.subnet_of(c) for c in cidrs) for address in to.addresses)
     )
-    return anywhere or s3
+
+
+@dataclass(frozen=True)
+class _S3Addresses:
+    """Where a VPC's jobs reach S3: the prefix list, or an S3 interface endpoint."""
+
+    prefix_list: str | None
+    interface: str | None = None  # the endpoint IDs, when private DNS makes them the path
+    addresses: tuple[IPv4Network, ...] = ()
+    groups: frozenset[str] = frozenset()
+
+    def __str__(self) -> str:
+        if self.interface is not None:
+            return f"the S3 interface endpoint {self.interface}"
+        return f"the S3 prefix list {self.prefix_list}" if self.prefix_list else "S3"
+
+
+def _s3_addresses(
+    probe: Probe, vpcs: list[str], prefix_list: str | None
+) -> dict[str, _S3Addresses]:
+    """Per VPC, where its jobs reach S3 (an interface endpoint not found: the prefix list)."""
+    try:
+        interfaces = _interface_endpoints(probe, vpcs)
+    except Skipped:  # s3 path says so; here the prefix list is assumed
+        interfaces = {}
+    found = {vpc: _S3Addresses(prefix_list) for vpc in vpcs}
+    for vpc, endpoints in interfaces.items():
+        destination = Destinations(probe).interface(endpoints, subnet="")
+        found[vpc] = _S3Addresses(
+            prefix_list,
+            ", ".join(sorted(str(e["VpcEndpointId"]) for e in endpoints)),
+            destination.networks,
+            frozenset(str(g.get("GroupId")) for e in endpoints for g in e.get("Groups", [])),
+        )
+    return found
 
 
 def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
@@ -148,27 +195,30 @@ def security_groups(probe: Probe, posture: EffectivePosture, _: PreflightReport)
         )
         return
     prefix_list = _s3_prefix_list(probe)
-    allowing = sorted(
-        g["GroupId"]
-        for g in groups
-        if (not vpcs or g["VpcId"] in vpcs)  # a group of another VPC cannot carry the job
-        and any(_allows_https(rule, prefix_list) for rule in g.get("IpPermissionsEgress", []))
-    )
-    if allowing:
-        yield Check(
-            "security groups",
-            subject,
-            "PASS",
-            f"HTTPS egress to S3 allowed by {', '.join(allowing)}",
+    reach = _s3_addresses(probe, sorted(vpcs), prefix_list)
+    ours = [g for g in groups if not vpcs or g["VpcId"] in vpcs]  # another VPC's: no job
+    for vpc in sorted({g["VpcId"] for g in ours}):
+        to = reach.get(vpc, _S3Addresses(prefix_list))
+        allowing = sorted(
+            g["GroupId"]
+            for g in ours
+            if g["VpcId"] == vpc
+            and any(_allows_https(rule, to) for rule in g.get("IpPermissionsEgress", []))
         )
-    else:
-        target = f"the S3 prefix list {prefix_list}" if prefix_list else "S3"
-        yield Check(
-            "security groups",
-            subject,
-            "FAIL",
-            f"no egress rule allows HTTPS (443) to {target} or 0.0.0.0/0: jobs cannot reach S3",
-        )
+        if allowing:
+            yield Check(
+                "security groups",
+                subject,
+                "PASS",
+                f"HTTPS egress to {to} allowed by {', '.join(allowing)}",
+            )
+        else:
+            yield Check(
+                "security groups",
+                subject,
+                "FAIL",
+                f"no egress rule allows HTTPS (443) to {to} or 0.0.0.0/0: jobs cannot reach S3",
+            )
 
 
 def s3_paths(probe: Probe, posture: EffectivePosture, _: PreflightReport) -> Iterator[Check]:
