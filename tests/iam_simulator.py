@@ -148,12 +148,23 @@ def answer_simulations(session: Any, iam: Any) -> None:
         statements, boundary = documents(params["PolicySourceArn"])
         entries = params.get("ContextEntries", [])
         context = {e["ContextKeyName"]: e["ContextKeyValues"][0] for e in entries}
+        granting = _naming(params.get("ResourcePolicy"), params["PolicySourceArn"])
         results = []
         for action in params["ActionNames"]:
             for resource in params.get("ResourceArns", ["*"]):
                 decision, lacking = evaluate(statements, action, resource, context)
                 if decision == "allowed" and boundary is not None:
                     decision, lacking = evaluate(boundary, action, resource, context)
+                if decision == "implicitDeny" and granting:  # the resource's own policy:
+                    by_resource = evaluate(granting, action, resource, context)  # same account
+                    decision, lacking = (
+                        by_resource
+                        if by_resource[0] != "implicitDeny"
+                        else (
+                            decision,
+                            lacking,
+                        )
+                    )
                 results.append(
                     {
                         "EvalActionName": action,
@@ -169,6 +180,19 @@ def answer_simulations(session: Any, iam: Any) -> None:
 
     session.events.register("before-parameter-build.iam.SimulatePrincipalPolicy", remember)
     session.events.register("before-call.iam.SimulatePrincipalPolicy", simulate)
+
+
+def _naming(policy: str | None, principal: str) -> list[dict[str, Any]]:
+    """The statements of a resource policy that name ``principal`` itself."""
+    import json
+
+    found = []
+    for statement in _values(json.loads(policy)["Statement"]) if policy else []:
+        named = statement.get("Principal", {})
+        arns = _values(named.get("AWS", [])) if isinstance(named, dict) else []
+        if principal in arns:
+            found.append({k: v for k, v in statement.items() if k != "Principal"})
+    return found
 
 
 def _policy_document(iam: Any, arn: str) -> dict[str, Any]:

@@ -199,3 +199,121 @@ def test_a_bucket_we_may_not_look_at_is_skipped_naming_the_permission(
         report = doctor(posture(world, s3={"allowed_buckets": ["hidden"]}), session)
     [check] = [c for c in report.checks if c.area == "s3 buckets"]
     assert check.status == "SKIPPED" and "needs s3:ListBucket" in check.reason
+
+
+def test_a_key_policy_that_names_the_role_grants_the_key(world: World) -> None:
+    """A key policy may grant the role itself: the simulation includes it."""
+    ec2_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}],
+    }
+    role = make_role("KeyPolicyOnly", policy=ec2_only)
+    key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": role},
+                "Action": [
+                    "kms:CreateGrant",
+                    "kms:RetireGrant",
+                    "kms:Decrypt",
+                    "kms:GenerateDataKey",
+                ],
+                "Resource": "*",
+            },
+        ],
+    }
+    boto3.client("kms", region_name=REGION).put_key_policy(
+        KeyId=world.key, PolicyName="default", Policy=json.dumps(key_policy)
+    )
+    report = doctor(posture(world, iam={"data_access_roles": [role]}))
+    assert [s for s, _ in roles(report)] == ["PASS", "PASS"], roles(report)
+
+
+def test_every_subnet_s_network_interfaces_are_simulated(world: World) -> None:
+    """A role allowed the interfaces of one subnet only fails for the other's."""
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/{world.subnets[0]}"
+    policy = grant([world.key])
+    policy["Statement"][0] = {
+        "Effect": "Allow",
+        "Action": ["ec2:Describe*", "ec2:CreateNetworkInterface"],
+        "Resource": "*",
+    }
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"ec2:Subnet": arn}},
+        }
+    )
+    role = make_role("OneSubnet", policy=policy)
+    report = doctor(posture(world, iam={"data_access_roles": [role]}))
+    failing = [r for s, r in roles(report) if s == "FAIL"]
+    assert failing and "for network interfaces" in failing[0], roles(report)
+
+
+def test_a_simulator_answer_that_never_ends_falls_back_with_a_warn(world: World) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    session = boto3.Session(region_name=REGION)
+
+    def truncated(**_: Any) -> Any:
+        page = {"EvaluationResults": [], "IsTruncated": True, "Marker": "again"}
+        return AWSResponse("https://iam.amazonaws.com/", 200, {}, None), page
+
+    session.events.register("before-call.iam.SimulatePrincipalPolicy", truncated)
+    report = doctor(posture(world), session)
+    assert roles(report)[1][0] == "WARN" and "never ends" in roles(report)[1][1]
+
+
+@pytest.mark.parametrize(
+    ("deny", "status"),
+    [
+        ({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}, "WARN"),
+        (
+            {
+                "Effect": "Deny",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            "WARN",
+        ),
+        ({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}, "FAIL"),
+    ],
+    ids=["deny not-action", "conditional deny", "plain deny"],
+)
+def test_by_hand_a_deny_that_may_apply_is_a_warn(
+    world: World, deny: dict[str, Any], status: str
+) -> None:
+    """Without the simulator (moto has none), a Deny the reading by hand cannot evaluate
+    is never read as absent (PASS) nor as certain (FAIL)."""
+    policy = grant([world.key])
+    policy["Statement"].append(deny)
+    role = make_role("Denied", policy=policy)
+    report = doctor(
+        posture(world, iam={"data_access_roles": [role]}), boto3.Session(region_name=REGION)
+    )
+    assert [s for s, _ in roles(report)][2:] == [status], roles(report)
+
+
+def test_by_hand_resources_match_as_written(world: World) -> None:
+    """ARNs are matched exactly as written: a grant on another case is no grant."""
+    policy = grant([world.key.upper().replace("ARN:AWS:KMS", "arn:aws:kms")])
+    role = make_role("Cased", policy=policy)
+    report = doctor(
+        posture(world, iam={"data_access_roles": [role]}), boto3.Session(region_name=REGION)
+    )
+    assert any(s == "FAIL" and "for key" in r for s, r in roles(report)), roles(report)

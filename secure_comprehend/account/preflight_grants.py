@@ -18,7 +18,8 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from secure_comprehend.account.report import Check, Skipped, error_code
+from secure_comprehend._errors import aws_error_code
+from secure_comprehend.account.report import Check, Skipped
 from secure_comprehend.policy.provisioning import DESCRIBE_ACTIONS, ENI_ACTIONS, KMS_ACTIONS
 
 if TYPE_CHECKING:
@@ -44,20 +45,19 @@ def needs(posture: EffectivePosture, partition: str, region: str, account: str) 
     found: list[Need] = []
     if posture.vpc is not None:
         ec2 = f"arn:{partition}:ec2:{region}:{account}"
-        subnet = f"{ec2}:subnet/{posture.vpc.subnets[0]}"
-        eni = (("ec2:Subnet", subnet),)  # the key the generated policy scopes them by
         found += [Need("network interfaces", action, "*") for action in DESCRIBE_ACTIONS]
-        found += [
-            Need("network interfaces", action, f"{ec2}:network-interface/eni-0", eni)
-            for action in ENI_ACTIONS
-        ]
-        found += [
-            Need("network interfaces", "ec2:CreateNetworkInterface", f"{ec2}:{kind}/{name}", eni)
-            for kind, names in (
-                ("subnet", posture.vpc.subnets),
-                ("security-group", posture.vpc.security_group_ids),
+        for subnet in posture.vpc.subnets:  # a job's interface may be in any of them
+            eni = (("ec2:Subnet", f"{ec2}:subnet/{subnet}"),)  # what the policy scopes by
+            found += [
+                Need("network interfaces", action, f"{ec2}:network-interface/eni-0", eni)
+                for action in ENI_ACTIONS
+            ]
+            found.append(
+                Need("network interfaces", "ec2:CreateNetworkInterface", f"{ec2}:subnet/{subnet}")
             )
-            for name in names
+        found += [
+            Need("network interfaces", "ec2:CreateNetworkInterface", f"{ec2}:security-group/{g}")
+            for g in posture.vpc.security_group_ids
         ]
     for key in sorted(set(posture.default_keys.values())):
         found += [Need(f"key {key}", action, key) for action in KMS_ACTIONS]
@@ -83,9 +83,10 @@ def grants(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -> 
     if not wanted:
         return
     try:
-        decisions = _simulate(probe, arn, wanted)
+        decisions = _simulate(probe, arn, wanted, _resource_policies(probe, wanted))
     except Exception as exc:  # not allowed to simulate, or no simulator (an emulator)
-        why = str(exc) if isinstance(exc, Skipped) else error_code(exc)
+        why = str(exc) if isinstance(exc, Skipped) else aws_error_code(exc)
+        why = why or f"{type(exc).__name__}: {exc}"
         yield Check(
             "roles",
             arn,
@@ -98,8 +99,41 @@ def grants(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -> 
     yield from _judged(arn, wanted, decisions)
 
 
-def _simulate(probe: Probe, arn: str, wanted: list[Need]) -> dict[Need, tuple[str, list[str]]]:
-    """Need -> (IAM's decision, the condition keys it lacked), one simulation per resource."""
+def _resource_policies(probe: Probe, wanted: list[Need]) -> dict[str, str]:
+    """Resource ARN -> the policy of its key or bucket, which may grant the role itself
+    (what cannot be read is left out: the role's own policies must grant it then)."""
+    read: dict[str, str] = {}  # key ARN or bucket name -> its policy, "" for none
+    found: dict[str, str] = {}
+    for need in wanted:
+        if ":kms:" in need.resource:
+            source = need.resource
+        elif ":s3:::" in need.resource:
+            source = need.resource.split(":::", 1)[1].split("/", 1)[0]
+        else:
+            continue
+        if source not in read:
+            read[source] = _policy_of(probe, source, is_key=source == need.resource)
+        if read[source]:
+            found[need.resource] = read[source]
+    return found
+
+
+def _policy_of(probe: Probe, source: str, *, is_key: bool) -> str:
+    try:
+        if is_key:
+            answer = probe.once("kms", "GetKeyPolicy", KeyId=source, PolicyName="default")
+        else:
+            answer = probe.call("s3", "GetBucketPolicy", Bucket=source)
+    except Exception:  # none (NoSuchBucketPolicy), refused, or an alias: not used
+        return ""
+    return str(answer.get("Policy") or "")
+
+
+def _simulate(
+    probe: Probe, arn: str, wanted: list[Need], policies: dict[str, str]
+) -> dict[Need, tuple[str, list[str]]]:
+    """Need -> (IAM's decision, the condition keys it lacked), one simulation per resource,
+    with the resource's own policy where it has one."""
     groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[Need]] = {}
     for need in wanted:
         groups.setdefault((need.resource, need.context), []).append(need)
@@ -115,7 +149,13 @@ def _simulate(probe: Probe, arn: str, wanted: list[Need]) -> dict[Need, tuple[st
         }
         if resource != "*":
             arguments["ResourceArns"] = [resource]
+        if resource in policies:
+            arguments["ResourcePolicy"] = policies[resource]
+            if ":s3:::" in resource:  # a bucket's ARN does not name its account
+                account = arn.split(":")[4]
+                arguments["ResourceOwner"] = f"arn:{arn.split(':')[1]}:iam::{account}:root"
         results: dict[str, tuple[str, list[str]]] = {}
+        markers: set[str] = set()
         while True:
             page = probe.call("iam", "SimulatePrincipalPolicy", **arguments)
             for result in page.get("EvaluationResults", []):
@@ -123,10 +163,17 @@ def _simulate(probe: Probe, arn: str, wanted: list[Need]) -> dict[Need, tuple[st
                 results[result["EvalActionName"].lower()] = (result["EvalDecision"], missing)
             if not page.get("IsTruncated"):
                 break
-            arguments["Marker"] = page["Marker"]
-        for need in group:  # an action the simulator did not answer is not allowed
-            decisions[need] = results.get(need.action.lower(), ("implicitDeny", []))
+            marker = page.get("Marker")
+            if not marker or marker in markers:
+                raise RuntimeError("the simulator's answer never ends (IsTruncated, no new Marker)")
+            markers.add(marker)
+            arguments["Marker"] = marker
+        for need in group:
+            decisions[need] = results.get(need.action.lower(), (_UNANSWERED, []))
     return decisions
+
+
+_UNANSWERED = "no answer"
 
 
 def _judged(
@@ -135,10 +182,13 @@ def _judged(
     denied: dict[str, set[str]] = {}
     missing: dict[str, set[str]] = {}
     unsure: dict[str, set[str]] = {}
+    unanswered: set[str] = set()
     for need in wanted:
         decision, lacking = decisions[need]
         if decision == "explicitDeny":
             denied.setdefault(need.capability, set()).add(need.action)
+        elif decision == _UNANSWERED:
+            unanswered.add(need.action)
         elif decision != "allowed" and lacking:
             unsure.setdefault(need.capability, set()).update(lacking)
         elif decision != "allowed":
@@ -166,7 +216,14 @@ def _judged(
             f"granted for {capability} only under conditions on {', '.join(sorted(keys))}, "
             "which this check cannot give the simulator",
         )
-    if not (denied or missing or unsure):
+    if unanswered:
+        yield Check(
+            "roles",
+            arn,
+            "WARN",
+            f"IAM's policy simulator gave no answer for {', '.join(sorted(unanswered))}",
+        )
+    if not (denied or missing or unsure or unanswered):
         yield Check(
             "roles",
             arn,
@@ -198,11 +255,11 @@ def _by_hand(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -
     unsure: set[str] = set()
     missing: dict[str, set[str]] = {}
     for need in wanted:
-        found = {_effect(s, need) for s in statements} - {None}
+        found = {_effect(s, need) for s in statements}
         if "Deny" in found:
             denied.add(need.action)
-        elif "Allow" not in found and found:
-            unsure.add(need.action)
+        elif "Deny?" in found or ("Allow" not in found and "Allow?" in found):
+            unsure.add(need.action)  # a Deny that may apply, or only an Allow that may
         elif "Allow" not in found:
             missing.setdefault(need.capability, set()).add(need.action)
     if denied:
@@ -232,21 +289,18 @@ def _by_hand(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -
 
 
 def _effect(statement: dict[str, Any], need: Need) -> str | None:
-    """ "Allow" or "Deny" when the statement plainly applies to ``need``; "?" when it may
-    (a condition, NotAction, NotResource); None when it does not."""
+    """ "Allow" or "Deny" when the statement plainly applies to ``need``; "Allow?" or
+    "Deny?" when it may (a condition, NotAction, NotResource: not evaluated by hand);
+    None when it does not."""
+    effect = "Deny" if statement.get("Effect") == "Deny" else "Allow"
     if "NotAction" in statement or "NotResource" in statement:
-        return "?" if statement.get("Effect") == "Allow" else None
-    if not _matches(as_list(statement.get("Action")), need.action):
+        return f"{effect}?"
+    actions = [str(a).lower() for a in as_list(statement.get("Action"))]
+    if not any(fnmatchcase(need.action.lower(), a) for a in actions):  # names: any case
         return None
-    if not _matches(as_list(statement.get("Resource")), need.resource):
-        return None
-    if statement.get("Effect") == "Deny":
-        return "Deny"
-    return "?" if statement.get("Condition") else "Allow"
-
-
-def _matches(patterns: list[Any], value: str) -> bool:
-    return any(fnmatchcase(value.lower(), str(p).lower()) for p in patterns)
+    if not any(fnmatchcase(need.resource, str(r)) for r in as_list(statement.get("Resource"))):
+        return None  # ARNs: exactly as written
+    return f"{effect}?" if statement.get("Condition") else effect
 
 
 def _statements(probe: Probe, name: str) -> list[dict[str, Any]]:

@@ -100,7 +100,7 @@ def key_policies(
             target = key
             if ":alias/" in key:  # GetKeyPolicy takes a key, not an alias: resolve it first
                 target = probe.call("kms", "DescribeKey", KeyId=key)["KeyMetadata"]["Arn"]
-            policy = probe.call("kms", "GetKeyPolicy", KeyId=target, PolicyName="default")["Policy"]
+            policy = probe.once("kms", "GetKeyPolicy", KeyId=target, PolicyName="default")["Policy"]
         except Skipped as exc:
             yield Check(
                 "key policy", key, "SKIPPED", f"{exc}; cannot see whether it admits the roles"

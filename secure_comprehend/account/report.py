@@ -109,6 +109,21 @@ class Probe:
         # throttling is retried with botocore's standard retry mode
         self._config = Config(retries={"mode": "standard", "max_attempts": 5})
         self._clients: dict[str, Any] = {}
+        self._answers: dict[str, tuple[Any, Exception | None]] = {}
+
+    def once(self, service: str, operation: str, **params: Any) -> Any:
+        """``call``, made once per run for the same arguments (two areas read one key
+        policy, say): its answer, or its exception, is given again."""
+        key = f"{service}:{operation}:{sorted(params.items())!r}"
+        if key not in self._answers:
+            try:
+                self._answers[key] = (self.call(service, operation, **params), None)
+            except Exception as exc:
+                self._answers[key] = (None, exc)
+        answer, failed = self._answers[key]
+        if failed is not None:
+            raise failed
+        return answer
 
     def call(self, service: str, operation: str, **params: Any) -> Any:
         """Call ``service:operation``; AccessDenied becomes ``Skipped`` naming the permission."""
