@@ -365,6 +365,27 @@ def test_a_model_swapped_in_after_build_is_judged_at_the_final_check() -> None:
 
 
 @pytest.mark.usefixtures("moto")
+def test_a_model_swapped_in_after_build_is_logged_in_audit_mode(
+    sc_logs: pytest.LogCaptureFixture,
+) -> None:
+    import json as _json
+
+    good, bad = train("good", **COMPLIANT), train("bad")
+    client = moto_arns(sc.client(region_name=REGION, posture=models_posture("audit")))
+
+    def swap(params: dict[str, Any], **_: Any) -> None:
+        body = _json.loads(params["body"])
+        params["body"] = _json.dumps({**body, "DocumentClassifierArn": bad}).encode()
+
+    client.meta.events.register("before-call.comprehend.StartDocumentClassificationJob", swap)
+    classify(client, good)
+    assert any(
+        r.levelno == logging.WARNING and "VpcConfig: not recorded" in r.getMessage()
+        for r in sc_logs.records
+    )
+
+
+@pytest.mark.usefixtures("moto")
 def test_a_model_trained_again_under_its_arn_is_seen_after_the_ttl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -525,3 +546,31 @@ def test_a_flywheel_iteration_is_judged_by_the_flywheel_s_security_and_active_mo
     assert "DataSecurityConfig.VpcConfig: not recorded" in str(refused.value)
     with pytest.raises(sc.PostureViolation, match="the flywheel's active model"):
         client.start_flywheel_iteration(FlywheelArn=untrusted_model)
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_flywheel_is_described_at_every_iteration_and_named_in_full() -> None:
+    """A flywheel changes in place (UpdateFlywheel; here deleted and made again under its
+    ARN): the next iteration sees it, and the refusal names the value and what is approved."""
+    plain = boto3.client("comprehend", region_name=REGION)
+    security = {
+        "ModelKmsKeyId": KEYS["model_key"],
+        "VolumeKmsKeyId": KEYS["volume_key"],
+        "DataLakeKmsKeyId": KEYS["data_lake_key"],
+        "VpcConfig": {"Subnets": list(SUBNETS), "SecurityGroupIds": list(GROUPS)},
+    }
+    task = {"LanguageCode": "en", "DocumentClassificationConfig": {"Mode": "MULTI_CLASS"}}
+    arn = _flywheel(plain, "fw", DataSecurityConfig=security, TaskConfig=task)
+    client = sc.client(region_name=REGION, posture=models_posture())
+    client.start_flywheel_iteration(FlywheelArn=arn)
+    plain.delete_flywheel(FlywheelArn=arn)
+    again = _flywheel(
+        plain, "fw", DataSecurityConfig={**security, "VolumeKmsKeyId": OTHER_KEY}, TaskConfig=task
+    )
+    assert again == arn
+    with pytest.raises(sc.PostureViolation) as refused:
+        client.start_flywheel_iteration(FlywheelArn=arn)
+    assert f"DataSecurityConfig.VolumeKmsKeyId '{OTHER_KEY}': KMS key not approved" in str(
+        refused.value
+    )
+    assert f"approved: {KEYS['volume_key']}" in str(refused.value)

@@ -205,7 +205,7 @@ class Protection:
         except UnreadableBody as exc:
             return (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
         found = final_check(spec, sent, self.posture)
-        if not found and self.enforce:  # a model swapped in after build: judged too
+        if not found:  # a model swapped in after build: judged too (from this call's verdicts)
             found = self._models(call, sent)
         return found
 

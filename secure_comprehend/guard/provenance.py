@@ -6,7 +6,8 @@ that a model deleted and trained again under the same ARN is seen): a bounded,
 thread-safe cache, and one describe in flight per ARN, so a batch of jobs against
 one model describes it once. A flywheel stands for its active model. A describe that fails
 (access denied, not found, throttled after botocore's retries) is a violation
-that says why: refused in enforce mode, logged in audit mode. Failures are not
+that says why: refused in enforce mode, logged in audit mode. A flywheel, which
+UpdateFlywheel changes in place, is described at every call that names it. Failures are not
 cached: the next request tries again.
 """
 
@@ -18,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from secure_comprehend._display import short_repr
 from secure_comprehend._errors import Violation, aws_error_code
 from secure_comprehend.decision.judge import judge_resource
 from secure_comprehend.decision.perimeter import MODEL_ARN_RE, model_problem, values_at
@@ -121,7 +123,7 @@ class ModelVerifier:
         problems = []
         if iteration:
             found = judge_resource("CreateFlywheel", properties, posture, _TRAINS_UNDER)
-            problems = [f"the flywheel's {v.path}: {v.reason}" for v in found]
+            problems = [f"the flywheel's {_described(v)}" for v in found]
         active = properties.get("ActiveModelArn")
         if active or not iteration:
             problem = model_problem(active, posture) if active else "the flywheel has no model"
@@ -134,6 +136,8 @@ class ModelVerifier:
         return "; ".join(problems) or None
 
     def _properties(self, arn: str, kind: str) -> Mapping[str, Any]:
+        if kind == "flywheel":  # UpdateFlywheel changes one in place: described every time
+            return self._describe(arn, kind)
         with self._lock:
             fresh = self._fresh(arn)
             if fresh is not None:
@@ -145,12 +149,7 @@ class ModelVerifier:
                 if fresh is not None:
                     return fresh
             try:
-                client = self._client()
-                if client is None:
-                    raise RuntimeError("the client is gone")
-                method, parameter, key, _ = _DESCRIBE[kind]
-                self.describes += 1
-                properties: Mapping[str, Any] = getattr(client, method)(**{parameter: arn})[key]
+                properties = self._describe(arn, kind)
                 with self._lock:
                     self._described[arn] = (time.monotonic(), properties)
                     self._described.move_to_end(arn)
@@ -161,6 +160,15 @@ class ModelVerifier:
                     self._inflight.pop(arn, None)
             return properties
 
+    def _describe(self, arn: str, kind: str) -> Mapping[str, Any]:
+        client = self._client()
+        if client is None:
+            raise RuntimeError("the client is gone")
+        method, parameter, key, _ = _DESCRIBE[kind]
+        self.describes += 1
+        properties: Mapping[str, Any] = getattr(client, method)(**{parameter: arn})[key]
+        return properties
+
     def _fresh(self, arn: str) -> Mapping[str, Any] | None:
         """The cached answer for ``arn`` if it is younger than the TTL (lock held)."""
         entry = self._described.get(arn)
@@ -168,3 +176,10 @@ class ModelVerifier:
             return None
         self._described.move_to_end(arn)
         return entry[1]
+
+
+def _described(violation: Violation) -> str:
+    """A recorded member's violation with its value and what is approved."""
+    value = "" if violation.value is None else f" {short_repr(violation.value)}"
+    allowed = f" (approved: {', '.join(violation.allowed)})" if violation.allowed else ""
+    return f"{violation.path}{value}: {violation.reason}{allowed}"
