@@ -260,3 +260,25 @@ def test_what_runs_a_model_is_judged_by_that_model() -> None:
             what,
             found.violations,
         )
+
+
+def test_a_model_scan_may_not_describe_names_the_permission() -> None:
+    plain = boto3.client("comprehend", region_name=REGION)
+    model = plain.create_document_classifier(
+        DocumentClassifierName="m",
+        LanguageCode="en",
+        DataAccessRoleArn=ROLES[0],
+        InputDataConfig={"S3Uri": "s3://train/"},
+    )["DocumentClassifierArn"]
+    model = str(model).removesuffix("/None")
+    plain.create_endpoint(
+        EndpointName="e", ModelArn=model, DesiredInferenceUnits=1, DataAccessRoleArn=ROLES[0]
+    )
+    session = _denied_session({"DescribeDocumentClassifier"})
+    posture = make_posture(models={"allowed_accounts": ["123456789012"]})
+    report = sc.scan(posture, session=session, region_name=REGION)
+    [endpoint] = [r for r in report.resources if r.area == "endpoints"]
+    assert any(
+        "AccessDeniedException (needs comprehend:DescribeDocumentClassifier)" in v.reason
+        for v in endpoint.violations
+    ), endpoint.violations

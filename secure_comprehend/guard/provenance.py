@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._display import short_repr
-from secure_comprehend._errors import Violation, aws_error_code
+from secure_comprehend._errors import ACCESS_DENIED, Violation, aws_error_code
 from secure_comprehend.decision.judge import judge_resource
 from secure_comprehend.decision.perimeter import MODEL_ARN_RE, model_problem, values_at
 
@@ -110,7 +110,11 @@ class ModelVerifier:
             properties = self._properties(arn, match["type"])
         except Exception as exc:  # fail closed: say why it could not be verified
             code = aws_error_code(exc)
-            return f"cannot verify how the model was trained: {code or type(exc).__name__}"
+            why = f"cannot verify how the model was trained: {code or type(exc).__name__}"
+            if code in ACCESS_DENIED:
+                method = _DESCRIBE[match["type"]][0]
+                why += f" (needs comprehend:{method.title().replace('_', '')})"
+            return why
         if match["type"] == "flywheel":  # a flywheel stands for its active model
             return self._judge_flywheel(properties, posture, iteration, depth)
         training = _DESCRIBE[match["type"]][3]
