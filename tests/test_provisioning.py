@@ -210,11 +210,22 @@ OTHER_SUBNET = "subnet-0fffffffffffffff0"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 EU_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/5234abcd-12ab-34cd-56ef-1234567890ab"
 # what Comprehend does to an interface it created: refused outside the posture's subnets
-ENI_USE = (
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-)
+# (DeleteNetworkInterfacePermission is not: the IAM reference makes its interface optional)
+ENI_USE = ("ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface")
+
+
+def test_revoking_an_interface_permission_is_granted_unscoped() -> None:
+    """Its network-interface resource is optional in the IAM reference: a grant scoped to
+    interfaces could deny Comprehend's clean-up, which is only ever a loss of access."""
+    [row] = [p for _, p in privileges("ec2:DeleteNetworkInterfacePermission")]
+    assert [r["resource_type"] for r in row["resource_types"] if r["resource_type"]] == [
+        "network-interface"  # no "*": not required
+    ]
+    statements = sc.iam_policy(full_posture(), kind="data-access-role")[ROLE]["PermissionsPolicy"][
+        "Statement"
+    ]
+    granting = [s for s in statements if "ec2:DeleteNetworkInterfacePermission" in s["Action"]]
+    assert [(s["Resource"], s.get("Condition")) for s in granting] == [("*", None)]
 
 
 def full_posture() -> sc.Posture:

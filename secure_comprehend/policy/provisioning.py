@@ -22,16 +22,16 @@ if TYPE_CHECKING:
     from secure_comprehend.posture.model import Posture
 
 # What the data-access role needs for VPC jobs and for KMS encryption (Comprehend's guide).
-# The ones that act on an existing interface. The IAM reference gives each of them the
-# ec2:Subnet key (the ARN of the interface's subnet) on the network-interface resource type,
-# so they are granted for interfaces in the posture's subnets only. CreateNetworkInterface
-# has no such key on the interface; it is limited by its subnet and security-group resources.
-ENI_IN_SUBNET_ACTIONS = (
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-)
-ENI_ACTIONS = ("ec2:CreateNetworkInterface", *ENI_IN_SUBNET_ACTIONS)
+# The ones that act on an existing interface, which the IAM reference requires it for: it
+# gives each the ec2:Subnet key (the ARN of the interface's subnet), so they are granted for
+# interfaces in the posture's subnets only. CreateNetworkInterface has no such key on the
+# interface; it is limited by its subnet and security-group resources.
+ENI_IN_SUBNET_ACTIONS = ("ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface")
+# Its network-interface resource is optional in the IAM reference: a request may be
+# authorized against "*" alone, which a scoped grant would deny, failing the job's clean-up.
+# It only takes a permission away.
+REVOKE_ACTION = "ec2:DeleteNetworkInterfacePermission"
+ENI_ACTIONS = ("ec2:CreateNetworkInterface", *ENI_IN_SUBNET_ACTIONS, REVOKE_ACTION)
 DESCRIBE_ACTIONS = (  # no resource-level permissions: Resource "*"
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeNetworkInterfaces",
@@ -220,7 +220,7 @@ def _permissions(
             {
                 "Sid": "ComprehendDescribesTheNetwork",
                 "Effect": "Allow",
-                "Action": list(DESCRIBE_ACTIONS),
+                "Action": [*DESCRIBE_ACTIONS, REVOKE_ACTION],
                 "Resource": "*",
             }
         )
@@ -298,5 +298,7 @@ def _check_size(what: str, subject: str, document: dict[str, Any]) -> None:
     size = len(compact(document))
     if size > _LIMITS[what]:
         raise PostureError(
-            f"the {what} for {subject} is {size} characters, over the {_LIMITS[what]:,} limit"
+            f"the {what} for {subject} is {size} characters, over the {_LIMITS[what]:,} limit: "
+            "give each region's [regions.R.iam] section a role of its own (a role is granted "
+            "the subnets and keys of the regions that approve it), or approve fewer subnets"
         )
