@@ -415,3 +415,20 @@ def test_a_posture_file_named_json_is_read_as_json_everywhere(
     file.write_text('mode = "audit"\n')
     with pytest.raises(sc.PostureError, match="must hold a JSON object"):
         sc.load_posture(file)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "reason"),
+    [
+        ("corp..data", "no two adjacent periods"),
+        ("192.168.1.1", "not an IP address"),
+        ("xn--corp", "reserves the prefixes"),
+        ("xn--*", "reserves the prefixes"),
+        ("data-s3alias", "reserves the suffixes"),
+        ("data--ol-s3", "reserves the suffixes"),
+    ],
+)
+def test_a_bucket_name_no_bucket_can_have_is_refused(bucket: str, reason: str) -> None:
+    with pytest.raises(sc.PostureError, match=reason) as refused:
+        make_posture(s3={"allowed_buckets": [bucket]})
+    assert f"s3.allowed_buckets[0] = {bucket!r}" in str(refused.value)

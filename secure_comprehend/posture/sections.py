@@ -205,12 +205,32 @@ class RegionSettings(Validated):
 RegionName = Annotated[str, AfterValidator(lambda name: check_region(name, "region section"))]
 
 
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_IP_ADDRESS = re.compile(r"\d{1,3}(\.\d{1,3}){3}", re.ASCII)
+
+
+def _bucket_rules(value: str) -> str:
+    """S3's naming rules beyond the characters: a name no bucket can have is a typo."""
+    name = value.removesuffix("*")
+    if ".." in name:
+        raise ValueError("a bucket name has no two adjacent periods")
+    if name.startswith(_RESERVED_PREFIXES):
+        raise ValueError(f"S3 reserves the prefixes {', '.join(_RESERVED_PREFIXES)}")
+    if value == name and name.endswith(_RESERVED_SUFFIXES):
+        raise ValueError(f"S3 reserves the suffixes {', '.join(_RESERVED_SUFFIXES)}")
+    if value == name and _IP_ADDRESS.fullmatch(name):
+        raise ValueError("a bucket name is not an IP address")
+    return value
+
+
 BucketPattern = Annotated[
     str,
     _matching(
         "an S3 bucket name, or a prefix ending in * (lower-case letters, digits, dots, hyphens)",
         re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|[a-z0-9][a-z0-9.-]{0,61}\*", re.ASCII),
     ),
+    AfterValidator(_bucket_rules),
 ]
 AccountId = Annotated[str, _matching("a 12-digit AWS account ID", re.compile(r"\d{12}", re.ASCII))]
 
