@@ -18,7 +18,7 @@ from pydantic_settings import (
 )
 
 from secure_comprehend.posture.env import ENV_PREFIX, read_env
-from secure_comprehend.posture.loading import _read_toml
+from secure_comprehend.posture.loading import _read_file
 from secure_comprehend.posture.model import Posture
 
 
@@ -79,7 +79,7 @@ def test_a_file_reads_as_pydantic_settings_reads_it(text: str, tmp_path: Path) -
     path = tmp_path / "posture.toml"
     path.write_text(text)
     theirs = TomlConfigSettingsSource(PostureSettings, toml_file=path)()
-    assert _read_toml(path) == theirs
+    assert _read_file(path) == theirs
 
 
 # Generated environments: wherever our reader accepts one, it reads what pydantic-settings'
