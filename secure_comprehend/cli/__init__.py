@@ -241,6 +241,8 @@ def _parser() -> argparse.ArgumentParser:
         "(default: config.example.toml)",
     )
     demo.set_defaults(run=commands.run_demo)
+    # commands with a module of their own register below, one line each:
+    # module.register(command, _posture_options), where command(...) is the helper above
     return parser
 
 
