@@ -302,7 +302,10 @@ def test_version_and_help() -> None:
     assert cli("--version").stdout.startswith("secure-comprehend ")
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"show", "check", "policy", "doctor", "scan", "demo"}
+    assert set(commands.choices) == {
+        *("show", "check", "policy", "doctor", "scan", "demo"),
+        *("init", "why", "publish"),
+    }
     for name, sub in commands.choices.items():
         text = sub.format_help()
         assert "example:\n  " in text and "exit codes:" in text, name
@@ -421,8 +424,9 @@ def test_the_module_says_what_it_is() -> None:
     import secure_comprehend.cli as module
 
     assert module.__doc__ is not None
-    assert module.__doc__.splitlines()[0] == (
-        "The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo."
+    assert module.__doc__.split("\n\n")[0] == (
+        "The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo, init, why,\n"
+        "publish."
     )
 
 

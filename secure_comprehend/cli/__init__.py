@@ -1,4 +1,5 @@
-"""The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo.
+"""The ``secure-comprehend`` command: show, check, policy, doctor, scan, demo, init, why,
+publish.
 
 Exit codes for every command: 0 compliant / passed, 1 not compliant / a check
 FAILed, 2 could not run (usage, posture, credentials, region, network, file,
@@ -17,7 +18,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend.cli import commands
+from secure_comprehend.cli import commands, iac, init, publish, why
 from secure_comprehend.cli.commands import EXIT_BROKEN_PIPE, EXIT_CANNOT_RUN, EXIT_CODES, CannotRun
 
 if TYPE_CHECKING:
@@ -176,10 +177,18 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--kind",
         choices=["identity", "scp", "data-access-role", "key-policy", "posture-reader"],
-        default="identity",
-        help="identity or scp: Deny-only documents; data-access-role: each role's trust and "
-        "permissions policies; key-policy: the statement each key's policy needs; "
+        default=None,  # identity; None lets --format cloudformation|terraform refuse a --kind
+        help="identity (default) or scp: Deny-only documents; data-access-role: each role's "
+        "trust and permissions policies; key-policy: the statement each key's policy needs; "
         "posture-reader: read access to the fleet source --config names, and nothing else",
+    )
+    policy.add_argument(
+        "--format",
+        choices=["json", "cloudformation", "terraform"],
+        default="json",
+        help="json (default): the documents of --kind; cloudformation: one JSON template, "
+        "terraform: one .tf.json module, each with every document but posture-reader at once "
+        "(so without --kind), and parameters or variables for what the posture does not know",
     )
     _posture_options(policy, region="only this region (default: every region, others denied)")
     policy.add_argument(
@@ -188,9 +197,10 @@ def _parser() -> argparse.ArgumentParser:
         help="write one file per document instead: FILE.json (FILE-1.json, FILE-2.json, ... "
         "when there are several), or into DIR/ (an existing directory, or a name ending in "
         "'/', created): KIND.json (KIND-1.json, ...); a name without an extension that does "
-        "not exist is refused",
+        "not exist is refused; with --format: the one file (Terraform's name must end in "
+        ".tf.json), or DIR/secure-comprehend.template.json or DIR/secure-comprehend.tf.json",
     )
-    policy.set_defaults(run=commands.run_policy)
+    policy.set_defaults(run=iac.run)
 
     doctor = command(
         "doctor",
@@ -241,8 +251,9 @@ def _parser() -> argparse.ArgumentParser:
         "(default: config.example.toml)",
     )
     demo.set_defaults(run=commands.run_demo)
-    # commands with a module of their own register below, one line each:
-    # module.register(command, _posture_options), where command(...) is the helper above
+    # commands with a module of their own: module.register(command, _posture_options)
+    for module in (init, why, publish):
+        module.register(command, _posture_options)
     return parser
 
 

@@ -255,9 +255,13 @@ def run_policy(args: argparse.Namespace) -> int:
     data-access-role: an object keyed by role ARN, each {TrustPolicy, PermissionsPolicy};
     key-policy: an object keyed by key ARN, each the list of statements its policy needs;
     posture-reader: one policy document.
+
+    (--format cloudformation / terraform: cli.iac.)
     """
     from secure_comprehend.policy.text import compact
 
+    if args.kind is None:  # no --kind: identity (None tells --format that none was given)
+        args.kind = "identity"
     out = _out_target(args.out, args.kind) if args.out is not None else None  # before any work
     if args.kind == "posture-reader":
         document, notes, what = _posture_reader(args)
