@@ -109,39 +109,47 @@ def wrap_client_creator(wrap: Callable[[Any], Any]) -> None:
 
 def wrap_aio_client_creator(wrap: Callable[[Any], Any]) -> None:
     """Wrap aiobotocore's ``AioClientCreator.create_client``: every aiobotocore session's
-    clients. Now, if ``aiobotocore.client`` is imported; else the moment it is."""
+    clients. Now, if ``aiobotocore.client`` is imported; and each time it is executed
+    (first imported later, imported again after a failure, reloaded)."""
+    sys.meta_path.insert(0, _AfterImport("aiobotocore.client", lambda m: _wrap_aio(m, wrap)))
     module = sys.modules.get("aiobotocore.client")
-    if module is not None:
+    if module is not None and hasattr(module, "AioClientCreator"):
         _wrap_aio(module, wrap)
-    else:
-        sys.meta_path.insert(0, _AfterImport("aiobotocore.client", lambda m: _wrap_aio(m, wrap)))
+
+
+_WRAPPED = "__secure_comprehend_wraps__"
 
 
 def _wrap_aio(module: Any, wrap: Callable[[Any], Any]) -> None:
     creator = module.AioClientCreator
     create_client = creator.create_client
+    if getattr(create_client, _WRAPPED, None) is wrap:  # once per wrap, however often asked
+        return
 
     @functools.wraps(create_client)
     async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
         return wrap(await create_client(self, *args, **kwargs))
 
+    setattr(create, _WRAPPED, wrap)
     creator.create_client = create
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs ``then(module)`` once, right after the module ``name`` is first executed."""
+    """Runs ``then(module)`` right after the module ``name`` is executed, every time it is
+    (a ``find_spec`` that imports nothing, or an import that fails, uses nothing up)."""
 
     def __init__(self, name: str, then: Callable[[Any], None]) -> None:
         self.name, self.then = name, then
-        self.done = False  # stays in sys.meta_path: removing it while Python iterates there
-        self.lock = threading.Lock()  # could skip the finder after it
+        self.finding = threading.local()  # our own look-up must not find us again
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        with self.lock:
-            if fullname != self.name or self.done:
-                return None
-            self.done = True
-        spec = importlib.util.find_spec(fullname)  # the other finders' answer
+        if fullname != self.name or getattr(self.finding, "busy", False):
+            return None
+        self.finding.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)  # the other finders' answer
+        finally:
+            self.finding.busy = False
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -151,7 +159,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             execute(module)
             self.then(module)
 
-        loader.exec_module = exec_module
+        loader.exec_module = exec_module  # a new loader per spec: wrapped once
         return spec
 
 

@@ -801,3 +801,28 @@ def test_a_posture_swapped_in_flight_judges_the_next_call_only(wire_server: Wire
     run(main)
     sent = [json.loads(body)["VpcConfig"]["Subnets"] for body in wire_server.bodies()]
     assert sent == [list(SUBNETS), other_subnets]
+
+
+FIND_SPEC_FIRST = """
+import asyncio, importlib.util
+import secure_comprehend as sc
+sc.patch(sc.Posture(iam={"data_access_roles": ["arn:aws:iam::111122223333:role/R"]}))
+assert importlib.util.find_spec("aiobotocore.client") is not None  # a feature check, no import
+from aiobotocore.session import AioSession
+
+async def main():
+    async with AioSession().create_client("comprehend", region_name="us-east-1") as client:
+        print(sc.guard_of(client) is not None)
+
+asyncio.run(main())
+"""
+
+
+def test_a_feature_check_before_the_import_uses_nothing_up(tmp_path: Any) -> None:
+    import subprocess
+
+    env = {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", FIND_SPEC_FIRST], capture_output=True, text=True, env=env
+    )
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr

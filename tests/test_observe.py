@@ -114,10 +114,14 @@ def test_a_fleet_posture_past_its_ttl_is_observed_not_refused(
     watched = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
     ssm.delete_parameter(Name=PARAMETER)
     clock.now += 601  # past twice the TTL: enforce and audit refuse here
-    watched.start_entities_detection_job(**JOB)
-    assert any(
-        "refused until a fetch succeeds" in r.getMessage() for r in observed(sc_logs.records)
-    )
+    for _ in range(3):  # and go on refusing; observe never does
+        watched.start_entities_detection_job(**JOB)
+        clock.now += 151  # each call past a retry pause: the store is asked again
+    found = [
+        r for r in observed(sc_logs.records) if "refused until a fetch succeeds" in r.getMessage()
+    ]
+    assert len(found) == 3
+    assert sc.guard_of(watched).mode == "observe"  # type: ignore[union-attr]
 
 
 @pytest.mark.usefixtures("moto")
@@ -195,3 +199,24 @@ def test_check_shows_an_observed_request_as_built(
     assert "the posture would have filled in: " in out and "VpcConfig" in out
     shown = json.loads(out[out.index("request as it would be sent:") + 28 :])
     assert shown == {**IO, "DataAccessRoleArn": ROLES[0]}
+
+
+def test_a_request_changed_after_it_was_judged_is_logged_as_it_is_sent(
+    wire_server: WireServer, sc_logs: pytest.LogCaptureFixture
+) -> None:
+    """A handler that runs after the posture's (registered last, later) changes the
+    request: observe still sends it as built, and says what enforce would refuse."""
+    watched = sc.client(
+        region_name=REGION, posture=make_posture("observe"), endpoint_url=wire_server.url
+    )
+    compliant = sc.evaluate("StartEntitiesDetectionJob", IO, make_posture(), region=REGION).params
+
+    def foreign_role(params: dict[str, Any], **_: Any) -> None:
+        params["DataAccessRoleArn"] = "arn:aws:iam::444455556666:role/Theirs"
+
+    watched.meta.events.register_last("before-parameter-build", foreign_role)
+    watched.start_entities_detection_job(**compliant)
+    assert len(wire_server.received) == 1
+    [late] = [r for r in observed(sc_logs.records) if r.levelno == logging.WARNING]
+    assert "changed after its parameters were judged" in late.getMessage()
+    assert late.violations == ["DataAccessRoleArn"]  # type: ignore[attr-defined]

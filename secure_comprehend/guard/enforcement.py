@@ -331,9 +331,9 @@ class _Guard:
         if posture is not None and posture is started_from:
             return
         # a new posture, or none to be had (the problem says for how long: built anew)
-        # past twice the TTL: refused, in audit mode too; observe mode never refuses
-        observing = started_from is not None and started_from.mode == "observe"
-        mode = "observe" if observing else "enforce"
+        # past twice the TTL: refused, in audit mode too; observe mode never refuses, and a
+        # posture that cannot be had keeps the mode of the protection it replaces
+        mode = "observe" if self.protection.mode == "observe" else "enforce"
         protection = _protection_for(
             client, posture, self.verifier, strict=False, problem=problem, mode=mode
         )

@@ -158,10 +158,9 @@ class Protection:
 
         What was read is what is sent: the body becomes the exact ``bytes`` judged and
         the headers a new ``HeadersDict`` of the pairs checked. Returns what a later look
-        compares (``Checked.unchanged``). In observe mode the request is left as it is.
+        compares (``Checked.unchanged``). In observe mode the request is left as it is,
+        and what a handler changed after the parameters were judged is logged.
         """
-        if self.observe:
-            return Checked(call, operation, request)
         raw = request.body
         body: bytes | None = None
         pairs: list[tuple[Any, Any, Any]] | None = None
@@ -184,6 +183,9 @@ class Protection:
             violations = (Violation(operation, "(request)", None, problem),)
         if call.spec is not None and body is not None:  # every violation at once
             violations += self._check_body(call, call.spec, body)
+        if self.observe:
+            self._observe_late(call, operation, violations)
+            return Checked(call, operation, request)
         if violations:
             if call is self.plain:  # what is reported is remembered per call
                 call = Call(self, None)
@@ -197,6 +199,23 @@ class Protection:
             request.headers = fresh_headers(pairs or ())
         return Checked(call, operation, request)
 
+    def _observe_late(self, call: Call, operation: str, violations: tuple[Violation, ...]) -> None:
+        """Observe mode: what the request as sent would be refused for, beyond what was
+        logged when its parameters were judged (a handler changed it since)."""
+        if call is self.plain:  # what is reported is remembered per call
+            call = Call(self, None)
+        new = tuple(v for v in violations if (v.path, v.reason) not in call.reported)
+        call.reported.update((v.path, v.reason) for v in violations)
+        if new:
+            logger.warning(
+                "observe mode, sent as built: %s: changed after its parameters were judged, "
+                "the posture would refuse it for %d violation(s)\n%s",
+                operation,
+                len(new),
+                _lines(new),
+                extra={**_extra(operation, new, "observe"), "injected": [], "rewritten": []},
+            )
+
     def _check_body(self, call: Call, spec: OperationSpec, body: bytes) -> tuple[Violation, ...]:
         if self.posture is None:
             return self._no_posture(spec)
@@ -204,6 +223,9 @@ class Protection:
             sent = read_body(self.wire.protocol, body)
         except UnreadableBody as exc:
             return (Violation(spec.name, "(body)", None, f"cannot be checked: {exc}"),)
+        if self.observe:  # what the posture would do with the request as it is now
+            decided = decide(spec, sent, self.posture).violations
+            return decided + (self._models(call, sent) if not decided else ())
         found = final_check(spec, sent, self.posture)
         if not found:  # a model swapped in after build: judged too (from this call's verdicts)
             found = self._models(call, sent)
