@@ -3,6 +3,7 @@ from import, and a refusal shown to a person once."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import GROUPS, IO, OTHER_SUBNET, REGION, make_posture
-from fleet_support import PARAMETER, Clock
+from fleet_support import PARAMETER, Clock, posture_toml
 
 import secure_comprehend as sc
 
@@ -112,3 +113,18 @@ def test_a_refusal_reaches_configured_handlers_at_info(sc_logs: pytest.LogCaptur
         "enforce",
         ["VpcConfig.Subnets[0]"],
     )
+
+
+def test_guard_of_a_client_whose_fleet_source_is_down_still_names_it(
+    ssm: Any, clock: Clock
+) -> None:
+    ssm.put_parameter(Name=PARAMETER, Value=posture_toml(mode="observe"), Overwrite=True)
+    guarded = sc.client(posture=sc.load_posture(f"ssm:{PARAMETER}"))
+    ssm.delete_parameter(Name=PARAMETER)
+    clock.now += 601
+    with contextlib.suppress(Exception):
+        guarded.start_entities_detection_job(**IO)
+    status = sc.guard_of(guarded)
+    assert status is not None and status.posture is None and status.problem
+    assert status.origin is not None and status.origin.source == f"ssm:{PARAMETER}"
+    assert "would be refused (not in this mode)" in status._repr_html_()

@@ -45,7 +45,8 @@ class GuardStatus:
             ("posture from", str(self.origin) if self.origin is not None else "built in code"),
         ]
         if self.problem:
-            rows.append(("refused because", self.problem))
+            refused = "refused" if self.mode == "enforce" else "would be refused (not in this mode)"
+            rows.append((f"covered calls {refused} because", self.problem))
         return html_table("secure_comprehend guard", ("", ""), rows)
 
 
@@ -57,17 +58,19 @@ def guard_of(client: Any) -> GuardStatus | None:
     True
     """
     from secure_comprehend.guard.enforcement import guard_for
-    from secure_comprehend.posture.origin import origin_of
+    from secure_comprehend.posture.origin import Origin, origin_of
 
     guard = guard_for(client)
     if guard is None:
         return None
-    protection, posture = guard.protection, guard.posture
-    fleet_down = protection.posture is None and guard.live is not None
+    protection, posture, live = guard.protection, guard.posture, guard.live
+    origin = origin_of(posture) if posture is not None else None
+    if origin is None and live is not None:  # a fleet source that cannot be had: still its
+        origin = Origin(str(live.source), live.region)
     return GuardStatus(
         mode=protection.mode,
         region=str(client.meta.region_name),
-        posture=None if fleet_down else posture,
-        origin=origin_of(posture) if posture is not None else None,
+        posture=posture if protection.posture is not None or live is None else None,
+        origin=origin,
         problem=protection.problem,
     )
