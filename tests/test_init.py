@@ -572,3 +572,15 @@ def test_an_unconditional_deny_wins() -> None:
         "no",
         "its policy denies kms:Decrypt without condition",
     )
+
+
+@pytest.mark.parametrize("out", ["posture.json", "posture", "new.toml\n"])
+def test_init_refuses_a_name_the_posture_could_not_be_read_from(
+    out: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secure_comprehend.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--region", "us-east-1", "--out", out]) == 2
+    assert "secure-comprehend: error: --out" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -472,3 +472,24 @@ def test_why_has_help_with_an_example_and_exit_codes() -> None:
     text = commands.choices["why"].format_help()
     assert "example:\n  secure-comprehend why " in text
     assert "1  a likely cause was found" in text
+
+
+def test_an_arn_of_another_account_is_not_the_job_these_credentials_see(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """moto answers by job ID alone: the ARN's account (or partition) must match the job's."""
+    import boto3
+
+    from secure_comprehend.cli import main
+
+    plain = boto3.client("comprehend", region_name="us-east-1")
+    arn = plain.start_entities_detection_job(
+        InputDataConfig={"S3Uri": "s3://in/"},
+        OutputDataConfig={"S3Uri": "s3://out/"},
+        LanguageCode="en",
+        DataAccessRoleArn="arn:aws:iam::123456789012:role/R",
+    )["JobArn"]
+    elsewhere = arn.replace(":123456789012:", ":999999999999:")
+    assert main(["why", elsewhere]) == 2
+    err = capsys.readouterr().err
+    assert f"no job {elsewhere} here" in err and "job job" not in err

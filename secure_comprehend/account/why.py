@@ -453,8 +453,8 @@ def describe_job(
             answer = getattr(client, xform_name(other.describe))(JobId=job_id)
             return other, dict(answer.get(other.properties) or {})
         return tried, properties
-    where = f" {kind.name}" if kind is not None else ""
-    text = f"no{where} job {job_id} in {client.meta.region_name}"
+    what = kind.name if kind is not None else "job"  # "entities detection job"
+    text = f"no {what} {job_id} in {client.meta.region_name}"
     if refused:
         text += (
             f"; not allowed to call {', '.join(refused)} (AccessDenied): it may be of those "
@@ -511,6 +511,10 @@ def why(
         progress("job")
     client = session.client("comprehend", region_name=region)
     job_type, properties = describe_job(client, job_id, kind)
+    given, found = job.strip(), str(properties.get("JobArn") or "")
+    if given.startswith("arn:") and found and given.split(":")[:5] != found.split(":")[:5]:
+        # the job of this ID that these credentials see is not the one the ARN names
+        raise JobNotFound(f"no job {given} here: the job {job_id} these credentials see is {found}")
     report = WhyReport(region, job_id, job_type, properties, recorded(job_type.start, properties))
     if judge:
         _judge(report, posture, session)

@@ -124,11 +124,15 @@ def _target(raw: str) -> Path | None:
         return None
     if not raw.strip():
         raise CannotRun("--out is empty: name a file (secure_comprehend.toml) or - for stdout")
+    if not raw.isprintable():  # a pasted newline would name a file no one can type
+        raise CannotRun(f"--out {raw!r}: the name holds a control character")
     path = Path(raw)
     if path.is_dir():
         raise CannotRun(f"--out {raw}: is a directory: name a file inside it")
     if path.exists() or path.is_symlink():
         raise _exists(raw)
+    if path.suffix.lower() != ".toml":  # a posture file is read by its name (*.json: JSON)
+        raise CannotRun(f"--out {raw}: init writes TOML: name the file *.toml (or - for stdout)")
     if not path.parent.is_dir():
         raise CannotRun(f"--out {raw}: the directory {path.parent} does not exist")
     return path
