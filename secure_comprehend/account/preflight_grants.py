@@ -12,7 +12,7 @@ are read by hand and a WARN says what that reading cannot see.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -78,8 +78,19 @@ def exact_buckets(allowed: tuple[str, ...] | list[str]) -> list[str]:
     return sorted(b for b in allowed if not any(c in b for c in "*?["))
 
 
-def grants(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -> Iterator[Check]:
-    """One finding per capability that is missing or denied, else one PASS."""
+Judge = Callable[[str, list["Need"], dict["Need", tuple[str, list[str]]]], Iterator[Check]]
+
+
+def grants(
+    probe: Probe,
+    arn: str,
+    role: dict[str, Any],
+    wanted: list[Need],
+    judge: Judge | None = None,
+) -> Iterator[Check]:
+    """One finding per capability that is missing or denied, else one PASS (``judge`` says
+    them, from IAM's decisions: ``why`` names a job's own URIs); without the simulator, the
+    role's policies read by hand, and a WARN saying so."""
     if not wanted:
         return
     try:
@@ -96,7 +107,7 @@ def grants(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -> 
         )
         yield from _by_hand(probe, arn, role, wanted)
         return
-    yield from _judged(arn, wanted, decisions)
+    yield from (judge or _judged)(arn, wanted, decisions)
 
 
 def _resource_policies(probe: Probe, wanted: list[Need]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import ACCESS_DENIED, Violation, aws_error_code
 from secure_comprehend.account.preflight_grants import FIX as ROLE_FIX
-from secure_comprehend.account.preflight_grants import Need
+from secure_comprehend.account.preflight_grants import Need, grants
 from secure_comprehend.account.report import Check, PreflightReport, Probe, Skipped, error_code
 
 if TYPE_CHECKING:
@@ -666,7 +666,7 @@ def _role(probe: Probe, cfg: JobConfig, doctor: PreflightReport) -> Iterator[Che
     from secure_comprehend.account.preflight_grants import policy_json
 
     yield _trust(arn, policy_json(role.get("AssumeRolePolicyDocument", {})))
-    yield from _grants(probe, arn, role, _needs(probe, cfg, partition, account))
+    yield from grants(probe, arn, role, _needs(probe, cfg, partition, account), _judged)
 
 
 def _needs(probe: Probe, cfg: JobConfig, partition: str, account: str) -> list[Need]:
@@ -713,27 +713,11 @@ def _bucket_key(probe: Probe, bucket: str) -> str | None:
     return None
 
 
-def _grants(probe: Probe, arn: str, role: dict[str, Any], wanted: list[Need]) -> Iterator[Check]:
-    """IAM's policy simulator on each need, one finding per capability that is not allowed;
-    without the simulator, the role's policies read by hand (as the doctor does)."""
-    from secure_comprehend.account.preflight_grants import _by_hand, _resource_policies, _simulate
-
-    if not wanted:
-        return
-    try:
-        decisions = _simulate(probe, arn, wanted, _resource_policies(probe, wanted))
-    except Exception as exc:  # not allowed to simulate, or no simulator (an emulator)
-        why = str(exc) if isinstance(exc, Skipped) else aws_error_code(exc)
-        yield Check(
-            "roles",
-            arn,
-            "WARN",
-            f"IAM's policy simulator could not be used ({why or type(exc).__name__}): the "
-            "role's policies are read by hand, which sees no condition values and no "
-            "permissions boundary",
-        )
-        yield from _by_hand(probe, arn, role, wanted)
-        return
+def _judged(
+    arn: str, wanted: list[Need], decisions: dict[Need, tuple[str, list[str]]]
+) -> Iterator[Check]:
+    """IAM's decisions on this job's needs: one finding per capability not allowed, naming
+    the job's own URIs and the fix."""
     name = arn.rsplit("/", 1)[1]
     refused: dict[tuple[str, str], list[Need]] = {}  # (capability, decision) -> needs
     unsure: dict[str, set[str]] = {}
