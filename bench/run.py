@@ -1,8 +1,10 @@
 """Benchmark: secure_comprehend against plain boto3, side by side, in one run.
 
-Prints every figure as a ratio (secure / plain) with the medians behind it and
-writes bench/RESULTS.md. ``--quick`` runs tiny counts (the test suite uses it to
-keep this script working; it never asserts a time).
+Four named cases (``CASES``): a cold start, warm calls in process, warm calls over
+HTTP (and 16 threads), and a refused call. Prints every figure as a ratio (secure /
+plain) with the medians behind it and writes bench/RESULTS.md (``render``).
+``--quick`` runs tiny counts (the test suite uses it to keep this script working; it
+never asserts a time).
 
     python bench/run.py            # the full run (a few minutes)
     python bench/run.py --quick    # seconds
@@ -26,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -546,29 +549,61 @@ def _versions() -> str:
     return ", ".join(f"{n} {version(n)}" for n in names)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="tiny counts: check that it runs")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
-    args = parser.parse_args(argv)
-    q = args.quick
-    calls, block, cold_runs = (40, 10, 2) if q else (2000, 100, 15)
-    # fine interleaving: the moto server's latency drifts more than the guardrail costs
-    http_calls, http_block = (20, 10) if q else (2000, 10)
-    rounds, per_thread = (1, 2) if q else (5, 25)
+@dataclass(frozen=True)
+class Counts:
+    """How many samples each case takes: the full run, or --quick's tiny counts."""
 
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ.update(POSTURE_ENV)
-    cold_python, cold_where = minimal_python(q)
+    calls: int  # warm calls per side, in blocks of ``block``
+    block: int
+    cold_runs: int
+    breakdown_runs: int
+    http_calls: int  # fine interleaving: the moto server's latency drifts more than the guard
+    http_block: int
+    rounds: int  # 16-thread throughput rounds, of ``per_thread`` calls per thread
+    per_thread: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Counts:
+        if quick:
+            return cls(40, 10, 2, 3, 20, 10, 1, 2)
+        return cls(2000, 100, 15, 9, 2000, 10, 5, 25)
+
+
+@dataclass
+class Run:
+    """What the cases measured: figures per case, and the tables that explain them."""
+
+    counts: Counts
+    quick: bool
+    cold_where: str = ""
+    figures: dict[str, list[Figure]] = field(default_factory=dict)
+    breakdown: str = ""
+    steps: str = ""
+    profile: str = ""
+
+
+def case_cold_start(run: Run) -> None:
+    """A new process: import, client and one covered call, and the pydantic floor."""
+    python, run.cold_where = minimal_python(run.quick)
     with tempfile.TemporaryDirectory() as tmp:
-        figures = cold(cold_runs, cold_python, Path(tmp))
-    breakdown = cold_breakdown(3 if q else 9, cold_python)
+        run.figures["cold start"] = cold(run.counts.cold_runs, python, Path(tmp))
+    run.breakdown = cold_breakdown(run.counts.breakdown_runs, python)
+
+
+def case_calls_in_process(run: Run) -> None:
+    """Warm calls answered by an in-process HTTP session: every step of the path measured."""
+    n = run.counts
     plain, secure = _clients()
-    figures += both_calls(plain, secure, "in-process", ("<= 1.10", "<= 1.02"), calls, block)
-    # moto's server in a process of its own on 127.0.0.1, so the server's work does not
-    # share this process's GIL with the clients being measured (-I: nothing from the cwd).
+    targets = ("<= 1.10", "<= 1.02")
+    run.figures["in process"] = both_calls(plain, secure, "in-process", targets, n.calls, n.block)
+    run.steps = steps(secure, n.calls)
+    run.profile = profile(secure, n.calls)
+
+
+def case_calls_over_http(run: Run) -> None:
+    """Warm calls to moto's server in a process of its own on 127.0.0.1 (so its work does
+    not share the clients' GIL; -I: nothing from the working directory), and 16 threads."""
+    n = run.counts
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-I", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -578,44 +613,72 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _wait_for(port)
         hp, hs = _clients(f"http://127.0.0.1:{port}")
-        where = "via local HTTP (moto server)"
-        figures += both_calls(hp, hs, where, ("<= 1.03", "<= 1.02"), http_calls, http_block)
+        where, targets = "via local HTTP (moto server)", ("<= 1.03", "<= 1.02")
+        figures = both_calls(hp, hs, where, targets, n.http_calls, n.http_block)
         figures.append(
             threads(
                 lambda: hp.start_entities_detection_job(**FULL),
                 lambda: hs.start_entities_detection_job(**BUSINESS),
-                rounds,
-                per_thread,
+                n.rounds,
+                n.per_thread,
             )
         )
+        run.figures["over HTTP"] = figures
     finally:
         server.terminate()
         server.wait(timeout=10)
-    figures.append(refused(calls, block))
-    steps_text = steps(secure, calls)
-    profile_text = profile(secure, calls)
 
+
+def case_refused_call(run: Run) -> None:
+    """A request the posture refuses, against a plain call answered by Stubber."""
+    run.figures["refused"] = [refused(run.counts.calls, run.counts.block)]
+
+
+CASES = (case_cold_start, case_calls_in_process, case_calls_over_http, case_refused_call)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny counts: check that it runs")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args(argv)
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.update(POSTURE_ENV)
+    run = Run(Counts.of(args.quick), args.quick)
+    for case in CASES:
+        case(run)
+    report = render(run)
+    print(report.split("\n## Reading")[0])
+    Path(args.out).write_text(report)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def render(run: Run) -> str:
+    """bench/RESULTS.md: every figure, and what they mean."""
+    q, calls = run.quick, run.counts.calls
+    figures = [f for group in run.figures.values() for f in group]
     header = (
         "| figure | plain (median) | secure (median) | ratio secure/plain | target "
         "| block ratios min-max | samples |\n"
         "|---|---|---|---|---|---|---|"
     )
     rows = "\n".join(f.row() for f in figures)
-    print(header)
-    print(rows)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
-    env_fig, file_fig, _, floor_fig, floor_rss_fig = figures[:5]
+    env_fig, file_fig, _, floor_fig, floor_rss_fig = run.figures["cold start"]
     env_time, floor_time, floor_rss = env_fig.ratio, floor_fig.ratio, floor_rss_fig.ratio
     env_ms, file_ms, floor_ms = (
         statistics.median(f.secure) for f in (env_fig, file_fig, floor_fig)
     )
-    report = f"""# Benchmark results
+    return f"""# Benchmark results
 
 Run: {datetime.date.today().isoformat()}{" (--quick: tiny counts, not a measurement)" if q else ""}
 Machine: {machine}
 Python: {platform.python_version()} ({platform.python_implementation()})
 Libraries: {_versions()}
-Cold starts ran in: {cold_where}
+Cold starts ran in: {run.cold_where}
 Command: `python bench/run.py{" --quick" if q else ""}`
 
 Ratios are secure / plain medians; for throughput, higher is better. "Block ratios"
@@ -669,21 +732,18 @@ The same two cold-start scripts, each phase timed inside the process (imports, l
 posture from the environment, building the client, the first call), and the time spent in
 the garbage collector during the whole run:
 
-{breakdown}
+{run.breakdown}
 
 ## Where the request path's time goes
 
 Each step alone, on a request the protected client made ({calls * 5} runs each):
 
-{steps_text}
+{run.steps}
 
 ## Where the covered call's time goes
 
-{profile_text}
+{run.profile}
 """
-    Path(args.out).write_text(report)
-    print(f"\nwrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":
