@@ -211,6 +211,15 @@ USAGES: dict[str, tuple[str, dict[str, str | None]]] = {
             "pyright": 'No parameter named "VolumeKmsKeyID"',
         },
     ),
+    "misspelt client argument": (
+        PROTECTED.replace(
+            "sc.client().create_flywheel(", 'sc.client(regoin_name="x").create_flywheel('
+        ),
+        {
+            "mypy": 'Unexpected keyword argument "regoin_name"',
+            "pyright": 'No parameter named "regoin_name"',
+        },
+    ),
     "missing member the posture cannot fill": (
         PROTECTED.replace('    LanguageCode="en",\n)', ")"),
         {

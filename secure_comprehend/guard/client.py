@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from secure_comprehend._botocore import wrap_aio_client_creator, wrap_client_creator
 from secure_comprehend.decision.operations import is_comprehend
@@ -18,8 +18,22 @@ if TYPE_CHECKING:
     import boto3
     from botocore.config import Config
     from types_boto3_comprehend.client import ComprehendClient
+    from typing_extensions import Unpack
 
     from secure_comprehend.posture.model import Posture
+
+
+class ClientArgs(TypedDict, total=False):
+    """What boto3's ``Session.client()`` takes besides the service, region and config."""
+
+    api_version: str | None
+    use_ssl: bool
+    verify: bool | str | None
+    endpoint_url: str | None
+    aws_access_key_id: str | None
+    aws_secret_access_key: str | None
+    aws_session_token: str | None
+    aws_account_id: str | None
 
 
 def client(
@@ -28,7 +42,7 @@ def client(
     posture: Posture | None = None,
     session: boto3.Session | None = None,
     config: Config | None = None,
-    **kwargs: Any,
+    **kwargs: Unpack[ClientArgs],
 ) -> ComprehendClient:
     """A protected boto3 Comprehend client.
 

@@ -18,6 +18,7 @@ from types_aiobotocore_comprehend.client import (  # type: ignore[import-not-fou
     ComprehendClient as AioComprehendClient,
 )
 from types_boto3_comprehend.client import ComprehendClient
+from typing_extensions import Unpack
 
 from secure_comprehend._typed.aio_comprehend import (
     AioSecureComprehendClient as AioSecureComprehendClient,
@@ -25,6 +26,7 @@ from secure_comprehend._typed.aio_comprehend import (
 from secure_comprehend._typed.comprehend import (
     SecureComprehendClient as SecureComprehendClient,
 )
+from secure_comprehend.guard.client import ClientArgs
 from secure_comprehend.posture.model import Posture
 
 ClientT = TypeVar("ClientT", bound=BaseClient)
@@ -35,7 +37,7 @@ def client(
     posture: Posture | None = None,
     session: boto3.Session | None = None,
     config: Config | None = None,
-    **kwargs: Any,
+    **kwargs: Unpack[ClientArgs],
 ) -> SecureComprehendClient: ...
 
 # boto3's first: where only one stubs package is installed, the other's class is Any
