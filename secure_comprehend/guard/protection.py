@@ -308,8 +308,11 @@ def _log_observed(
         would.append(f"fill in {', '.join(injected)}")
     if rewritten:
         would.append(f"rewrite key IDs to ARNs at {', '.join(rewritten)}")
-    extra = {**_extra(operation, violations, "observe"), "injected": injected}
-    extra["rewritten"] = rewritten
+    extra = {
+        **_extra(operation, violations, "observe"),
+        "injected": injected,
+        "rewritten": rewritten,
+    }
     if not would:
         logger.info("observe mode: %s: as the posture wants it", operation, extra=extra)
         return
