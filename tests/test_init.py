@@ -204,7 +204,12 @@ def build_account() -> Account:
         ),
         "alias/comprehend-volume",
     )
-    via = {"StringEquals": {"kms:ViaService": f"comprehend.{REGION}.amazonaws.com"}}
+    via = {  # through Comprehend, for this account's callers only (AWS's usual pattern)
+        "StringEquals": {
+            "kms:ViaService": f"comprehend.{REGION}.amazonaws.com",
+            "kms:CallerAccount": ACCOUNT,
+        }
+    }
     output = key(
         key_policy(
             {
@@ -297,9 +302,10 @@ def test_init_proposes_the_account_and_validates_once_its_todos_are_resolved(
     # roles Comprehend may assume, and the buckets they reach
     assert proposed["iam"]["data_access_roles"] == [account.role]
     assert account.untrusted_role not in text
-    assert proposed["s3"]["allowed_buckets"] == ["corpus", "results"]
+    # bucket names are global: a bucket the account does not own is never proposed
+    assert proposed["s3"]["allowed_buckets"] == ["corpus"]
     assert "a bucket of this account" in line_of(text, "corpus")
-    assert "not a bucket of this account" in line_of(text, "results")
+    assert "# not proposed: 'results'" in text and "anyone may own a bucket" in text
     # every proposed value says why, on its line (a list item) or the line above
     lines = text.splitlines()
     for number, line in enumerate(lines):
@@ -495,7 +501,10 @@ def test_access_denied_is_reported_and_the_rest_continues(
     # the rest went on
     assert proposed["vpc"]["subnets"] == account.private
     assert proposed["iam"]["data_access_roles"] == [account.role]
-    assert "whether this account owns it is unknown" in line_of(text, "corpus")
+    # whose the buckets are is unknown: none is proposed, the choice is left open
+    assert "# not proposed: 'corpus'" in text
+    assert "whether this account owns it is unknown" in text
+    assert 'allowed_buckets = [\n    "TODO: ' in text
 
 
 def test_nothing_listed_is_exit_2_and_nothing_written(
@@ -548,6 +557,16 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/ComprehendDataAccess"
             "no",
             "names no role Comprehend may assume",
         ),
+        ({"Principal": {"AWS": "*"}, "Action": "kms:*"}, "no", "lets anyone use it"),
+        (
+            {
+                "Principal": "*",
+                "Action": "kms:*",
+                "Condition": {"StringEquals": {"kms:ViaService": "comprehend.x.amazonaws.com"}},
+            },
+            "no",
+            "lets anyone use it",  # any account's Comprehend jobs
+        ),
         (
             {"Principal": {"AWS": ROLE}, "NotAction": "kms:ScheduleKeyDeletion"},
             "no",
@@ -584,3 +603,36 @@ def test_init_refuses_a_name_the_posture_could_not_be_read_from(
     assert main(["init", "--region", "us-east-1", "--out", out]) == 2
     assert "secure-comprehend: error: --out" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_subnet_routed_to_an_internet_gateway_by_any_route_is_not_private() -> None:
+    """0.0.0.0/1 and 128.0.0.0/1 (or ::/0) to an internet gateway make a subnet public as
+    surely as 0.0.0.0/0: it is never proposed as private."""
+    from secure_comprehend.account.discover import _judge_subnet
+
+    subnet = {"SubnetId": "subnet-1", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1a"}
+    halves = [
+        {"DestinationCidrBlock": "0.0.0.0/1", "GatewayId": "igw-1"},
+        {"DestinationCidrBlock": "128.0.0.0/1", "GatewayId": "igw-1"},
+        {"DestinationPrefixListId": "pl-s3", "GatewayId": "vpce-1"},
+    ]
+    table = {"RouteTableId": "rtb-1", "Associations": [{"SubnetId": "subnet-1"}], "Routes": halves}
+    assert _judge_subnet(subnet, [table], {}, "pl-s3").public == "igw-1"
+    ipv6 = [{"DestinationIpv6CidrBlock": "::/0", "GatewayId": "igw-2"}]
+    assert _judge_subnet(subnet, [{**table, "Routes": ipv6}], {}, "pl-s3").public == "igw-2"
+
+
+def test_a_gateway_endpoint_counts_as_s3_s_only_by_s3_s_prefix_list() -> None:
+    """Without S3's prefix list (it could not be read), a DynamoDB gateway endpoint is no
+    path to S3."""
+    from secure_comprehend.account.discover import _judge_subnet
+
+    subnet = {"SubnetId": "subnet-1", "VpcId": "vpc-1", "AvailabilityZone": "us-east-1a"}
+    dynamodb = [{"DestinationPrefixListId": "pl-dynamodb", "GatewayId": "vpce-2"}]
+    table = {
+        "RouteTableId": "rtb-1",
+        "Associations": [{"SubnetId": "subnet-1"}],
+        "Routes": dynamodb,
+    }
+    assert _judge_subnet(subnet, [table], {}, None).path is None
+    assert _judge_subnet(subnet, [table], {}, "pl-s3").path is None

@@ -118,7 +118,7 @@ class _Subnet:
     zone: str
     label: str  # "us-east-1a, Name tag" for comments
     table: str | None
-    public: str | None  # the internet gateway of its default route
+    public: str | None  # an internet gateway any of its routes goes to
     path: str | None  # how it reaches S3
     why_not: str = ""  # why it has no path, when it has none
 
@@ -343,15 +343,16 @@ def _judge_subnet(
     table_id = str(table["RouteTableId"])
     routes = [r for r in table.get("Routes", []) if r.get("State", "active") == "active"]
     default = [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
-    igw = next(
-        (str(r["GatewayId"]) for r in default if str(r.get("GatewayId", "")).startswith("igw-")),
+    igw = next(  # any route to an internet gateway (0.0.0.0/1, ::/0 ...): not private
+        (str(r["GatewayId"]) for r in routes if str(r.get("GatewayId", "")).startswith("igw-")),
         None,
     )
-    gateways = sorted(
+    gateways = sorted(  # S3's: only when its prefix list is known (DynamoDB's has one too)
         str(r["GatewayId"])
         for r in routes
         if str(r.get("GatewayId", "")).startswith("vpce-")
-        and (prefix_list is None or r.get("DestinationPrefixListId") == prefix_list)
+        and prefix_list is not None
+        and r.get("DestinationPrefixListId") == prefix_list
     )
     nat = next((str(r["NatGatewayId"]) for r in default if r.get("NatGatewayId")), None)
     path: str | None = None
@@ -554,15 +555,17 @@ def _buckets(probe: Probe, found: Discovery, roles: list[str]) -> Section:
                 f"not proposed: {bucket!r} ({who}): not a name or prefix* [s3] takes"
             )
             continue
+        # bucket names are global: only a bucket seen in this account is proposed
         if bucket.endswith("*"):
-            where = "a prefix: bucket names are global, so it matches others' buckets too"
+            why_not = "a prefix: bucket names are global, so it matches others' buckets too"
         elif owned is None:
-            where = "whether this account owns it is unknown (s3:ListBuckets SKIPPED)"
-        elif bucket in owned:
-            where = "a bucket of this account"
+            why_not = "whether this account owns it is unknown (s3:ListBuckets SKIPPED)"
+        elif bucket not in owned:
+            why_not = "not a bucket of this account: anyone may own a bucket of that name"
         else:
-            where = "not a bucket of this account: bucket names are global, check its owner"
-        setting.values.append(Value(bucket, f"{who}; {where}"))
+            setting.values.append(Value(bucket, f"{who}; a bucket of this account"))
+            continue
+        setting.notes.append(f"not proposed: {bucket!r} ({who}): {why_not}")
     if everywhere:
         setting.notes.append(
             f'{", ".join(sorted(set(everywhere)))} may reach every bucket (Resource "*"): '
@@ -731,6 +734,8 @@ def _key_policy(policy: dict[str, Any], account: str | None, roles: list[str]) -
             if k.lower() == "kms:viaservice"
             for v in as_list(values)
         ]
+        if ("*" in aws or "*" in services) and not _limited_to(statement, account):
+            return "no", 'its key policy lets anyone use it (Principal "*" unlimited)'
         reasons = [f"names {r}, a role Comprehend may assume" for r in roles if r in aws]
         if COMPREHEND_PRINCIPAL in services:
             reasons.append(f"names the service principal {COMPREHEND_PRINCIPAL}")
@@ -760,4 +765,16 @@ def _key_policy(policy: dict[str, Any], account: str | None, roles: list[str]) -
     return (
         "no",
         "its key policy names no role Comprehend may assume, nor Comprehend, nor the account",
+    )
+
+
+def _limited_to(statement: dict[str, Any], account: str | None) -> bool:
+    """Whether a statement open to any principal is limited to ``account`` by a condition
+    (aws:PrincipalAccount, kms:CallerAccount or aws:SourceAccount equal to it)."""
+    keys = ("aws:principalaccount", "kms:calleraccount", "aws:sourceaccount")
+    return account is not None and any(
+        k.lower() in keys and as_list(values) == [account]
+        for operator, test in (statement.get("Condition") or {}).items()
+        if operator == "StringEquals" and isinstance(test, dict)
+        for k, values in test.items()
     )
