@@ -444,3 +444,18 @@ def test_a_secret_named_by_an_arn_that_does_not_exist_is_not_created(
     assert code == 2
     assert "a new secret is created by name" in report["error"]["message"]
     assert boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"] == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_key_for_a_plaintext_parameter_is_refused_not_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SSM encrypts a SecureString only: --kms-key on an existing String is refused, and
+    nothing is written, rather than reported as encrypted."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=PARAMETER, Value="old", Type="String")
+    key = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    path = posture_file(tmp_path)
+    code, _, err = publish(capsys, f"ssm:{PARAMETER}", "--config", str(path), "--kms-key", key)
+    assert code == 2 and "is a String, which SSM does not encrypt" in err
+    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == "old"

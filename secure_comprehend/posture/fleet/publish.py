@@ -251,6 +251,19 @@ def _cannot_write(source: FleetSource, region: str, target: FleetSource, exc: An
 Write = tuple[str, "bool | None", dict[str, str]]
 
 
+def _require_secure_string(aws: Any, name: str) -> None:
+    """An existing parameter that --kms-key would not encrypt (a String) is refused."""
+    found = aws.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
+    ).get("Parameters", [])
+    kind = str(found[0].get("Type")) if found else "unknown"
+    if kind != "SecureString":
+        raise PostureError(
+            f"--kms-key: the parameter {name} is a {kind}, which SSM does not encrypt: "
+            "publish without --kms-key, or delete it and publish again to make a SecureString"
+        )
+
+
 def _ssm(aws: Any, source: FleetSource, document: PostureFile, kms_key: str | None) -> Write:
     from botocore.exceptions import ClientError
 
@@ -268,6 +281,8 @@ def _ssm(aws: Any, source: FleetSource, document: PostureFile, kms_key: str | No
     except ClientError as exc:
         if aws_error_code(exc) != "ParameterAlreadyExists":
             raise
+        if kms_key:  # SSM takes a key for a SecureString only: never report what did not happen
+            _require_secure_string(aws, source.location)
         # a new version of the parameter; without Type it keeps its own
         answer = aws.put_parameter(**request, Overwrite=True)
         created, details = False, {}
