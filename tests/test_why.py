@@ -493,3 +493,37 @@ def test_an_arn_of_another_account_is_not_the_job_these_credentials_see(
     assert main(["why", elsewhere]) == 2
     err = capsys.readouterr().err
     assert f"no job {elsewhere} here" in err and "job job" not in err
+
+
+def test_an_s3_uri_without_a_slash_is_the_prefix_a_job_reads(world: World) -> None:
+    """s3://b/in names every object under in/ (AWS reads the prefix): a role granted
+    b/in/* and b/out/* has what the job needs; no cause is made up."""
+    policy = grant([world.key])
+    policy["Statement"] += [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"arn:aws:s3:::{BUCKET}/in/*", f"arn:aws:s3:::{BUCKET}/out/*"],
+        },
+    ]
+    role = make_role("Prefixes", policy=policy)
+    job = start(
+        world,
+        DataAccessRoleArn=role,
+        InputDataConfig={"S3Uri": f"s3://{BUCKET}/in"},
+        OutputDataConfig={"S3Uri": f"s3://{BUCKET}/out", "KmsKeyId": world.key},
+    )
+    record(job, "FAILED", "INTERNAL_SERVER_ERROR")
+    assert not [c for c in run(job).causes if c.area == "roles"], causes(run(job))
+
+
+def test_a_bucket_in_another_region_is_a_cause(world: World) -> None:
+    """For one job the region is known: a bucket elsewhere is a cause, not a warning."""
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="corp-ml-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    role = make_role("Everywhere", policy=with_s3([world.key]))
+    job = start(world, DataAccessRoleArn=role, InputDataConfig={"S3Uri": "s3://corp-ml-eu/in/"})
+    record(job, "FAILED", NO_READ)
+    assert ("s3 buckets", "corp-ml-eu") in [(c.area, c.subject) for c in run(job).causes]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import ACCESS_DENIED, Violation, aws_error_code
@@ -625,7 +625,10 @@ def _buckets(probe: Probe, cfg: JobConfig, doctor: PreflightReport) -> Iterator[
     from secure_comprehend.account.preflight_s3 import _bucket
 
     for bucket in dict.fromkeys(_bucket_of(u)[0] for u in (*cfg.inputs, *cfg.outputs)):
-        yield _bucket(probe, bucket, doctor.account)
+        check = _bucket(probe, bucket, doctor.account)
+        if check.status == "WARN" and "only jobs in" in check.reason:  # this job is here
+            check = replace(check, status="FAIL")
+        yield check
 
 
 def _role(probe: Probe, cfg: JobConfig, doctor: PreflightReport) -> Iterator[Check]:
@@ -688,7 +691,8 @@ def _needs(probe: Probe, cfg: JobConfig, partition: str, account: str) -> list[N
             if direction == "input":
                 listing = (owned, ("s3:prefix", key)) if key else (owned,)
                 found.append(Need(capability, "s3:ListBucket", arn, listing))
-            found += [Need(capability, a, f"{arn}/{key}", (owned,)) for a in actions]
+            objects = f"{arn}/{_as_prefix(key)}"  # an S3Uri names a prefix, or one file
+            found += [Need(capability, a, objects, (owned,)) for a in actions]
             default_key = _bucket_key(probe, bucket)
             if default_key:
                 action = "kms:Decrypt" if direction == "input" else "kms:GenerateDataKey"
@@ -780,6 +784,13 @@ def _fix(decision: str, needs: list[Need]) -> str:
         if any(n.action.startswith("s3:") for n in needs)
         else f"add an Allow of {', '.join(actions)} on {', '.join(resources)}, or {ROLE_FIX[5:]}"
     )
+
+
+def _as_prefix(key: str) -> str:
+    """What a job reads or writes under an S3Uri's key: ``in`` is the folder ``in/`` (AWS
+    reads every object under the prefix); ``in/doc.txt``, a name with an extension, the file."""
+    last = key.rsplit("/", 1)[-1]
+    return key if not key or key.endswith("/") or "." in last else key + "/"
 
 
 def _pattern(resource: str) -> str:
