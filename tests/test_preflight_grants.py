@@ -317,3 +317,22 @@ def test_by_hand_resources_match_as_written(world: World) -> None:
         posture(world, iam={"data_access_roles": [role]}), boto3.Session(region_name=REGION)
     )
     assert any(s == "FAIL" and "for key" in r for s, r in roles(report)), roles(report)
+
+
+def test_a_read_that_fails_ends_its_area_with_a_skipped_line_not_a_crash(world: World) -> None:
+    """A call that fails for another reason than access (here an error botocore does not
+    retry) ends its area with one SKIPPED line saying why; the other areas run."""
+    from botocore.awsrequest import AWSResponse
+
+    session = simulated()
+
+    def broken(**_: Any) -> Any:
+        error = {"Code": "InvalidParameterValue", "Message": "no"}
+        return AWSResponse("", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
+
+    session.events.register("before-call.ec2.DescribeSubnets", broken)
+    report = doctor(posture(world), session)
+    assert ("SKIPPED", "could not be checked: InvalidParameterValue") in [
+        (c.status, c.reason) for c in report.checks if c.area == "subnets"
+    ]
+    assert any(c.area == "roles" and c.status == "PASS" for c in report.checks)

@@ -10,9 +10,10 @@ that depends on something it cannot evaluate is WARN or SKIPPED, never PASS.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
-from secure_comprehend.account.report import Check, PreflightReport, Probe, Skipped
+from secure_comprehend.account.report import Check, PreflightReport, Probe, checked
 
 if TYPE_CHECKING:
     import boto3
@@ -66,10 +67,7 @@ def preflight(
     for name, area in areas:
         if progress is not None:
             progress(name)
-        try:
-            report.checks.extend(area(probe, effective, report))
-        except Skipped as exc:
-            report.checks.append(Check(name, "-", "SKIPPED", str(exc)))
+        report.checks.extend(checked(name, partial(area, probe, effective, report)))
     return report
 
 

@@ -7,7 +7,7 @@ and no import goes in a circle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -140,3 +140,19 @@ class Probe:
             if code in ACCESS_DENIED:
                 raise Skipped(f"{service}:{operation}", str(code)) from exc
             raise
+
+
+def checked(area: str, run: Callable[[], Iterable[Check]]) -> list[Check]:
+    """An area's checks; a call it may not make, or that fails (throttled after botocore's
+    retries, a resource gone meanwhile), ends the area with one SKIPPED line that says why,
+    after what it found so far: never a finding, never a crash."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    found: list[Check] = []
+    try:
+        found.extend(run())
+    except Skipped as exc:
+        found.append(Check(area, "-", "SKIPPED", str(exc)))
+    except (ClientError, BotoCoreError) as exc:
+        found.append(Check(area, "-", "SKIPPED", f"could not be checked: {error_code(exc)}"))
+    return found

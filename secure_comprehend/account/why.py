@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 from secure_comprehend._errors import ACCESS_DENIED, Violation, aws_error_code
 from secure_comprehend.account.preflight_grants import FIX as ROLE_FIX
 from secure_comprehend.account.preflight_grants import Need, grants
-from secure_comprehend.account.report import Check, PreflightReport, Probe, Skipped, error_code
+from secure_comprehend.account.report import (
+    Check,
+    PreflightReport,
+    Probe,
+    Skipped,
+    checked,
+    error_code,
+)
 
 if TYPE_CHECKING:
     import boto3
@@ -578,10 +585,7 @@ def _check(report: WhyReport, probe: Probe, progress: Callable[[str], None] | No
     for name, area in areas:
         if progress is not None:
             progress(name)
-        try:
-            report.checks.extend(area())
-        except Skipped as exc:
-            report.checks.append(Check(name, "-", "SKIPPED", str(exc)))
+        report.checks.extend(checked(name, area))
     report.account = doctor.account
 
 
@@ -664,7 +668,9 @@ def _role(probe: Probe, cfg: JobConfig, doctor: PreflightReport) -> Iterator[Che
                 "create it with 'secure-comprehend policy --kind data-access-role'",
             )
         else:
-            yield Check("roles", arn, "FAIL", f"role cannot be read: {error_code(exc)}")
+            yield Check(
+                "roles", arn, "WARN", f"role could not be read ({error_code(exc)}): not checked"
+            )
         return
     from secure_comprehend.account.preflight_grants import policy_json
 
