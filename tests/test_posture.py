@@ -432,3 +432,11 @@ def test_a_bucket_name_no_bucket_can_have_is_refused(bucket: str, reason: str) -
     with pytest.raises(sc.PostureError, match=reason) as refused:
         make_posture(s3={"allowed_buckets": [bucket]})
     assert f"s3.allowed_buckets[0] = {bucket!r}" in str(refused.value)
+
+
+def test_two_paths_to_one_role_name_in_one_account_are_refused() -> None:
+    roles = ["arn:aws:iam::111122223333:role/a/R", "arn:aws:iam::111122223333:role/b/R"]
+    with pytest.raises(sc.PostureError, match="name one role twice"):
+        make_posture(iam={"data_access_roles": roles})
+    other = ["arn:aws:iam::111122223333:role/a/R", "arn:aws:iam::444455556666:role/a/R"]
+    assert make_posture(iam={"data_access_roles": other}).iam is not None

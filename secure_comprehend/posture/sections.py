@@ -175,11 +175,31 @@ class KmsSettings(Validated):
         return self
 
 
+def _one_name_per_account(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """A role's name is unique in its account, whatever its path: two ARNs of one account
+    and name (role/a/R, role/b/R) cannot both exist, so one of them is a typo."""
+    seen: dict[tuple[str, str], str] = {}
+    for arn in roles:
+        key = (arn.split(":")[4], arn.rsplit("/", 1)[1])
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {arn} name one role twice (a role's name is unique in its "
+                "account, whatever its path)"
+            )
+        seen[key] = arn
+    return roles
+
+
 class IamSettings(Validated):
     """The approved data-access roles; the first is injected."""
 
     model_config = STRICT
-    data_access_roles: Annotated[tuple[RoleArn, ...], Field(min_length=1), AfterValidator(_unique)]
+    data_access_roles: Annotated[
+        tuple[RoleArn, ...],
+        Field(min_length=1),
+        AfterValidator(_unique),
+        AfterValidator(_one_name_per_account),
+    ]
 
 
 VpcSection = Annotated[VpcSettings | None, _present_section("vpc")]
