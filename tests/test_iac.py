@@ -483,3 +483,25 @@ def test_the_docs_show_the_two_step_path_for_each() -> None:
     cli = (TOP / "docs" / "cli.md").read_text()
     assert "[--format json|cloudformation|terraform]" in cli
     assert "--format cloudformation" in (TOP / "docs" / "policies.md").read_text()
+
+
+def test_a_template_past_cloudformation_s_quotas_says_to_split_it() -> None:
+    """Many keys in many regions: more outputs than CloudFormation takes in one stack."""
+    from secure_comprehend.policy.iac import OUTPUTS_LIMIT, infrastructure
+
+    def key(region: str, n: int) -> str:
+        return f"arn:aws:kms:{region}:111122223333:key/{n:08d}-1111-2222-3333-444444444444"
+
+    regions = ["eu-west-1", "eu-west-2", "eu-central-1", "us-west-2", "ap-southeast-2"]
+    posture = sc.Posture(  # a role per region: each role's policy stays under IAM's limit
+        regions={
+            r: {
+                "kms": {"volume_key": key(r, 0), "also_allowed": [key(r, n) for n in range(1, 45)]},
+                "iam": {"data_access_roles": [f"arn:aws:iam::111122223333:role/R-{r}"]},
+            }
+            for r in regions
+        },
+    )
+    result = infrastructure(posture, "cloudformation")
+    assert len(result.document["Outputs"]) > OUTPUTS_LIMIT
+    assert any("Generate one template per region" in note for note in result.notes)

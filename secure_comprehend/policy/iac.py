@@ -39,6 +39,8 @@ FORMATS: tuple[Format, ...] = ("cloudformation", "terraform")
 INLINE_POLICY_NAME = "secure-comprehend"  # the role's permissions, named as in docs/policies.md
 SCP_NAME = "secure-comprehend"
 TEMPLATE_BODY_LIMIT = 51_200  # bytes of a template passed inline (--template-body); 1 MB from S3
+TEMPLATE_S3_LIMIT = 1_048_576  # a template from S3 (CloudFormation's quotas)
+OUTPUTS_LIMIT = 200  # outputs per template
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,14 @@ def infrastructure(
     build = _cloudformation if format == "cloudformation" else _terraform
     document, more, findings = build(sources)
     text = json.dumps(document, indent=2) + "\n"
-    if format == "cloudformation" and len(text.encode()) > TEMPLATE_BODY_LIMIT:
+    size, outputs = len(text.encode()), len(document.get("Outputs", {}))
+    if format == "cloudformation" and (size > TEMPLATE_S3_LIMIT or outputs > OUTPUTS_LIMIT):
+        more.append(
+            f"The template is {size:,} bytes with {outputs} outputs: CloudFormation takes at most "
+            f"{TEMPLATE_S3_LIMIT:,} bytes (from S3) and {OUTPUTS_LIMIT} outputs. Generate one "
+            "template per region (--region R), each deployed in its own stack."
+        )
+    elif format == "cloudformation" and size > TEMPLATE_BODY_LIMIT:
         more.append(
             f"The template is {len(text.encode()):,} bytes, over the {TEMPLATE_BODY_LIMIT:,} "
             "CloudFormation takes inline: deploy it from S3 (aws cloudformation deploy "
