@@ -67,7 +67,7 @@ def preflight(
     for name, area in areas:
         if progress is not None:
             progress(name)
-        report.checks.extend(checked(name, partial(area, probe, effective, report)))
+        report.checks.extend(checked(name, partial(area, probe, effective, report), report))
     return report
 
 

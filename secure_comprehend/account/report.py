@@ -142,17 +142,21 @@ class Probe:
             raise
 
 
-def checked(area: str, run: Callable[[], Iterable[Check]]) -> list[Check]:
-    """An area's checks; a call it may not make, or that fails (throttled after botocore's
-    retries, a resource gone meanwhile), ends the area with one SKIPPED line that says why,
-    after what it found so far: never a finding, never a crash."""
-    from botocore.exceptions import BotoCoreError, ClientError
+def checked(area: str, run: Callable[[], Iterable[Check]], report: PreflightReport) -> list[Check]:
+    """An area's checks; a call it may not make ends the area with one SKIPPED line that
+    says so, after what it found. Once the credentials have worked (``report.account``), so
+    does an answer of AWS's other errors (throttled after botocore's retries, a resource
+    gone meanwhile): never a finding. Before that, or without an answer at all (no
+    credentials, no network), the error is raised: the command could not run."""
+    from botocore.exceptions import ClientError
 
     found: list[Check] = []
     try:
         found.extend(run())
     except Skipped as exc:
         found.append(Check(area, "-", "SKIPPED", str(exc)))
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        if report.account is None:
+            raise
         found.append(Check(area, "-", "SKIPPED", f"could not be checked: {error_code(exc)}"))
     return found

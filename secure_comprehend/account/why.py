@@ -585,7 +585,7 @@ def _check(report: WhyReport, probe: Probe, progress: Callable[[str], None] | No
     for name, area in areas:
         if progress is not None:
             progress(name)
-        report.checks.extend(checked(name, area))
+        report.checks.extend(checked(name, area, doctor))
     report.account = doctor.account
 
 
