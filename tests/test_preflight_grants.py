@@ -336,3 +336,35 @@ def test_a_read_that_fails_ends_its_area_with_a_skipped_line_not_a_crash(world: 
         (c.status, c.reason) for c in report.checks if c.area == "subnets"
     ]
     assert any(c.area == "roles" and c.status == "PASS" for c in report.checks)
+
+
+def test_by_hand_every_page_of_the_role_s_policies_is_read(world: World) -> None:
+    """The grant is in the role's second page of inline policies (IAM pages listings)."""
+    iam = boto3.client("iam")
+    role = make_role("Paged")
+    for n, statement in enumerate(grant([world.key])["Statement"]):
+        iam.put_role_policy(
+            RoleName="Paged",
+            PolicyName=f"p{n}",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+    session = boto3.Session(region_name=REGION)  # no simulator: read by hand
+    names = iam.list_role_policies(RoleName="Paged")["PolicyNames"]
+    assert len(names) > 1
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["marker"] = params.get("Marker")
+
+    def one_per_page(context: dict[str, Any], **_: Any) -> Any:  # as IAM pages, at before-call
+        from botocore.awsrequest import AWSResponse
+
+        at = int(context["marker"] or 0)
+        page = {"PolicyNames": names[at : at + 1], "IsTruncated": at + 1 < len(names)}
+        if page["IsTruncated"]:
+            page["Marker"] = str(at + 1)
+        return AWSResponse("", 200, {}, None), page
+
+    session.events.register("before-parameter-build.iam.ListRolePolicies", remember)
+    session.events.register("before-call.iam.ListRolePolicies", one_per_page)
+    report = doctor(posture(world, iam={"data_access_roles": [role]}), session)
+    assert [s for s, _ in roles(report)] == ["PASS", "WARN", "PASS"], roles(report)

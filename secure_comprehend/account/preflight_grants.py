@@ -314,10 +314,22 @@ def _effect(statement: dict[str, Any], need: Need) -> str | None:
     return f"{effect}?" if statement.get("Condition") else effect
 
 
+def _listed(probe: Probe, operation: str, key: str, role: str) -> list[Any]:
+    """Every page of an IAM listing of a role's policies (IsTruncated, Marker)."""
+    found: list[Any] = []
+    marker: dict[str, str] = {}
+    while True:
+        page = probe.call("iam", operation, RoleName=role, **marker)
+        found += page.get(key, [])
+        if not page.get("IsTruncated") or not page.get("Marker"):
+            return found
+        marker = {"Marker": str(page["Marker"])}
+
+
 def _statements(probe: Probe, name: str) -> list[dict[str, Any]]:
     """Every statement of the role's attached and inline policies."""
     documents = []
-    attached = probe.call("iam", "ListAttachedRolePolicies", RoleName=name)["AttachedPolicies"]
+    attached = _listed(probe, "ListAttachedRolePolicies", "AttachedPolicies", name)
     for policy in attached:
         version = probe.call("iam", "GetPolicy", PolicyArn=policy["PolicyArn"])["Policy"]
         documents.append(
@@ -328,7 +340,7 @@ def _statements(probe: Probe, name: str) -> list[dict[str, Any]]:
                 VersionId=version["DefaultVersionId"],
             )["PolicyVersion"]["Document"]
         )
-    for policy_name in probe.call("iam", "ListRolePolicies", RoleName=name)["PolicyNames"]:
+    for policy_name in _listed(probe, "ListRolePolicies", "PolicyNames", name):
         documents.append(
             probe.call("iam", "GetRolePolicy", RoleName=name, PolicyName=policy_name)[
                 "PolicyDocument"
