@@ -636,3 +636,27 @@ def test_a_gateway_endpoint_counts_as_s3_s_only_by_s3_s_prefix_list() -> None:
     }
     assert _judge_subnet(subnet, [table], {}, None).path is None
     assert _judge_subnet(subnet, [table], {}, "pl-s3").path is None
+
+
+def test_a_policy_init_cannot_read_leaves_that_key_out(
+    account: Account, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One key policy that is not JSON (an odd answer) leaves that key out, with a note;
+    init still writes the rest."""
+    real = boto3.Session
+
+    def garbled(**kwargs: Any) -> boto3.Session:
+        from botocore.awsrequest import AWSResponse
+
+        made = real(**kwargs)
+        made.events.register(
+            "before-call.kms.GetKeyPolicy",
+            lambda **_: (AWSResponse("https://aws", 200, {}, None), {"Policy": "{not json"}),
+        )
+        return made
+
+    monkeypatch.setattr(boto3, "Session", garbled)
+    assert init("--out", "p.toml") == 1
+    text = Path("p.toml").read_text()
+    assert "its key policy could not be read (" in text
+    assert read(Path("p.toml"))["vpc"]["subnets"] == account.private

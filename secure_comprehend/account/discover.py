@@ -472,7 +472,13 @@ def _roles(probe: Probe, found: Discovery) -> tuple[Section, list[str]]:
         arn = str(role["Arn"])
         if str(role.get("Path", "/")).startswith("/aws-service-role/"):
             continue  # service-linked: AWS's own, never a data-access role
-        check = _trust(arn, policy_json(role.get("AssumeRolePolicyDocument") or {}))
+        try:
+            check = _trust(arn, policy_json(role.get("AssumeRolePolicyDocument") or {}))
+        except (ValueError, TypeError, AttributeError) as exc:  # not a policy we can read
+            setting.notes.append(
+                f"not proposed: {arn}: its trust policy could not be read ({type(exc).__name__})"
+            )
+            continue
         if check.status == "PASS":
             trusted.append(Value(arn, check.reason))
         elif check.status == "WARN":
@@ -683,7 +689,10 @@ def _usable_keys(
         except Exception as exc:  # deleted meanwhile, say
             section.notes.append(f"not proposed: {label}: {error_code(exc)} reading its policy")
             continue
-        kind, why = _key_policy(policy_json(policy), account, roles)
+        try:
+            kind, why = _key_policy(policy_json(policy), account, roles)
+        except (ValueError, TypeError, AttributeError) as exc:  # not a policy we can read
+            kind, why = "no", f"its key policy could not be read ({type(exc).__name__})"
         if kind == "no":
             section.notes.append(f"not proposed: {label}: {why}")
         else:
