@@ -13,9 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from iam_simulator import answer_simulations
-from test_preflight import REGION, World, grant, make_role, make_world, posture
+from test_preflight import REGION, World, _with_stubbed, grant, make_role, make_world, posture
 
 import secure_comprehend as sc
 
@@ -161,12 +160,7 @@ def test_a_bucket_of_another_account_fails(
     """moto ignores ExpectedBucketOwner: S3's 403 for another owner comes from Stubber (a
     HEAD answer has no body: botocore names its error by the status code, "403")."""
     session = simulated()
-    stubbed = session.client("s3", region_name=REGION)
-    real = session.client
-    monkeypatch.setattr(
-        session, "client", lambda name, **kw: stubbed if name == "s3" else real(name, **kw)
-    )
-    with Stubber(stubbed) as stub:
+    with _with_stubbed(session, monkeypatch, "s3") as stub:
         stub.add_client_error(
             "head_bucket",
             refusal,
@@ -188,12 +182,7 @@ def test_a_bucket_we_may_not_look_at_is_skipped_naming_the_permission(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session = simulated()
-    stubbed = session.client("s3", region_name=REGION)
-    real = session.client
-    monkeypatch.setattr(
-        session, "client", lambda name, **kw: stubbed if name == "s3" else real(name, **kw)
-    )
-    with Stubber(stubbed) as stub:
+    with _with_stubbed(session, monkeypatch, "s3") as stub:
         stub.add_client_error("head_bucket", "403", http_status_code=403)
         stub.add_client_error("head_bucket", "403", http_status_code=403)
         report = doctor(posture(world, s3={"allowed_buckets": ["hidden"]}), session)

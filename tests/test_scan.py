@@ -206,21 +206,12 @@ def test_scan_exits_2_when_nothing_could_be_listed(
 def test_what_runs_a_model_is_judged_by_that_model() -> None:
     """With [models]: an endpoint, a job and a flywheel are only as compliant as the model
     they run, and the report names that model."""
+    from test_perimeter import train
+
     plain = boto3.client("comprehend", region_name=REGION)
-
-    def classifier(name: str, **security: Any) -> str:
-        arn = plain.create_document_classifier(
-            DocumentClassifierName=name,
-            LanguageCode="en",
-            DataAccessRoleArn=ROLES[0],
-            InputDataConfig={"S3Uri": "s3://train/"},
-            **security,
-        )["DocumentClassifierArn"]
-        return str(arn).removesuffix("/None")  # moto 5.2.5 appends the version name "None"
-
     secure = {"VpcConfig": VPC, "VolumeKmsKeyId": KEYS["volume_key"]}
-    good = classifier("good", **secure, ModelKmsKeyId=KEYS["model_key"])
-    bad = classifier("bad", **secure)  # no model key
+    good = train("good", **secure, ModelKmsKeyId=KEYS["model_key"])
+    bad = train("bad", **secure)  # no model key
     runs = {
         "endpoint": plain.create_endpoint(
             EndpointName="e", ModelArn=bad, DesiredInferenceUnits=1, DataAccessRoleArn=ROLES[0]

@@ -3,11 +3,18 @@ judged by ``preflight_grants``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from secure_comprehend.account.preflight_grants import as_list, grants, needs, policy_json
+from secure_comprehend.account.preflight_grants import (
+    Judge,
+    Need,
+    as_list,
+    grants,
+    needs,
+    policy_json,
+)
 from secure_comprehend.account.report import Check, Skipped, error_code
 from secure_comprehend.policy.statements import COMPREHEND_PRINCIPAL
 
@@ -24,31 +31,46 @@ def roles(probe: Probe, posture: EffectivePosture, report: PreflightReport) -> I
         yield Check("roles", "-", "SKIPPED", "no [iam] section in the posture")
         return
     for arn in posture.iam.data_access_roles:
-        _, partition, _, _, account, resource = arn.split(":", 5)
-        name = resource.rsplit("/", 1)[1]
-        if report.account and account != report.account:
-            yield Check(
-                "roles",
-                arn,
-                "SKIPPED",
-                f"role in account {account}: run the check with credentials of that account",
-            )
-            continue
-        try:
-            role = probe.call("iam", "GetRole", RoleName=name)["Role"]
-        except Skipped as exc:
-            yield Check("roles", arn, "SKIPPED", str(exc))
-            continue
-        except Exception as exc:
-            code = error_code(exc)
-            if code == "NoSuchEntity":
-                report.absent.add(arn)
-                yield Check("roles", arn, "FAIL", "role does not exist: create it (see README)")
-            else:
-                yield Check("roles", arn, "WARN", f"role could not be read ({code}): not checked")
-            continue
-        yield _trust(arn, policy_json(role.get("AssumeRolePolicyDocument", {})))
-        yield from grants(probe, arn, role, needs(posture, partition, probe.region, account))
+        yield from role_checks(
+            probe,
+            arn,
+            report,
+            lambda partition, account: needs(posture, partition, probe.region, account),
+            absent="role does not exist: create it (see README)",
+        )
+
+
+def role_checks(
+    probe: Probe,
+    arn: str,
+    report: PreflightReport,
+    wanted: Callable[[str, str], list[Need]],
+    judge: Judge | None = None,
+    *,
+    absent: str,
+) -> Iterator[Check]:
+    """One role: it exists (``absent`` says what to do when not), trusts Comprehend, and is
+    granted what ``wanted(partition, account)`` lists (``judge`` says the findings)."""
+    _, partition, _, _, account, resource = arn.split(":", 5)
+    if report.account and account != report.account:
+        where = f"role in account {account}: run with credentials of that account"
+        yield Check("roles", arn, "SKIPPED", where)
+        return
+    try:
+        role = probe.call("iam", "GetRole", RoleName=resource.rsplit("/", 1)[1])["Role"]
+    except Skipped as exc:
+        yield Check("roles", arn, "SKIPPED", str(exc))
+        return
+    except Exception as exc:
+        code = error_code(exc)
+        if code == "NoSuchEntity":
+            report.absent.add(arn)
+            yield Check("roles", arn, "FAIL", absent)
+        else:
+            yield Check("roles", arn, "WARN", f"role could not be read ({code}): not checked")
+        return
+    yield _trust(arn, policy_json(role.get("AssumeRolePolicyDocument", {})))
+    yield from grants(probe, arn, role, wanted(partition, account), judge)
 
 
 def _trust(arn: str, document: dict[str, Any]) -> Check:

@@ -26,14 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from secure_comprehend._errors import ACCESS_DENIED, Violation, aws_error_code
 from secure_comprehend.account.preflight_grants import FIX as ROLE_FIX
-from secure_comprehend.account.preflight_grants import Need, grants
+from secure_comprehend.account.preflight_grants import Need
 from secure_comprehend.account.report import (
     Check,
     PreflightReport,
     Probe,
-    Skipped,
     checked,
-    error_code,
 )
 
 if TYPE_CHECKING:
@@ -637,45 +635,20 @@ def _buckets(probe: Probe, cfg: JobConfig, doctor: PreflightReport) -> Iterator[
 
 def _role(probe: Probe, cfg: JobConfig, doctor: PreflightReport) -> Iterator[Check]:
     """The job's role exists, trusts Comprehend, and is granted what this job needs."""
-    from secure_comprehend.account.preflight_iam import _trust
+    from secure_comprehend.account.preflight_iam import role_checks
 
-    arn = cfg.role
-    if not arn:
+    if not cfg.role:
         yield Check("roles", "-", "SKIPPED", "the job recorded no data-access role")
         return
-    _, partition, _, _, account, resource = arn.split(":", 5)
-    if doctor.account and account != doctor.account:
-        yield Check(
-            "roles",
-            arn,
-            "SKIPPED",
-            f"role in account {account}: run why with credentials of that account",
-        )
-        return
-    try:
-        role = probe.call("iam", "GetRole", RoleName=resource.rsplit("/", 1)[1])["Role"]
-    except Skipped as exc:
-        yield Check("roles", arn, "SKIPPED", str(exc))
-        return
-    except Exception as exc:
-        if error_code(exc) == "NoSuchEntity":
-            doctor.absent.add(arn)
-            yield Check(
-                "roles",
-                arn,
-                "FAIL",
-                "the job's role does not exist (deleted since?): jobs cannot assume it. Fix: "
-                "create it with 'secure-comprehend policy --kind data-access-role'",
-            )
-        else:
-            yield Check(
-                "roles", arn, "WARN", f"role could not be read ({error_code(exc)}): not checked"
-            )
-        return
-    from secure_comprehend.account.preflight_grants import policy_json
-
-    yield _trust(arn, policy_json(role.get("AssumeRolePolicyDocument", {})))
-    yield from grants(probe, arn, role, _needs(probe, cfg, partition, account), _judged)
+    yield from role_checks(
+        probe,
+        cfg.role,
+        doctor,
+        lambda partition, account: _needs(probe, cfg, partition, account),
+        _judged,
+        absent="the job's role does not exist (deleted since?): jobs cannot assume it. Fix: "
+        "create it with 'secure-comprehend policy --kind data-access-role'",
+    )
 
 
 def _needs(probe: Probe, cfg: JobConfig, partition: str, account: str) -> list[Need]:
