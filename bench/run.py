@@ -457,6 +457,7 @@ def steps(secure: Any, calls: int) -> str:
     import timeit
 
     from secure_comprehend.guard.enforcement import _GUARDS
+    from secure_comprehend.guard.protection import Checked
 
     made: list[Any] = []
     real = secure._endpoint.http_session
@@ -480,20 +481,22 @@ def steps(secure: Any, calls: int) -> str:
     def apply() -> None:
         protection.apply(protection.bind(op, BUSINESS), dict(BUSINESS))
 
-    call = protection.bind(op, BUSINESS)
+    def first_look(request: Any, call: Any, operation: str) -> Callable[[], None]:
+        return lambda: protection.check(Checked(call, operation), request)
+
     rows = [
         ("covered: bind the call, apply the posture (the decision)", apply),
         (
             "covered: check the created request (wire signals, body read back)",
-            lambda: protection.check(call, job, op),
+            first_look(job, protection.bind(op, BUSINESS), op),
         ),
         (
-            "covered or not: each of the two later looks (nothing changed)",
-            lambda: checked.unchanged(job),
+            "covered or not: each of the two later looks (wire signals; the body judged)",
+            lambda: protection.check(checked, job),
         ),
         (
             "uncovered: check the created request (wire signals, first byte)",
-            lambda: protection.check(protection.plain, sentiment, "DetectSentiment"),
+            first_look(sentiment, protection.plain, "DetectSentiment"),
         ),
     ]
     lines = ["| step | us per call |", "|---|---|"]

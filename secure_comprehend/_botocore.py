@@ -12,8 +12,8 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``ServiceModel._service_description``, a client's ``_loader`` and the loader's
   ``_cache``: the raw model document, walked once per loaded model.
 - ``BaseClient._make_api_call``: a coroutine function on aiobotocore's clients.
-- ``HeadersDict._dict`` and ``_HeaderKey``: a request's headers, read without building a
-  view per header, and built anew from what was checked.
+- ``HeadersDict._dict`` and ``_HeaderKey`` (its ``_key`` and ``_lower``): a request's
+  headers, read without building a view per header, and built anew from what was checked.
 - ``AWSPreparedRequest``: the one class of request an endpoint creates (aiobotocore's too).
 - ``RpcV2CBORParser``'s stream reader and ``_parse_key_value_pair``: botocore's own CBOR
   decoder, made strict for request bodies.
@@ -226,58 +226,23 @@ def fresh_headers(read: Iterable[tuple[str, Any, Any]]) -> Any:
 _NAME, _LOWER = operator.attrgetter("_key"), operator.attrgetter("_lower")
 
 
-def request_snapshot(request: Any) -> tuple[Any, ...] | None:
-    """What ``same_request`` compares, by identity: the request's class, body, URL,
-    method and headers, and of the headers (a ``HeadersDict`` of botocore's own keys)
-    their dict, each key, its class, name and lower case, and each value. None: the
-    request is not of botocore's classes (a later look checks it again)."""
-    headers = request.headers
-    if type(request) is not AWSPreparedRequest or type(headers) is not HeadersDict:
+def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None:
+    """(names, lower cases, values) of a ``HeadersDict`` whose every key is botocore's own
+    ``_HeaderKey``, read as its ``items()`` (and so the HTTP client) would read them, in
+    one pass of C-level maps; None for any other object (``header_items`` reads those).
+
+    What a ``_HeaderKey`` holds is not checked here: its name is read as it is, and the
+    caller compares the lower cases with the names'.
+    """
+    if type(headers) is not HeadersDict:
         return None
     found = headers._dict  # type: ignore[attr-defined]
-    if type(found) is not dict:
+    if type(found) is not dict:  # a subclass could answer botocore's look-ups otherwise
         return None
     keys = tuple(found)
-    return (
-        *_identities(request, headers, found, keys),
-        *found.values(),
-    )
-
-
-def _identities(request: Any, headers: Any, found: Any, keys: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (
-        type(request),
-        request.body,
-        request.url,
-        request.method,
-        headers,
-        type(headers),
-        found,
-        type(found),
-        *keys,
-        *map(type, keys),
-        *map(_NAME, keys),
-        *map(_LOWER, keys),
-    )
-
-
-def same_request(request: Any, snapshot: tuple[Any, ...]) -> bool:
-    """Whether ``request`` holds exactly the objects of ``snapshot`` (an object is only
-    ever identical to itself; an exact ``bytes`` or ``str`` cannot change in place)."""
-    headers = request.headers
-    found = getattr(headers, "_dict", None)
-    if type(found) is not dict:
-        return False
-    keys = tuple(found)
-    if len(snapshot) != 8 + 5 * len(keys):
-        return False
-    now = (*_identities(request, headers, found, keys), *dict.values(found))
-    return all(map(operator.is_, now, snapshot))
-
-
-def prepared_request_type() -> type[Any]:
-    """botocore's prepared request class (aiobotocore's requests are of it too)."""
-    return AWSPreparedRequest
+    if tuple(map(type, keys)).count(_HeaderKey) != len(keys):
+        return None
+    return tuple(map(_NAME, keys)), tuple(map(_LOWER, keys)), tuple(dict.values(found))
 
 
 def decode_cbor(body: bytes) -> Any:

@@ -16,15 +16,16 @@ A request's path, as the README states it:
    ``X-Amz-Target`` header, the URL path, the content type, the body's encoding) must
    name that operation in the client's protocol, and the body, read back whole, must
    need no amending. What was read is what is sent: the body becomes the exact
-   ``bytes`` judged, the headers a new ``HeadersDict`` of the pairs checked.
-4. The check runs again as the last ``before-send`` handler and inside the HTTP send,
-   unless the body, URL, method and every header (its key, name and value) are the
-   very objects checked.
+   ``bytes`` judged, and headers that are not botocore's own a new ``HeadersDict`` of
+   the pairs checked.
+4. The check runs again as the last ``before-send`` handler and inside the HTTP send:
+   every wire signal is read again, and the body is judged again unless it is the
+   very ``bytes`` object judged before (immutable, and held since).
 
 Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
 refresh affects the next call, never one in flight. Operations without security
 members skip step 1 and pay a dictionary look-up in step 2 and a look at their wire
-signals in steps 3 and 4.
+signals and the body's first byte in steps 3 and 4.
 """
 
 from __future__ import annotations
@@ -281,9 +282,12 @@ class _Guard:
         """The call's binding, if it is one this guard made for ``operation``; None if
         there is none, or a handler replaced or forged it (the call is bound anew)."""
         call = context.get(CALL)
-        if type(call) is Call and call.belongs_to(self.issued, operation):
-            return call
-        return None
+        if type(call) is not Call:
+            return None
+        protection = call.protection
+        if protection is not self.protection and protection not in self.issued:
+            return None  # another guard's, or forged
+        return call if call.spec is protection.specs.get(operation) else None
 
     def created(self, request: AWSPreparedRequest, params: Any, operation_model: Any) -> None:
         """The endpoint created the request: check it before any before-send handler."""
@@ -292,7 +296,8 @@ class _Guard:
         call = self._bound(context, operation) if isinstance(context, dict) else None
         if call is None:  # a handler dropped the call's context: judged under the current one
             call = self.protection.bind(operation, {})
-        self.checked[request] = call.protection.check(call, request, operation)
+        checked = self.checked[request] = Checked(call, operation)
+        call.protection.check(checked, request)
 
     def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
         """before-send, last: whatever the handlers before it changed, check again."""
@@ -300,21 +305,16 @@ class _Guard:
         if checked is None:  # pragma: no cover - every request is created by the endpoint
             operation = event_name.rpartition(".")[2]
             call = self.protection.bind(operation, {})
-        elif checked.unchanged(request):
-            return
-        else:
-            call, operation = checked.call, checked.operation
-        self.checked[request] = call.protection.check(call, request, operation)
+            checked = self.checked[request] = Checked(call, operation)
+        checked.call.protection.check(checked, request)
 
     def sending(self, request: AWSPreparedRequest) -> None:
         """Inside the HTTP send: the last look at what goes out."""
         checked = self.checked.get(request)
         if checked is None:
             refuse_unchecked(self.protection)
-        elif not checked.unchanged(request):
-            self.checked[request] = checked.call.protection.check(
-                checked.call, request, checked.operation
-            )
+        else:
+            checked.call.protection.check(checked, request)
 
     def _refresh(self, live: LiveSource, current: Callable[[], Loaded]) -> None:
         """Follow ``live``: ``current`` is ``live.following`` (may read the store, never

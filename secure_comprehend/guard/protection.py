@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.awsrequest import AWSPreparedRequest
 
 from secure_comprehend._botocore import (
     fresh_headers,
+    header_columns,
     header_items,
-    prepared_request_type,
-    request_snapshot,
-    same_request,
 )
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
@@ -26,9 +26,7 @@ from secure_comprehend.decision.final_check import final_check
 from secure_comprehend.guard.wire import UnreadableBody, frozen_body, read_body
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
-
-    from botocore.awsrequest import AWSPreparedRequest
+    from collections.abc import Mapping
 
     from secure_comprehend.decision.decide import Decision
     from secure_comprehend.decision.spec import OperationSpec
@@ -59,11 +57,6 @@ class Call:
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a call's binding is fixed: {name} cannot be set")
-
-    def belongs_to(self, issued: Collection[Protection], operation: str) -> bool:
-        """Whether this is a binding the guard that issued ``issued`` made for ``operation``."""
-        protection = self.protection
-        return protection in issued and self.spec is protection.specs.get(operation)
 
 
 class Protection:
@@ -153,42 +146,52 @@ class Protection:
             if logger.isEnabledFor(logging.DEBUG):  # the repr costs more than the decision
                 logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
 
-    def check(self, call: Call, request: AWSPreparedRequest, operation: str) -> Checked:
-        """The request as it will be sent must name ``operation`` and need no amending.
+    def check(self, checked: Checked, request: AWSPreparedRequest) -> None:
+        """The request as it will be sent must name the operation invoked and need no
+        amending; ``checked`` (this request's) keeps the body judged for the next look.
 
-        What was read is what is sent: the body becomes the exact ``bytes`` judged and
-        the headers a new ``HeadersDict`` of the pairs checked. Returns what a later look
-        compares (``Checked.unchanged``). In observe mode the request is left as it is,
-        and what a handler changed after the parameters were judged is logged.
+        Every wire signal is read each time. The body is judged unless it is
+        ``checked.body``, the exact ``bytes`` an earlier look at this request judged
+        (immutable, and held since, so it is what it was). What was read is what is
+        sent: the body becomes the exact ``bytes`` judged and, when the headers were not
+        botocore's own, they become a new ``HeadersDict`` of the pairs checked. In
+        observe mode the request is left as it is, and what a handler changed after the
+        parameters were judged is logged.
         """
+        call, operation = checked.call, checked.operation
         raw = request.body
         body: bytes | None = None
         pairs: list[tuple[Any, Any, Any]] | None = None
-        as_read = False
+        problem: str | None = None
+        as_read = True
         try:
-            if type(request) is not prepared_request_type():  # its attributes could lie
-                raise UnreadableBody(f"the request is a {type(request).__name__}")
-            body = raw if type(raw) is bytes else frozen_body(raw)
-            pairs, as_read = header_items(request.headers)
-        except UnreadableBody as exc:
-            problem: str | None = f"its body cannot be checked: {exc}"
-        except Exception as exc:  # a headers object that cannot be read fails closed
-            problem = f"its headers cannot be read: {exc!r}"
-        else:
-            problem = self.wire.problem(
-                request.method, request.url, pairs, body, operation, sniff=call.spec is None
+            fast = (
+                type(request) is AWSPreparedRequest
+                and type(raw) is bytes
+                and self.wire.agrees(
+                    request.method, request.url, header_columns(request.headers), raw, operation
+                )
             )
+        except Exception:  # whatever the fast path cannot read, the slow path names
+            fast = False
+        if fast:
+            body = cast("bytes", raw)
+            if call.spec is None:
+                problem = self.wire.body_problem(body)
+        else:
+            body, pairs, as_read, problem = self._read_slowly(call, request, operation)
         violations: tuple[Violation, ...] = ()
         if problem is not None:
             violations = (Violation(operation, "(request)", None, problem),)
-        if call.spec is not None and body is not None:  # every violation at once
-            violations += self._check_body(call, call.spec, body)
+        if call.spec is not None and body is not None and body is not checked.body:
+            violations += self._check_body(call, call.spec, body)  # every violation at once
+        checked.body = body
+        if violations and call is self.plain:  # what is reported is remembered per request
+            call = checked.call = Call(self, None)
         if self.observe:
             self._observe_late(call, operation, violations)
-            return Checked(call, operation, request)
+            return
         if violations:
-            if call is self.plain:  # what is reported is remembered per call
-                call = Call(self, None)
             new = tuple(v for v in violations if (v.path, v.reason) not in call.reported)
             call.reported.update((v.path, v.reason) for v in violations)
             if new or self.enforce:
@@ -197,13 +200,29 @@ class Protection:
             request.body = body
         if problem is None and not as_read:  # names are exact str: built anew
             request.headers = fresh_headers(pairs or ())
-        return Checked(call, operation, request)
+
+    def _read_slowly(
+        self, call: Call, request: AWSPreparedRequest, operation: str
+    ) -> tuple[bytes | None, list[tuple[Any, Any, Any]] | None, bool, str | None]:
+        """Any request the fast path does not plainly accept: (its body as exact bytes,
+        its headers as read, whether they are sent as read, its problem)."""
+        try:
+            if type(request) is not AWSPreparedRequest:  # its attributes could lie
+                raise UnreadableBody(f"the request is a {type(request).__name__}")
+            body = frozen_body(request.body)
+            pairs, as_read = header_items(request.headers)
+        except UnreadableBody as exc:
+            return None, None, False, f"its body cannot be checked: {exc}"
+        except Exception as exc:  # a headers object that cannot be read fails closed
+            return None, None, False, f"its headers cannot be read: {exc!r}"
+        problem = self.wire.problem(
+            request.method, request.url, pairs, body, operation, sniff=call.spec is None
+        )
+        return body, pairs, as_read, problem
 
     def _observe_late(self, call: Call, operation: str, violations: tuple[Violation, ...]) -> None:
         """Observe mode: what the request as sent would be refused for, beyond what was
         logged when its parameters were judged (a handler changed it since)."""
-        if call is self.plain:  # what is reported is remembered per call
-            call = Call(self, None)
         new = tuple(v for v in violations if (v.path, v.reason) not in call.reported)
         call.reported.update((v.path, v.reason) for v in violations)
         if new:
@@ -254,18 +273,14 @@ class Protection:
 
 
 class Checked:
-    """What a check saw of one request: the very objects, to compare by identity."""
+    """One request in flight: its call, the operation invoked, and the body last judged
+    (None: none yet, or it could not be read)."""
 
-    __slots__ = ("call", "operation", "snapshot")
+    __slots__ = ("body", "call", "operation")
 
-    def __init__(self, call: Call, operation: str, request: AWSPreparedRequest) -> None:
+    def __init__(self, call: Call, operation: str) -> None:
         self.call, self.operation = call, operation
-        self.snapshot = request_snapshot(request)
-
-    def unchanged(self, request: AWSPreparedRequest) -> bool:
-        """Whether the request holds the very objects checked: an exact ``bytes`` or
-        ``str`` cannot change in place, and an object is only ever identical to itself."""
-        return self.snapshot is not None and same_request(request, self.snapshot)
+        self.body: bytes | None = None
 
 
 def refuse_unchecked(protection: Protection) -> None:

@@ -31,8 +31,13 @@ _SIGNALS = frozenset(
         "transfer-encoding",
     )
 )
+_ENCODINGS = frozenset(("content-encoding", "transfer-encoding"))
+_SHAPE_SIGNALS = ("x-amz-target", "content-type", "content-length", "smithy-protocol")
+_Shape = tuple[int, int, int, int]  # where each of _SHAPE_SIGNALS is; -1: absent
+_RPC_V2_CBOR = ("rpc-v2-cbor", b"rpc-v2-cbor")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # what an HTTP field name may hold
 _URL_CACHE_SIZE = 64
+_JSON = json.JSONDecoder(object_pairs_hook=unique_keys)  # json.loads would build one per call
 _UNSEEN: Any = object()
 
 
@@ -73,7 +78,7 @@ def read_body(protocol: str, body: bytes) -> dict[str, Any]:
     try:
         if protocol == JSON:
             text = body.decode("utf-8")  # not UTF-16 or -32, which json.loads would guess
-            value = json.loads(text, object_pairs_hook=unique_keys) if body else {}
+            value = _JSON.decode(text) if body else {}
         elif protocol == CBOR:
             value = decode_cbor(body) if body else {}
         else:
@@ -95,7 +100,16 @@ class Wire:
         endpoint_url: the client's endpoint; the URL path is checked under its path.
     """
 
-    __slots__ = ("_base", "_content_type", "_prefix", "_urls", "protocol")
+    __slots__ = (
+        "_base",
+        "_content_type",
+        "_content_types",
+        "_prefix",
+        "_shapes",
+        "_targets",
+        "_urls",
+        "protocol",
+    )
 
     def __init__(self, model: ServiceModel, endpoint_url: str) -> None:
         self.protocol: str = getattr(model, "resolved_protocol", None) or model.protocol
@@ -104,8 +118,105 @@ class Wire:
             self._content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion')}"
         else:
             self._content_type = "application/cbor"
+        self._content_types = (self._content_type, self._content_type.encode("ascii", "replace"))
         self._base = urlsplit(endpoint_url).path
         self._urls: dict[tuple[str, str], str | None] = {}  # (url, operation) -> its problem
+        # (header names, their lower cases) -> where the signals are; None: read them slowly
+        self._shapes: dict[tuple[Any, Any], _Shape | None] = {}
+        self._targets: dict[str, tuple[str, bytes] | None] = {}  # operation -> X-Amz-Target
+
+    def agrees(
+        self,
+        method: Any,
+        url: Any,
+        columns: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None,
+        body: bytes,
+        operation: str,
+    ) -> bool:
+        """A fast yes: the request plainly names ``operation``, as botocore builds it.
+
+        Only a shortcut: False means "let ``problem`` say", never "refused". True
+        implies ``problem`` finds nothing (the body's first byte aside) and that the
+        headers are sent as read. Each shape of header names is judged once.
+
+        Args:
+            columns: the request's (names, lower cases, values), as ``header_columns``
+                reads botocore's own headers; None: another object, read slowly.
+        """
+        if columns is None or type(method) is not str or method != "POST" or type(url) is not str:
+            return False
+        problem = self._urls.get((url, operation), _UNSEEN)
+        if problem is _UNSEEN:
+            problem = self._url_problem(url, operation)
+        if problem is not None:
+            return False
+        names, lowers, values = columns
+        # exact str names only: a subclass could hash and compare as a name it is not
+        if (*map(type, names), *map(type, lowers)).count(str) != 2 * len(names):
+            return False
+        shape = self._shapes.get((names, lowers), _UNSEEN)
+        if shape is _UNSEEN:
+            shape = self._shape(names, lowers)
+        if shape is None:
+            return False
+        target_at, type_at, length_at, smithy_at = shape
+        expected = self._targets.get(operation, _UNSEEN)
+        if expected is _UNSEEN:
+            expected = self._target(operation)
+        # each signal's value: exactly what botocore sends, as an exact str or bytes
+        if expected is None:  # CBOR: no X-Amz-Target, and smithy-protocol says so
+            if target_at >= 0 or smithy_at < 0:
+                return False
+            expected, sent = _RPC_V2_CBOR, values[smithy_at]
+        elif target_at < 0 or smithy_at >= 0:
+            return False
+        else:
+            sent = values[target_at]
+        if type_at >= 0:
+            content_type = values[type_at]
+            kind = type(content_type)
+            if not (
+                (kind is bytes and content_type == self._content_types[1])
+                or (kind is str and content_type == self._content_types[0])
+            ):
+                return False
+        elif body:
+            return False
+        kind = type(sent)
+        if not ((kind is bytes and sent == expected[1]) or (kind is str and sent == expected[0])):
+            return False
+        length = values[length_at] if length_at >= 0 else None
+        return length is None or (type(length) is str and length == str(len(body)))
+
+    def _target(self, operation: str) -> tuple[str, bytes] | None:
+        """The X-Amz-Target of ``operation``, as str and bytes; None: the protocol has none."""
+        found = None
+        if self.protocol == JSON:
+            text = f"{self._prefix}.{operation}"
+            found = (text, text.encode("ascii", "replace"))
+        if len(self._targets) >= _URL_CACHE_SIZE:
+            self._targets.clear()
+        self._targets[operation] = found
+        return found
+
+    def _shape(self, names: tuple[Any, ...], lowers: tuple[Any, ...]) -> _Shape | None:
+        """Where the signal headers are among ``names``; None when the names are not
+        plain HTTP tokens with their own lower cases, repeat a signal or name an
+        encoding (``problem`` says which)."""
+        shape: _Shape | None = None
+        if (
+            all(names)
+            and _TOKEN.fullmatch("".join(names))
+            and lowers == tuple(map(str.lower, names))
+        ):
+            at = {lower: i for i, lower in enumerate(lowers) if lower in _SIGNALS}
+            signals = [lower for lower in lowers if lower in _SIGNALS]
+            if len(at) == len(signals) and not at.keys() & _ENCODINGS:
+                shape = tuple(at.get(name, -1) for name in _SHAPE_SIGNALS)  # type: ignore[assignment]
+        if len(self._shapes) >= _URL_CACHE_SIZE:
+            self._shapes.clear()
+        self._shapes[names, lowers] = shape
+        return shape
 
     def problem(
         self,
@@ -135,9 +246,10 @@ class Wire:
         if isinstance(found, str):
             return found
         problem = self._header_problem(found, len(body), operation)
-        return problem if problem is not None or not sniff else self._body_problem(body)
+        return problem if problem is not None or not sniff else self.body_problem(body)
 
     def _url_problem(self, url: Any, operation: str) -> str | None:
+        """Why ``url`` is not the one botocore gives ``operation``; each is judged once."""
         if type(url) is not str:
             return f"its URL is a {type(url).__name__}, not a str"
         key = (url, operation)
@@ -215,7 +327,8 @@ class Wire:
             return f"Content-Length is {sent_length!r}, the body has {length} bytes"
         return None
 
-    def _body_problem(self, body: bytes) -> str | None:
+    def body_problem(self, body: bytes) -> str | None:
+        """Why a body not decoded whole is not plainly of this protocol (its first byte)."""
         if not body:
             return None
         first = body[0]

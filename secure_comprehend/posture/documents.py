@@ -27,7 +27,14 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     read member names without regard to case.
     """
     value = dict(pairs)
-    if len(value) != len(pairs) or _case_twins(value):
+    count = len(pairs)
+    if count < 2 or (
+        count == len(value)
+        and "".join(value).isascii()
+        and len(set(map(str.lower, value))) == count
+    ):
+        return value  # the common case, at C speed: one key, or plain ASCII keys all distinct
+    if count != len(value) or _case_twins(value):
         seen, repeated = set(), set()
         for key, _ in pairs:
             repeated.update({key} if key.lower() in seen else set())
