@@ -455,6 +455,7 @@ def cold_breakdown(runs: int, python: str) -> str:
 def steps(secure: Any, calls: int) -> str:
     """Each step of the request path, timed alone on a request the secure client made."""
     import timeit
+    import weakref
 
     from secure_comprehend.guard.enforcement import _GUARDS
     from secure_comprehend.guard.protection import Checked
@@ -475,7 +476,7 @@ def steps(secure: Any, calls: int) -> str:
         secure._endpoint.http_session = real
     job, sentiment = made
     guard = _GUARDS[secure]
-    protection, checked = guard.protection, guard.checked[job]
+    protection, checked = guard.protection, guard.checked[weakref.ref(job)]
     op = "StartEntitiesDetectionJob"
 
     def apply() -> None:

@@ -69,3 +69,125 @@ def test_final_check_reads_cbor(
             InputDataConfig=IN, OutputDataConfig=OUT, LanguageCode="en"
         )
     assert len(recorder.bodies) == 1
+
+
+# The fast path of a look (Wire.agrees) only ever says yes where the slow one does.
+
+
+class _Str(str):
+    __slots__ = ()
+
+
+class _Bytes(bytes):
+    __slots__ = ()
+
+
+def _key_named(headers: Any, lower: str) -> Any:
+    """The key of header ``lower``; "operation": X-Amz-Target (JSON) or smithy-protocol (CBOR)."""
+    wanted = ("x-amz-target", "smithy-protocol") if lower == "operation" else (lower,)
+    return next(key for key in headers._dict if key._lower in wanted)
+
+
+def _rename(lower: str, name: str, new_lower: str | None = None) -> Callable[[Any], None]:
+    def change(headers: Any) -> None:
+        key = _key_named(headers, lower)
+        key._key = name
+        key._lower = name.lower() if new_lower is None else new_lower
+
+    return change
+
+
+def _set(name: Any, value: Any) -> Callable[[Any], None]:
+    return lambda headers: headers.__setitem__(name, value)
+
+
+def _subclassed_key(headers: Any) -> None:
+    from botocore.awsrequest import _HeaderKey
+
+    class Key(_HeaderKey):  # type: ignore[misc]
+        pass
+
+    found = headers._dict
+    key = _key_named(headers, "operation")
+    found[Key(key._key)] = found.pop(key)
+
+
+def _subclassed_value(lower: str, kind: type) -> Callable[[Any], None]:
+    def change(headers: Any) -> None:
+        key = _key_named(headers, lower)
+        headers._dict[key] = kind(headers._dict[key])
+
+    return change
+
+
+HEADER_CHANGES: dict[str, Callable[[Any], None]] = {
+    "none": lambda headers: None,
+    "target: another operation": _set("X-Amz-Target", b"Comprehend_20171127.CreateEndpoint"),
+    "target: as str": _set("X-Amz-Target", "Comprehend_20171127.DetectSentiment"),
+    "operation header: removed": lambda headers: headers._dict.pop(
+        _key_named(headers, "operation")
+    ),
+    "operation header: a bytes subclass": _subclassed_value("operation", _Bytes),
+    "name: renamed to the target in place": _rename("user-agent", "X-Amz-Target"),
+    "name: trailing space": _rename("user-agent", "X-Amz-Target "),
+    "name: lower case disagrees": _rename("user-agent", "User-Agent", "x-amz-target"),
+    "name: a str subclass": _rename("user-agent", _Str("User-Agent")),
+    "name: bytes": _set(b"X-Extra", b"1"),
+    "name: empty": _set("", b"1"),
+    "key: a _HeaderKey subclass": _subclassed_key,
+    "content-type: other": _set("Content-Type", b"application/json"),
+    "content-type: a str subclass": _subclassed_value("content-type", _Str),
+    "content-type: removed": lambda headers: headers.__delitem__("Content-Type"),
+    "content-length: wrong": _set("Content-Length", "1"),
+    "content-length: bytes": _set("Content-Length", b"999"),
+    "smithy-protocol: added": _set("smithy-protocol", "rpc-v2-cbor"),
+    "content-encoding: added": _set("Content-Encoding", "gzip"),
+    "transfer-encoding: added": _set("Transfer-Encoding", "chunked"),
+}
+
+
+def _requests(protocol: str, session: boto3.Session) -> list[Any]:
+    made: list[Any] = []
+    client = session.client("comprehend", region_name="us-east-1")
+    client.meta.events.register("before-send", lambda request, **_: made.append(request))
+    answer = b"\xa0" if protocol == "cbor" else b"{}"
+    client.meta.events.register(
+        "before-send", Recorder(answer, headers={"smithy-protocol": "rpc-v2-cbor"})
+    )
+    client.detect_sentiment(Text="x", LanguageCode="en")
+    client.create_endpoint(EndpointName="e", ModelArn="arn", DesiredInferenceUnits=1)
+    return made
+
+
+@pytest.mark.parametrize("protocol", ["json", "cbor"])
+@pytest.mark.parametrize("change", list(HEADER_CHANGES))
+def test_the_fast_look_never_says_yes_where_the_slow_one_says_no(
+    protocol: str,
+    change: str,
+    modified_session: Callable[[Callable[[dict[str, Any]], None]], boto3.Session],
+) -> None:
+    from conftest import cbor_only
+
+    from secure_comprehend._botocore import header_columns, header_items
+    from secure_comprehend.guard.wire import Wire
+
+    session = modified_session(cbor_only) if protocol == "cbor" else boto3.Session()
+    model = session.client("comprehend", region_name="us-east-1").meta.service_model
+    wire = Wire(model, "https://comprehend.us-east-1.amazonaws.com")
+    operations = ["DetectSentiment", "CreateEndpoint"]
+    for request, operation in zip(_requests(protocol, session), operations, strict=True):
+        HEADER_CHANGES[change](request.headers)
+        columns = header_columns(request.headers)
+        body = request.body
+        pairs, as_read = header_items(request.headers)
+        slow = wire.problem(request.method, request.url, pairs, body, operation, sniff=False)
+        fast = wire.agrees(request.method, request.url, columns, body, operation)
+        assert fast == (slow is None and as_read), (change, slow, as_read)
+        assert fast or change != "none"  # botocore's own requests take the fast path
+        for method, url in [
+            ("GET", request.url),
+            (_Str("POST"), request.url),
+            (request.method, request.url + "#/operation/CreateEndpoint"),
+            (request.method, _Str(request.url)),
+        ]:
+            assert not wire.agrees(method, url, columns, body, operation), (change, method, url)

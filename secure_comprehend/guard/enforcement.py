@@ -232,9 +232,9 @@ class _Guard:
         self.covered = frozenset(operations_for(model, client_loader(client)).specs)
         self.live: LiveSource | None = None
         self.posture: Posture | None = None  # the posture the protection was built from
-        # each request in flight: what was checked (kept here: a handler could forge it
-        # on the request); gone with the request
-        self.checked: weakref.WeakKeyDictionary[Any, Checked] = weakref.WeakKeyDictionary()
+        # each request in flight (by a weak reference): what was checked, kept here (a
+        # handler could forge it on the request); gone with the request
+        self.checked: dict[weakref.ref[Any], Checked] = {}
 
     def follow(self, posture: Posture, live: LiveSource | None) -> None:
         self.posture, self.live = posture, live
@@ -273,6 +273,10 @@ class _Guard:
         """before-parameter-build, last: apply the call's protection to its parameters."""
         if context is None:  # pragma: no cover - botocore always passes the call's context
             context = {}
+        protection = self.protection
+        if CALL not in context and model.name not in protection.specs:
+            context[CALL] = protection.plain  # nothing to apply: the call is bound, no more
+            return
         call = self._bound(context, model.name)
         if call is None:  # an operation without security members (or a call begun unprotected)
             call = context[CALL] = self.protection.bind(model.name, params)
@@ -296,21 +300,24 @@ class _Guard:
         call = self._bound(context, operation) if isinstance(context, dict) else None
         if call is None:  # a handler dropped the call's context: judged under the current one
             call = self.protection.bind(operation, {})
-        checked = self.checked[request] = Checked(call, operation)
+        checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
         call.protection.check(checked, request)
+
+    def _gone(self, request: weakref.ref[Any]) -> None:
+        self.checked.pop(request, None)
 
     def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
         """before-send, last: whatever the handlers before it changed, check again."""
-        checked = self.checked.get(request)
+        checked = self.checked.get(weakref.ref(request))
         if checked is None:  # pragma: no cover - every request is created by the endpoint
             operation = event_name.rpartition(".")[2]
             call = self.protection.bind(operation, {})
-            checked = self.checked[request] = Checked(call, operation)
+            checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
         checked.call.protection.check(checked, request)
 
     def sending(self, request: AWSPreparedRequest) -> None:
         """Inside the HTTP send: the last look at what goes out."""
-        checked = self.checked.get(request)
+        checked = self.checked.get(weakref.ref(request))
         if checked is None:
             refuse_unchecked(self.protection)
         else:
