@@ -15,6 +15,8 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``HeadersDict._dict`` and ``_HeaderKey`` (its ``_key`` and ``_lower``): a request's
   headers, read without building a view per header, and built anew from what was checked.
 - ``AWSPreparedRequest``: the one class of request an endpoint creates (aiobotocore's too).
+- ``URLLib3Session.send`` reads ``request.context["read_timeout"]`` before it writes the
+  request.
 - ``RpcV2CBORParser``'s stream reader and ``_parse_key_value_pair``: botocore's own CBOR
   decoder, made strict for request bodies.
 """
@@ -240,9 +242,30 @@ def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tupl
     if type(found) is not dict:  # a subclass could answer botocore's look-ups otherwise
         return None
     keys = tuple(found)
-    if tuple(map(type, keys)).count(_HeaderKey) != len(keys):
-        return None
+    for key in keys:
+        if type(key) is not _HeaderKey:  # by identity: a metaclass could make == lie
+            return None
     return tuple(map(_NAME, keys)), tuple(map(_LOWER, keys)), tuple(dict.values(found))
+
+
+def send_context_problem(request: Any) -> str | None:
+    """Why botocore's HTTP send could run someone's code reading ``request.context``
+    before the request is written; None if it cannot.
+
+    ``URLLib3Session.send`` reads ``request.context.get("read_timeout")`` and hands the
+    value to urllib3 (which converts it to a number) before it reads the body and headers:
+    the context must be a plain ``dict`` and the timeout a plain number, or absent.
+    """
+    context = getattr(request, "context", None)
+    if context is None:
+        return None
+    if type(context) is not dict:
+        return f"its context is a {type(context).__name__}, not a dict"
+    timeout = context.get("read_timeout")
+    kind = type(timeout)
+    if timeout is None or kind is int or kind is float:
+        return None
+    return f"its read_timeout is a {type(timeout).__name__}, not a number"
 
 
 def decode_cbor(body: bytes) -> Any:

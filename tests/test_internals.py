@@ -160,3 +160,20 @@ def test_the_endpoint_creates_botocore_s_prepared_request() -> None:
     assert type(made[0]) is AWSPreparedRequest, (
         "Endpoint.create_request no longer returns a botocore.awsrequest.AWSPreparedRequest"
     )
+
+
+def test_botocore_s_http_send_reads_the_read_timeout_from_the_request_context() -> None:
+    from botocore.httpsession import URLLib3Session
+
+    request = AWSPreparedRequest("POST", "https://h/", {}, b"", False, context={})
+    session = URLLib3Session()
+    assert session._get_request_timeout(request) is None
+    request.context["read_timeout"] = 7
+    timeout = session._get_request_timeout(request)
+    assert timeout is not None and timeout.read_timeout == 7, (
+        "URLLib3Session no longer reads request.context['read_timeout']: "
+        "send_context_problem must follow what the HTTP send reads now"
+    )
+    assert _internals.send_context_problem(request) is None
+    request.context["read_timeout"] = "7"
+    assert _internals.send_context_problem(request) == "its read_timeout is a str, not a number"

@@ -36,6 +36,7 @@ from conftest import (
 )
 
 import secure_comprehend as sc
+from secure_comprehend.guard.protection import CALL
 
 OP = "StartEntitiesDetectionJob"
 BAD = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
@@ -646,7 +647,10 @@ def test_a_request_whose_class_is_swapped_never_gets_out(wire_server: WireServer
 
 
 def _forge_plain(context: Any) -> None:
-    context["secure_comprehend"] = context["secure_comprehend"].protection.plain
+    from secure_comprehend.guard.protection import Call
+
+    protection = context["secure_comprehend"].protection
+    context["secure_comprehend"] = Call(protection, None, context)
 
 
 def _forge_spec(context: Any) -> None:
@@ -668,7 +672,11 @@ def _forge_protection(context: Any) -> None:
 @pytest.mark.parametrize(
     "forge",
     [_forge_plain, _forge_spec, _forge_protection],
-    ids=["the protection's plain call", "a call without its spec", "another client's call"],
+    ids=[
+        "a call of its protection without a spec",
+        "a call without its spec",
+        "another client's call",
+    ],
 )
 def test_a_call_binding_forged_in_the_context_is_not_trusted(
     wire_server: WireServer, forge: Callable[[Any], None]
@@ -709,4 +717,106 @@ def test_a_member_repeated_under_any_case_mapping_is_refused(
     )
     with pytest.raises(sc.PostureViolation, match="duplicate keys"):
         client.start_entities_detection_job(**IO)
+    assert wire_server.received == []
+
+
+# What a third stranger's attack found: code that runs inside the HTTP send, after the last
+# look, and a binding kept from an earlier call (each got a violating request out).
+
+
+class _ContextThatRewrites(dict[str, Any]):
+    """botocore's HTTP send reads ``request.context.get("read_timeout")`` before the body."""
+
+    def __init__(self, original: dict[str, Any], then: Callable[[], None]) -> None:
+        super().__init__(original)
+        self.then = then
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key == "read_timeout":
+            self.then()
+        return super().get(key, default)
+
+
+class _Timeout(float):  # urllib3 converts the read timeout to a number: float(it) runs this
+    then: Callable[[], None] = staticmethod(lambda: None)
+
+    def __float__(self) -> float:
+        type(self).then()
+        return 60.0
+
+
+def _rewrite_inside_the_send(how: str, bad: bytes) -> Callable[..., None]:
+    def arm(request: Any, **_: Any) -> None:
+        def swap() -> None:
+            request.body = bad
+            request.headers["Content-Length"] = str(len(bad))
+
+        if how == "context":
+            request.context = _ContextThatRewrites(request.context, swap)
+        else:
+            _Timeout.then = staticmethod(swap)
+            request.context["read_timeout"] = _Timeout(60)
+
+    return arm
+
+
+@pytest.mark.parametrize("how", ["context", "read_timeout"])
+@pytest.mark.parametrize("protocol", ["json", "cbor"])
+def test_nothing_that_runs_inside_the_http_send_rewrites_what_was_checked(
+    wire_server: WireServer, modified_session: Any, how: str, protocol: str
+) -> None:
+    session = modified_session(cbor_only) if protocol == "cbor" else boto3.Session()
+    bad = serialized(session, "start_entities_detection_job", ESCAPE).body
+    client = sc.protect(client_for(wire_server, session), make_posture())
+    arm = _rewrite_inside_the_send(how, bad)
+    client.meta.events.register_first("before-send.comprehend", arm)
+    with pytest.raises(sc.PostureViolation, match=r"context|read_timeout"):
+        client.start_entities_detection_job(**IO)
+    assert wire_server.received == []
+
+
+class _Lazy:
+    """A header value http.client calls ``encode()`` on while it writes the headers."""
+
+    def encode(self, *_: Any) -> bytes:
+        return b"x"
+
+
+def test_a_header_value_that_is_not_text_is_refused(wire_server: WireServer) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+    client.meta.events.register_first(
+        "before-send.comprehend.DetectSentiment",
+        lambda request, **_: request.headers.__setitem__("X-Lazy", _Lazy()),
+    )
+    with pytest.raises(sc.PostureViolation, match="X-Lazy is a _Lazy, not str, bytes or int"):
+        client.detect_sentiment(**SENTIMENT)
+    assert wire_server.received == []
+
+
+def test_a_binding_kept_from_an_earlier_audit_call_is_not_this_call_s(
+    wire_server: WireServer,
+) -> None:
+    client = sc.protect(client_for(wire_server), make_posture("audit"))
+    kept: list[Any] = []
+    event = f"before-parameter-build.comprehend.{OP}"
+    client.meta.events.register(event, lambda context, **_: kept.append(context[CALL]))
+    client.start_entities_detection_job(**IO)  # compliant, in audit mode: its binding kept
+    sc.protect(client, make_posture())  # enforce from now on
+    client.meta.events.register(
+        event, lambda context, **_: context.__setitem__(CALL, kept[0]), unique_id="reuse"
+    )
+    with pytest.raises(sc.PostureViolation, match="VpcConfig"):
+        client.start_entities_detection_job(**ESCAPE)
+    assert escapes(wire_server) == []
+
+
+def test_a_request_sent_to_another_host_is_refused(wire_server: WireServer) -> None:
+    client = sc.protect(client_for(wire_server), make_posture())
+
+    def elsewhere(request: Any, **_: Any) -> None:
+        request.url = request.url.replace("127.0.0.1", "localhost")
+
+    client.meta.events.register_first("before-send.comprehend.DetectSentiment", elsewhere)
+    with pytest.raises(sc.PostureViolation, match="not to the client's endpoint"):
+        client.detect_sentiment(**SENTIMENT)
     assert wire_server.received == []

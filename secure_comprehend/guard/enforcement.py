@@ -251,7 +251,7 @@ class _Guard:
                 return self._bind_after_refresh(live, params, model, context)
             else:  # never read the store on the event loop, even if the TTL ends just now
                 self._refresh(live, live.cached)
-        context[CALL] = self.protection.bind(model.name, params)
+        context[CALL] = self.protection.bind(model.name, params, context)
         return None
 
     async def _bind_after_refresh(
@@ -261,7 +261,7 @@ class _Guard:
         import asyncio
 
         await asyncio.to_thread(self._refresh, live, live.following)
-        context[CALL] = self.protection.bind(model.name, params)
+        context[CALL] = self.protection.bind(model.name, params, context)
 
     def apply(
         self,
@@ -275,22 +275,23 @@ class _Guard:
             context = {}
         protection = self.protection
         if CALL not in context and model.name not in protection.specs:
-            context[CALL] = protection.plain  # nothing to apply: the call is bound, no more
+            context[CALL] = Call(protection, None, context)  # nothing to apply: bound, no more
             return
         call = self._bound(context, model.name)
         if call is None:  # an operation without security members (or a call begun unprotected)
-            call = context[CALL] = self.protection.bind(model.name, params)
+            call = context[CALL] = self.protection.bind(model.name, params, context)
         call.protection.apply(call, params)
 
     def _bound(self, context: dict[str, Any], operation: str) -> Call | None:
-        """The call's binding, if it is one this guard made for ``operation``; None if
-        there is none, or a handler replaced or forged it (the call is bound anew)."""
+        """The call's binding, if it is one this guard made for this very call (``context``
+        is the call's own) of ``operation``; None if there is none, or a handler replaced
+        or forged it (the call is bound anew)."""
         call = context.get(CALL)
-        if type(call) is not Call:
-            return None
+        if type(call) is not Call or call.context is not context:
+            return None  # none, forged, or another call's (an earlier protection's, say)
         protection = call.protection
         if protection is not self.protection and protection not in self.issued:
-            return None  # another guard's, or forged
+            return None  # another guard's
         return call if call.spec is protection.specs.get(operation) else None
 
     def created(self, request: AWSPreparedRequest, params: Any, operation_model: Any) -> None:
@@ -299,7 +300,7 @@ class _Guard:
         operation = str(getattr(operation_model, "name", ""))
         call = self._bound(context, operation) if isinstance(context, dict) else None
         if call is None:  # a handler dropped the call's context: judged under the current one
-            call = self.protection.bind(operation, {})
+            call = self.protection.bind(operation, {}, None)
         checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
         call.protection.check(checked, request)
 
@@ -311,7 +312,7 @@ class _Guard:
         checked = self.checked.get(weakref.ref(request))
         if checked is None:  # pragma: no cover - every request is created by the endpoint
             operation = event_name.rpartition(".")[2]
-            call = self.protection.bind(operation, {})
+            call = self.protection.bind(operation, {}, None)
             checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
         checked.call.protection.check(checked, request)
 

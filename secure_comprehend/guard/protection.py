@@ -18,6 +18,7 @@ from secure_comprehend._botocore import (
     fresh_headers,
     header_columns,
     header_items,
+    send_context_problem,
 )
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
@@ -40,16 +41,21 @@ CALL = "secure_comprehend"  # the key of a call's Call in botocore's per-call co
 
 
 class Call:
-    """One call: the protection it started under (fixed), and what was found of it."""
+    """One call: the protection it started under (fixed), the call's own botocore context
+    (a binding found in another call's context is not this call's), and what was found."""
 
-    __slots__ = ("protection", "reported", "spec", "verdicts")
+    __slots__ = ("context", "protection", "reported", "spec", "verdicts")
 
+    context: dict[str, Any] | None
     protection: Protection
     spec: OperationSpec | None  # None: an operation this posture has nothing to say about
     verdicts: dict[str, str | None]
     reported: set[tuple[str, str]]
 
-    def __init__(self, protection: Protection, spec: OperationSpec | None) -> None:
+    def __init__(
+        self, protection: Protection, spec: OperationSpec | None, context: dict[str, Any] | None
+    ) -> None:
+        object.__setattr__(self, "context", context)
         object.__setattr__(self, "protection", protection)
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "verdicts", {})  # [models] verify: model ARN -> why not
@@ -106,19 +112,18 @@ class Protection:
         verifies = posture is not None and posture.models is not None and posture.models.verify
         self.verifier = verifier if verifies else None
         self.about = about
-        self.plain = Call(self, None)  # shared by the calls of operations it does not govern
 
-    def bind(self, operation: str, params: Mapping[str, Any]) -> Call:
-        """A call of ``operation`` under this protection.
+    def bind(
+        self, operation: str, params: Mapping[str, Any], context: dict[str, Any] | None
+    ) -> Call:
+        """A call of ``operation``, whose botocore context is ``context``, under this protection.
 
         With ``[models] verify``, the models the caller named are described here, at the
         start of the call, before the call itself (a Stubber test queues them first).
         """
         spec = self.specs.get(operation)
-        if spec is None:
-            return self.plain
-        call = Call(self, spec)
-        if self.verifier is not None and self.posture is not None:
+        call = Call(self, spec, context)
+        if spec is not None and self.verifier is not None and self.posture is not None:
             self.verifier.violations(spec, params, self.posture, call.verdicts)
         return call
 
@@ -180,14 +185,14 @@ class Protection:
                 problem = self.wire.body_problem(body)
         else:
             body, pairs, as_read, problem = self._read_slowly(call, request, operation)
+        if problem is None:  # what the HTTP send reads besides: nothing may run code there
+            problem = send_context_problem(request)
         violations: tuple[Violation, ...] = ()
         if problem is not None:
             violations = (Violation(operation, "(request)", None, problem),)
         if call.spec is not None and body is not None and body is not checked.body:
             violations += self._check_body(call, call.spec, body)  # every violation at once
         checked.body = body
-        if violations and call is self.plain:  # what is reported is remembered per request
-            call = checked.call = Call(self, None)
         if self.observe:
             self._observe_late(call, operation, violations)
             return

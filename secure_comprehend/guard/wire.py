@@ -104,6 +104,7 @@ class Wire:
         "_base",
         "_content_type",
         "_content_types",
+        "_origin",
         "_prefix",
         "_shapes",
         "_targets",
@@ -119,7 +120,9 @@ class Wire:
         else:
             self._content_type = "application/cbor"
         self._content_types = (self._content_type, self._content_type.encode("ascii", "replace"))
-        self._base = urlsplit(endpoint_url).path
+        endpoint = urlsplit(endpoint_url)
+        self._origin = (endpoint.scheme, endpoint.netloc)
+        self._base = endpoint.path
         self._urls: dict[tuple[str, str], str | None] = {}  # (url, operation) -> its problem
         # (header names, their lower cases) -> where the signals are; None: read them slowly
         self._shapes: dict[tuple[Any, Any], _Shape | None] = {}
@@ -151,8 +154,7 @@ class Wire:
         if problem is not None:
             return False
         names, lowers, values = columns
-        # exact str names only: a subclass could hash and compare as a name it is not
-        if (*map(type, names), *map(type, lowers)).count(str) != 2 * len(names):
+        if not _plain(names, lowers, values):
             return False
         shape = self._shapes.get((names, lowers), _UNSEEN)
         if shape is _UNSEEN:
@@ -268,9 +270,13 @@ class Wire:
         if "#" in url or "?" in url:
             return f"its URL {url!r} has a query or fragment"
         try:
-            path = urlsplit(url).path
+            parts = urlsplit(url)
         except ValueError as exc:
             return f"its URL {url!r} does not parse: {exc}"
+        origin, path = (parts.scheme, parts.netloc), parts.path
+        if origin != self._origin:
+            sent, own = "://".join(origin), "://".join(self._origin)
+            return f"its URL goes to {sent}, not to the client's endpoint {own}"
         if path != expected:  # a parameter (;) or an escape (%2F) added to it too
             return f"its URL path is {path!r}, not {expected!r}, the path of {operation}"
         return None
@@ -292,6 +298,8 @@ class Wire:
             what = repr(bad) if type(bad) is str else f"a {type(bad).__name__}"
             return f"a header name, {what}, is not an HTTP token (RFC 9110)"
         for name, lower, value in headers:
+            if not _plain_value(value):  # the HTTP client would call into it
+                return f"the header {name} is a {type(value).__name__}, not str, bytes or int"
             if lower not in _SIGNALS:
                 continue
             if lower in found:
@@ -337,6 +345,28 @@ class Wire:
         if self.protocol == CBOR and not 0xA0 <= first <= 0xBF:  # a CBOR map
             return "the body cannot be checked: it is not a CBOR map"
         return None
+
+
+def _plain(names: tuple[Any, ...], lowers: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
+    """Whether every name is an exact ``str`` (a subclass could hash, compare or encode as
+    a name it is not) and every value a plain ``str``, ``bytes`` or ``int``."""
+    for name, lower, value in zip(names, lowers, values, strict=True):
+        kind = type(value)  # _plain_value, inlined: this runs for every header of every look
+        if (
+            type(name) is not str
+            or type(lower) is not str
+            or (kind is not bytes and kind is not str and kind is not int and kind is not bool)
+        ):
+            return False
+    return True
+
+
+def _plain_value(value: Any) -> bool:
+    """Whether the HTTP client can write ``value`` without calling anyone's code: an exact
+    ``str``, ``bytes``, ``int`` or ``bool``, its class compared by identity (a metaclass
+    could make ``==`` lie)."""
+    kind = type(value)
+    return kind is bytes or kind is str or kind is int or kind is bool
 
 
 def _retargeted(signal: str, sent: str, operation: str) -> str:
