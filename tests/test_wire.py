@@ -82,6 +82,19 @@ class _Bytes(bytes):
     __slots__ = ()
 
 
+class _ClaimsToBeStr(type):
+    """A metaclass whose classes compare equal to any class (``str`` included)."""
+
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+    __hash__ = type.__hash__
+
+
+class _Pretender(str, metaclass=_ClaimsToBeStr):
+    __slots__ = ()
+
+
 def _key_named(headers: Any, lower: str) -> Any:
     """The key of header ``lower``; "operation": X-Amz-Target (JSON) or smithy-protocol (CBOR)."""
     wanted = ("x-amz-target", "smithy-protocol") if lower == "operation" else (lower,)
@@ -132,6 +145,8 @@ HEADER_CHANGES: dict[str, Callable[[Any], None]] = {
     "name: trailing space": _rename("user-agent", "X-Amz-Target "),
     "name: lower case disagrees": _rename("user-agent", "User-Agent", "x-amz-target"),
     "name: a str subclass": _rename("user-agent", _Str("User-Agent")),
+    "name: its class claims to be str": _rename("user-agent", _Pretender("User-Agent")),
+    "value: its class claims to be bytes": _subclassed_value("user-agent", _Pretender),
     "name: bytes": _set(b"X-Extra", b"1"),
     "name: empty": _set("", b"1"),
     "key: a _HeaderKey subclass": _subclassed_key,
