@@ -229,12 +229,15 @@ _NAME, _LOWER = operator.attrgetter("_key"), operator.attrgetter("_lower")
 
 
 def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None:
-    """(names, lower cases, values) of a ``HeadersDict`` whose every key is botocore's own
-    ``_HeaderKey``, read as its ``items()`` (and so the HTTP client) would read them, in
-    one pass of C-level maps; None for any other object (``header_items`` reads those).
+    """(names, lower cases, values) of headers exactly as botocore makes them, read as its
+    ``items()`` (and so the HTTP client) would read them; None for anything else (read it
+    with ``header_items``).
 
-    What a ``_HeaderKey`` holds is not checked here: its name is read as it is, and the
-    caller compares the lower cases with the names'.
+    As botocore makes them: a ``HeadersDict`` over a plain ``dict`` whose every key is a
+    ``_HeaderKey`` with an exact ``str`` name and lower case, and every value a plain
+    ``str``, ``bytes`` or ``int`` (the HTTP client writes those without calling anyone's
+    code). Classes are compared by identity: a metaclass could make ``==`` lie. Whether
+    each lower case is its name's is for the caller to compare.
     """
     if type(headers) is not HeadersDict:
         return None
@@ -242,10 +245,18 @@ def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tupl
     if type(found) is not dict:  # a subclass could answer botocore's look-ups otherwise
         return None
     keys = tuple(found)
-    for key in keys:
-        if type(key) is not _HeaderKey:  # by identity: a metaclass could make == lie
+    names, lowers = tuple(map(_NAME, keys)), tuple(map(_LOWER, keys))
+    values = tuple(dict.values(found))
+    for key, name, lower, value in zip(keys, names, lowers, values, strict=True):
+        kind = type(value)
+        if (
+            type(key) is not _HeaderKey
+            or type(name) is not str
+            or type(lower) is not str
+            or (kind is not bytes and kind is not str and kind is not int and kind is not bool)
+        ):
             return None
-    return tuple(map(_NAME, keys)), tuple(map(_LOWER, keys)), tuple(dict.values(found))
+    return names, lowers, values
 
 
 def send_context_problem(request: Any) -> str | None:

@@ -144,7 +144,7 @@ class Wire:
 
         Args:
             columns: the request's (names, lower cases, values), as ``header_columns``
-                reads botocore's own headers; None: another object, read slowly.
+                reads headers made as botocore makes them; None: anything else, read slowly.
         """
         if columns is None or type(method) is not str or method != "POST" or type(url) is not str:
             return False
@@ -154,8 +154,6 @@ class Wire:
         if problem is not None:
             return False
         names, lowers, values = columns
-        if not _plain(names, lowers, values):
-            return False
         shape = self._shapes.get((names, lowers), _UNSEEN)
         if shape is _UNSEEN:
             shape = self._shape(names, lowers)
@@ -345,20 +343,6 @@ class Wire:
         if self.protocol == CBOR and not 0xA0 <= first <= 0xBF:  # a CBOR map
             return "the body cannot be checked: it is not a CBOR map"
         return None
-
-
-def _plain(names: tuple[Any, ...], lowers: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
-    """Whether every name is an exact ``str`` (a subclass could hash, compare or encode as
-    a name it is not) and every value a plain ``str``, ``bytes`` or ``int``."""
-    for name, lower, value in zip(names, lowers, values, strict=True):
-        kind = type(value)  # _plain_value, inlined: this runs for every header of every look
-        if (
-            type(name) is not str
-            or type(lower) is not str
-            or (kind is not bytes and kind is not str and kind is not int and kind is not bool)
-        ):
-            return False
-    return True
 
 
 def _plain_value(value: Any) -> bool:
