@@ -27,7 +27,6 @@ import functools
 import importlib.abc
 import importlib.util
 import inspect
-import operator
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -225,9 +224,6 @@ def fresh_headers(read: Iterable[tuple[str, Any, Any]]) -> Any:
     return headers
 
 
-_NAME, _LOWER = operator.attrgetter("_key"), operator.attrgetter("_lower")
-
-
 def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None:
     """(names, lower cases, values) of headers exactly as botocore makes them, read as its
     ``items()`` (and so the HTTP client) would read them; None for anything else (read it
@@ -244,19 +240,20 @@ def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tupl
     found = headers._dict  # type: ignore[attr-defined]
     if type(found) is not dict:  # a subclass could answer botocore's look-ups otherwise
         return None
-    keys = tuple(found)
-    names, lowers = tuple(map(_NAME, keys)), tuple(map(_LOWER, keys))
-    values = tuple(dict.values(found))
-    for key, name, lower, value in zip(keys, names, lowers, values, strict=True):
-        kind = type(value)
+    names, lowers = [], []
+    for key, value in dict.items(found):
+        if type(key) is not _HeaderKey:
+            return None
+        name, lower, kind = key._key, key._lower, type(value)  # type: ignore[attr-defined]
         if (
-            type(key) is not _HeaderKey
-            or type(name) is not str
+            type(name) is not str
             or type(lower) is not str
             or (kind is not bytes and kind is not str and kind is not int and kind is not bool)
         ):
             return None
-    return names, lowers, values
+        names.append(name)
+        lowers.append(lower)
+    return tuple(names), tuple(lowers), tuple(dict.values(found))
 
 
 def send_context_problem(request: Any) -> str | None:
