@@ -262,13 +262,17 @@ def send_context_problem(request: Any) -> str | None:
 
     ``URLLib3Session.send`` reads ``request.context.get("read_timeout")`` and hands the
     value to urllib3 (which converts it to a number) before it reads the body and headers:
-    the context must be a plain ``dict`` and the timeout a plain number, or absent.
+    the context must be a plain ``dict`` with ``str`` keys and the timeout a plain number,
+    or absent.
     """
     context = getattr(request, "context", None)
     if context is None:
         return None
     if type(context) is not dict:
         return f"its context is a {type(context).__name__}, not a dict"
+    for key in context:  # a key that hashes like "read_timeout" would be compared with it
+        if type(key) is not str:
+            return f"its context has a key of class {type(key).__name__}, not str"
     timeout = context.get("read_timeout")
     kind = type(timeout)
     if timeout is None or kind is int or kind is float:

@@ -820,3 +820,36 @@ def test_a_request_sent_to_another_host_is_refused(wire_server: WireServer) -> N
     with pytest.raises(sc.PostureViolation, match="not to the client's endpoint"):
         client.detect_sentiment(**SENTIMENT)
     assert wire_server.received == []
+
+
+class _CollidesWithReadTimeout:
+    """A context key that hashes like "read_timeout": looking that up compares with it."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self.then = then
+
+    def __hash__(self) -> int:
+        return hash("read_timeout")
+
+    def __eq__(self, other: object) -> bool:
+        self.then()
+        return False
+
+
+def test_a_context_key_that_runs_code_when_read_timeout_is_looked_up_is_refused(
+    wire_server: WireServer,
+) -> None:
+    bad = serialized(boto3.Session(), "start_entities_detection_job", ESCAPE).body
+    client = sc.protect(client_for(wire_server), make_posture())
+
+    def arm(request: Any, **_: Any) -> None:
+        def swap() -> None:
+            request.body = bad
+            request.headers["Content-Length"] = str(len(bad))
+
+        request.context[_CollidesWithReadTimeout(swap)] = None
+
+    client.meta.events.register("before-send.comprehend", arm)
+    with pytest.raises(sc.PostureViolation, match="context has a key of class"):
+        client.start_entities_detection_job(**IO)
+    assert wire_server.received == []
