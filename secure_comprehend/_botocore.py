@@ -6,6 +6,9 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``Endpoint.create_request`` and ``Endpoint._send`` (per client, also aiobotocore's
   coroutine versions): the request as it will be sent, before any ``before-send``
   handler sees it, and at the HTTP send itself.
+- ``Endpoint._event_emitter``, an ``EventAliaser`` (``_alias_event_name``, ``_emitter``)
+  over a ``HierarchicalEmitter`` (``_lookup_cache``, ``_handlers.prefix_search``): the
+  endpoint's ``before-send`` handlers, called in botocore's order with a look before each.
 - ``ClientCreator.create_client``: every client any session creates (``patch()``), and
   aiobotocore's ``AioClientCreator.create_client`` (a coroutine function), wrapped when
   ``aiobotocore.client`` is imported, before or after ``patch()``.
@@ -44,27 +47,33 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
     Created = Callable[[AWSPreparedRequest, dict[str, Any], OperationModel], None]
-    Sending = Callable[[AWSPreparedRequest], None]
+    Look = Callable[[AWSPreparedRequest], None]
 
 
-def wrap_endpoint(client: BaseClient, created: Created, sending: Sending) -> None:
-    """Call ``created`` on each request the client's endpoint creates, and ``sending``
-    inside its HTTP send.
+def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
+    """Call ``created`` on each request the client's endpoint creates, and ``look``
+    before each ``before-send`` handler and inside the HTTP send.
 
     ``created`` runs after ``request-created`` handlers and signing, before any
-    ``before-send`` handler (a transport such as moto's answers there); ``sending`` runs
-    at the send, after every handler. aiobotocore's methods are coroutine functions.
+    ``before-send`` handler; ``look`` runs before every ``before-send`` handler, whatever
+    its name, its order or when it was registered (a transport such as moto's answers
+    there: each sees only a request just looked at), and at the send, after every
+    handler. aiobotocore's methods are coroutine functions.
 
     Raises:
-        TypeError: the client has no endpoint laid out as botocore's (fail closed).
+        TypeError: the client has no endpoint or emitter laid out as botocore's (fail
+            closed).
     """
     endpoint = getattr(client, "_endpoint", None)
     create = getattr(endpoint, "create_request", None)
     send = getattr(endpoint, "_send", None)
-    if create is None or send is None:
+    events = getattr(endpoint, "_event_emitter", None)
+    if create is None or send is None or not _emits_as_botocore(events):
         raise TypeError(
-            "secure_comprehend needs botocore's Endpoint.create_request and Endpoint._send; "
-            f"this client's endpoint is a {type(endpoint).__name__}"
+            "secure_comprehend needs botocore's Endpoint.create_request, Endpoint._send and "
+            "an EventAliaser over a HierarchicalEmitter as Endpoint._event_emitter; this "
+            f"client's endpoint is a {type(endpoint).__name__} emitting through a "
+            f"{type(events).__name__}"
         )
     if inspect.iscoroutinefunction(create):
 
@@ -74,10 +83,11 @@ def wrap_endpoint(client: BaseClient, created: Created, sending: Sending) -> Non
             return request
 
         async def send_async(request: Any) -> Any:
-            sending(request)
+            look(request)
             return await send(request)
 
         endpoint.create_request, endpoint._send = create_async, send_async  # type: ignore[union-attr]
+        endpoint._event_emitter = _AsyncLookBeforeEachSend(events, look)  # type: ignore[union-attr]
         return
 
     def create_sync(params: dict[str, Any], operation_model: Any = None) -> Any:
@@ -86,10 +96,80 @@ def wrap_endpoint(client: BaseClient, created: Created, sending: Sending) -> Non
         return request
 
     def send_sync(request: Any) -> Any:
-        sending(request)
+        look(request)
         return send(request)
 
     endpoint.create_request, endpoint._send = create_sync, send_sync  # type: ignore[union-attr]
+    endpoint._event_emitter = _LookBeforeEachSend(events, look)  # type: ignore[union-attr]
+
+
+def _emits_as_botocore(events: Any) -> bool:
+    """Whether ``events`` is laid out as botocore's ``EventAliaser`` over a
+    ``HierarchicalEmitter`` (aiobotocore's too): what ``_before_send_handlers`` reads."""
+    emitter = getattr(events, "_emitter", None)
+    return (
+        callable(getattr(events, "_alias_event_name", None))
+        and isinstance(getattr(emitter, "_lookup_cache", None), dict)
+        and callable(getattr(getattr(emitter, "_handlers", None), "prefix_search", None))
+    )
+
+
+def _before_send_handlers(events: Any, event_name: str) -> tuple[str, list[Any]]:
+    """The name botocore emits ``event_name`` as, and its handlers in botocore's order
+    (found and cached as ``HierarchicalEmitter._emit`` finds and caches them)."""
+    name = events._alias_event_name(event_name)
+    emitter = events._emitter
+    handlers = emitter._lookup_cache.get(name)
+    if handlers is None:
+        handlers = emitter._handlers.prefix_search(name)
+        emitter._lookup_cache[name] = handlers
+    return name, list(handlers)
+
+
+class _LookBeforeEachSend:
+    """An endpoint's event emitter that emits ``before-send`` itself, with a look at the
+    request before each handler; every other event, and every other attribute, is the
+    client's own emitter's."""
+
+    __slots__ = ("_events", "_look")
+
+    def __init__(self, events: Any, look: Look) -> None:
+        self._events, self._look = events, look
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._events, name)
+
+    def emit(self, event_name: str, **kwargs: Any) -> Any:
+        if not event_name.startswith("before-send."):
+            return self._events.emit(event_name, **kwargs)
+        kwargs["event_name"], handlers = _before_send_handlers(self._events, event_name)
+        request: Any = kwargs.get("request")
+        responses = []
+        for handler in handlers:
+            self._look(request)
+            responses.append((handler, handler(**kwargs)))
+        return responses
+
+
+class _AsyncLookBeforeEachSend(_LookBeforeEachSend):
+    """The same for aiobotocore, whose emitter's ``emit`` is awaited (and awaits what a
+    handler returns, when it can be awaited)."""
+
+    __slots__ = ()
+
+    async def emit(self, event_name: str, **kwargs: Any) -> Any:
+        if not event_name.startswith("before-send."):
+            return await self._events.emit(event_name, **kwargs)
+        kwargs["event_name"], handlers = _before_send_handlers(self._events, event_name)
+        request: Any = kwargs.get("request")
+        responses = []
+        for handler in handlers:
+            self._look(request)
+            response = handler(**kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+            responses.append((handler, response))
+        return responses
 
 
 def wrap_client_creator(wrap: Callable[[Any], Any]) -> None:

@@ -193,6 +193,29 @@ def test_a_handler_that_changes_the_request_later_never_gets_it_out(
     run(main)
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_no_later_before_send_handler_sees_what_an_earlier_one_rewrote(
+    endpoint: str, kind: str
+) -> None:
+    seen: list[bytes] = []
+
+    async def spy(request: Any, **_: Any) -> None:  # a transport would answer here
+        seen.append(request.body)
+
+    async def main() -> None:
+        async with plain(endpoint) as client:
+            client.meta.events.register("before-send", spy)  # before protection
+            sc.protect(client, make_posture())
+            rewrite = counted(bad_subnet_in_body, [], kind)
+            client.meta.events.register("before-send.comprehend", rewrite)  # runs first
+            with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets"):
+                await client.start_entities_detection_job(**IO)
+            assert all(OTHER_SUBNET.encode() not in body for body in seen)
+            assert await received(client) == []
+
+    run(main)
+
+
 @pytest.mark.parametrize("where", ["client", "session"])
 def test_the_check_runs_ahead_of_handlers_registered_first_before_protection(
     endpoint: str, where: str

@@ -611,3 +611,47 @@ def test_a_body_rewritten_after_the_recheck_never_reaches_the_network() -> None:
         assert listed == []
     finally:
         server.stop()
+
+
+# A before-send handler that rewrites the request, and a transport on before-send: whatever
+# their names, order and registration, the transport never receives the rewrite.
+
+REWRITER_NAMES = ["before-send", "before-send.comprehend", f"before-send.comprehend.{OP}", "*"]
+
+
+def rewrite_to_a_bad_subnet(request: Any = None, event_name: str = "", **_: Any) -> None:
+    import json
+
+    if not event_name.startswith("before-send."):
+        return
+    body = json.loads(request.body)
+    body["VpcConfig"] = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
+    request.body = json.dumps(body).encode()
+    request.headers["Content-Length"] = str(len(request.body))
+
+
+@pytest.mark.parametrize("transport_when", ["before", "after"])
+@pytest.mark.parametrize("how", REGISTER)
+@pytest.mark.parametrize("name", REWRITER_NAMES)
+def test_no_transport_receives_what_another_before_send_handler_rewrote(
+    name: str, how: str, transport_when: str
+) -> None:
+    transport, client = SendRecorder(), plain_client()
+    if transport_when == "before":
+        client.meta.events.register("before-send", transport)
+    sc.protect(client, make_posture())
+    if transport_when == "after":
+        client.meta.events.register("before-send", transport)
+    register(client, how, name, rewrite_to_a_bad_subnet)
+    with contextlib.suppress(sc.PostureViolation):  # refused, or answered before the rewrite
+        client.start_topics_detection_job(**IO)
+    assert all(OTHER_SUBNET.encode() not in body for body in transport.bodies)
+
+
+def test_moto_never_stores_a_job_rewritten_on_before_send(moto: None) -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    client.meta.events.register("before-send.comprehend", rewrite_to_a_bad_subnet)
+    with pytest.raises(sc.PostureViolation, match="VpcConfig"):
+        client.start_entities_detection_job(**IO, LanguageCode="en")
+    jobs = client.list_entities_detection_jobs()["EntitiesDetectionJobPropertiesList"]
+    assert jobs == []

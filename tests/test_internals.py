@@ -61,11 +61,33 @@ def test_the_request_dict_carries_the_call_s_context_to_create_request() -> None
 def test_a_client_without_botocore_s_endpoint_is_refused() -> None:
     client = _client()
     client._endpoint = object()
-    with pytest.raises(TypeError, match=r"Endpoint\.create_request and Endpoint\._send"):
+    with pytest.raises(TypeError, match=r"Endpoint\.create_request, Endpoint\._send"):
         sc.protect(client, make_posture())
     assert "apply-posture" not in str(client.meta.events._emitter._unique_id_handlers), (
         "a client that cannot be protected whole is left as it was"
     )
+
+
+def test_an_endpoint_emitting_otherwise_than_botocore_is_refused() -> None:
+    client = _client()
+    client._endpoint._event_emitter = client.meta.events._emitter  # no EventAliaser over it
+    with pytest.raises(TypeError, match="emitting through a HierarchicalEmitter"):
+        sc.protect(client, make_posture())
+
+
+def test_the_endpoint_emits_before_send_through_botocore_s_emitter_classes() -> None:
+    client = _client()
+    events = client._endpoint._event_emitter
+    assert events is client.meta.events, "Endpoint._event_emitter is not the client's emitter"
+    name = events._alias_event_name("before-send.comprehend.DetectSentiment")
+    emitter = events._emitter
+    handler = Recorder()
+    client.meta.events.register("before-send.comprehend", handler)
+    assert handler in emitter._handlers.prefix_search(name), (
+        "EventAliaser._emitter / HierarchicalEmitter._handlers.prefix_search changed"
+    )
+    client.detect_sentiment(Text="x", LanguageCode="en")
+    assert name in emitter._lookup_cache, "HierarchicalEmitter._lookup_cache changed"
 
 
 def test_client_creator_create_client_makes_every_client() -> None:

@@ -853,3 +853,29 @@ def test_a_context_key_that_runs_code_when_read_timeout_is_looked_up_is_refused(
     with pytest.raises(sc.PostureViolation, match="context has a key of class"):
         client.start_entities_detection_job(**IO)
     assert wire_server.received == []
+
+
+@pytest.mark.parametrize("second_mode", ["audit", "enforce"])
+@pytest.mark.parametrize("event", ["before-call", "before-parameter-build"])
+def test_a_call_whose_binding_is_removed_after_a_re_protection_is_judged_by_both(
+    wire_server: WireServer, second_mode: str, event: str
+) -> None:
+    first = make_posture()  # enforce: OTHER_SUBNET is not approved
+    looser = {"subnets": [OTHER_SUBNET], "security_group_ids": list(GROUPS)}
+    second = make_posture(second_mode, vpc=looser)
+    client = sc.protect(client_for(wire_server), first)
+
+    def swap_and_drop(params: Any, context: Any, **_: Any) -> None:
+        sc.protect(client, second)  # in the middle of the call
+        if event == "before-call":  # after the parameters were judged: the body is changed
+            body = json.loads(params["body"])
+            body["VpcConfig"]["Subnets"] = [OTHER_SUBNET]
+            params["body"] = json.dumps(body).encode()
+        else:
+            params["VpcConfig"] = {"Subnets": [OTHER_SUBNET], "SecurityGroupIds": list(GROUPS)}
+        del context[CALL]
+
+    client.meta.events.register(f"{event}.comprehend.{OP}", swap_and_drop)
+    with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets\[0\]"):
+        client.start_entities_detection_job(**IO)
+    assert escapes(wire_server) == []

@@ -18,18 +18,22 @@ A request's path, as the README states it:
    need no amending. What was read is what is sent: the body becomes the exact
    ``bytes`` judged, and headers that are not botocore's own a new ``HeadersDict`` of
    the pairs checked.
-4. The check runs again as the last ``before-send`` handler and inside the HTTP send:
-   every wire signal is read again, and the body is judged again unless it is the
-   very ``bytes`` object judged before (immutable, and held since).
+4. The check runs again before each ``before-send`` handler, whatever its name, order or
+   registration (the endpoint emits ``before-send`` itself), and inside the HTTP send:
+   every wire signal is read again, and the body is judged again unless it is the very
+   ``bytes`` object judged before (immutable, and held since). Nothing a handler or the
+   HTTP client reads can run anyone's code (header values, the request's context).
 
 Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
 refresh affects the next call, never one in flight. Operations without security
 members skip step 1 and pay a dictionary look-up in step 2 and a look at their wire
-signals and the body's first byte in steps 3 and 4.
+signals and the body's first byte in steps 3 and 4: with no ``before-send`` handler, two
+looks in all.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import weakref
@@ -64,7 +68,6 @@ if TYPE_CHECKING:
 ClientT = TypeVar("ClientT", bound="BaseClient")
 
 _APPLY = ("before-parameter-build", "secure_comprehend.apply-posture")
-_RECHECK = ("before-send", "secure_comprehend.recheck")
 
 
 def protect(client: ClientT, posture: Posture | None = None) -> ClientT:
@@ -109,12 +112,11 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
         guard = _GUARDS.get(client)
         if guard is not None:
             guard.follow(posture, _live_of(posture))
-            guard.issued.add(protection)
-            guard.protection = protection  # one assignment: the next call starts under it
+            guard.replace(protection)
             return
         guard = _Guard(protection, client, verifier)
         guard.follow(posture, _live_of(posture))
-        wrap_endpoint(client, guard.created, guard.sending)  # first: it refuses an odd endpoint
+        wrap_endpoint(client, guard.created, guard.look)  # first: it refuses an odd endpoint
         _GUARDS[client] = guard
         events = client.meta.events
         for name in guard.covered:  # the operations with security members only
@@ -124,7 +126,6 @@ def protect_with(client: BaseClient, posture: Posture, *, strict: bool) -> None:
                 unique_id=f"secure_comprehend.bind.{name}",
             )
         events.register_last(_APPLY[0], guard.apply, unique_id=_APPLY[1])
-        events.register_last(_RECHECK[0], guard.recheck, unique_id=_RECHECK[1])
 
 
 def _protection_for(
@@ -212,6 +213,7 @@ class _Guard:
         "checked",
         "client",
         "covered",
+        "earlier",
         "is_async",
         "issued",
         "live",
@@ -224,6 +226,9 @@ class _Guard:
         self.protection = protection
         # the protections this guard gave its client: a call bound to any other is refused
         self.issued: weakref.WeakSet[Protection] = weakref.WeakSet([protection])
+        # the last few protections before the current one: a call whose binding a handler
+        # removed is judged by each of them too (its own posture is not known)
+        self.earlier: collections.deque[Protection] = collections.deque(maxlen=4)
         self.client = weakref.ref(client)
         self.verifier = verifier  # one per client: its cache outlives re-protection
         self.is_async = is_async_client(client)
@@ -238,6 +243,12 @@ class _Guard:
 
     def follow(self, posture: Posture, live: LiveSource | None) -> None:
         self.posture, self.live = posture, live
+
+    def replace(self, protection: Protection) -> None:
+        """The next call starts under ``protection`` (callers hold ``_GUARDS_LOCK``)."""
+        self.issued.add(protection)
+        self.earlier.append(self.protection)
+        self.protection = protection  # one assignment: calls in flight keep their own
 
     def bind(
         self, params: MutableMapping[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -278,8 +289,10 @@ class _Guard:
             context[CALL] = Call(protection, None, context)  # nothing to apply: bound, no more
             return
         call = self._bound(context, model.name)
-        if call is None:  # an operation without security members (or a call begun unprotected)
-            call = context[CALL] = self.protection.bind(model.name, params, context)
+        if call is None:  # its binding was removed or forged (or the call began unprotected)
+            unbound = model.name in self.covered
+            call = self.protection.bind(model.name, params, context, unbound=unbound)
+            context[CALL] = call
         call.protection.apply(call, params)
 
     def _bound(self, context: dict[str, Any], operation: str) -> Call | None:
@@ -299,30 +312,32 @@ class _Guard:
         context = params.get("context") if isinstance(params, dict) else None
         operation = str(getattr(operation_model, "name", ""))
         call = self._bound(context, operation) if isinstance(context, dict) else None
-        if call is None:  # a handler dropped the call's context: judged under the current one
-            call = self.protection.bind(operation, {}, None)
+        if call is None:  # its binding or context was removed or replaced: not known
+            call = self.protection.bind(operation, {}, None, unbound=True)
         checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
-        call.protection.check(checked, request)
+        self._judge(checked, request)
 
     def _gone(self, request: weakref.ref[Any]) -> None:
         self.checked.pop(request, None)
 
-    def recheck(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
-        """before-send, last: whatever the handlers before it changed, check again."""
-        checked = self.checked.get(weakref.ref(request))
-        if checked is None:  # pragma: no cover - every request is created by the endpoint
-            operation = event_name.rpartition(".")[2]
-            call = self.protection.bind(operation, {}, None)
-            checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
-        checked.call.protection.check(checked, request)
-
-    def sending(self, request: AWSPreparedRequest) -> None:
-        """Inside the HTTP send: the last look at what goes out."""
+    def look(self, request: AWSPreparedRequest) -> None:
+        """Before each before-send handler and inside the HTTP send: look again."""
         checked = self.checked.get(weakref.ref(request))
         if checked is None:
             refuse_unchecked(self.protection)
         else:
-            checked.call.protection.check(checked, request)
+            self._judge(checked, request)
+
+    def _judge(self, checked: Checked, request: AWSPreparedRequest) -> None:
+        """Check ``request`` under its call's protection; a call that lost its binding
+        under each recent protection of this client too (the strictest refuses)."""
+        call = checked.call
+        if call.unbound:
+            operation = checked.operation
+            for earlier in tuple(self.earlier):
+                if earlier is not call.protection:
+                    earlier.check(Checked(earlier.bind(operation, {}, None), operation), request)
+        call.protection.check(checked, request)
 
     def _refresh(self, live: LiveSource, current: Callable[[], Loaded]) -> None:
         """Follow ``live``: ``current`` is ``live.following`` (may read the store, never
@@ -348,8 +363,8 @@ class _Guard:
         with _GUARDS_LOCK:
             if self.live is not live or self.posture is not started_from:
                 return  # protect() gave the client another posture meanwhile: it stands
-            self.issued.add(protection)
-            self.posture, self.protection = posture, protection
+            self.posture = posture
+            self.replace(protection)
 
 
 _GUARDS: weakref.WeakKeyDictionary[Any, _Guard] = weakref.WeakKeyDictionary()

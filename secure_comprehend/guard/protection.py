@@ -42,20 +42,29 @@ CALL = "secure_comprehend"  # the key of a call's Call in botocore's per-call co
 
 class Call:
     """One call: the protection it started under (fixed), the call's own botocore context
-    (a binding found in another call's context is not this call's), and what was found."""
+    (a binding found in another call's context is not this call's), whether its binding
+    was lost (a handler removed it: the protection it started under is not known), and
+    what was found."""
 
-    __slots__ = ("context", "protection", "reported", "spec", "verdicts")
+    __slots__ = ("context", "protection", "reported", "spec", "unbound", "verdicts")
 
     context: dict[str, Any] | None
     protection: Protection
     spec: OperationSpec | None  # None: an operation this posture has nothing to say about
+    unbound: bool
     verdicts: dict[str, str | None]
     reported: set[tuple[str, str]]
 
     def __init__(
-        self, protection: Protection, spec: OperationSpec | None, context: dict[str, Any] | None
+        self,
+        protection: Protection,
+        spec: OperationSpec | None,
+        context: dict[str, Any] | None,
+        *,
+        unbound: bool = False,
     ) -> None:
         object.__setattr__(self, "context", context)
+        object.__setattr__(self, "unbound", unbound)
         object.__setattr__(self, "protection", protection)
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "verdicts", {})  # [models] verify: model ARN -> why not
@@ -114,15 +123,21 @@ class Protection:
         self.about = about
 
     def bind(
-        self, operation: str, params: Mapping[str, Any], context: dict[str, Any] | None
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        context: dict[str, Any] | None,
+        *,
+        unbound: bool = False,
     ) -> Call:
-        """A call of ``operation``, whose botocore context is ``context``, under this protection.
+        """A call of ``operation``, whose botocore context is ``context``, under this
+        protection (``unbound``: a call that lost the binding it started with).
 
         With ``[models] verify``, the models the caller named are described here, at the
         start of the call, before the call itself (a Stubber test queues them first).
         """
         spec = self.specs.get(operation)
-        call = Call(self, spec, context)
+        call = Call(self, spec, context, unbound=unbound)
         if spec is not None and self.verifier is not None and self.posture is not None:
             self.verifier.violations(spec, params, self.posture, call.verdicts)
         return call
