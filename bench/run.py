@@ -492,7 +492,7 @@ def steps(secure: Any, calls: int) -> str:
             first_look(job, protection.bind(op, BUSINESS, {}), op),
         ),
         (
-            "covered or not: each of the two later looks (wire signals; the body judged)",
+            "covered or not: each later look (wire signals; the body judged)",
             lambda: protection.check(checked, job),
         ),
         (
@@ -698,16 +698,18 @@ to show how noisy the run was.
   every step of the request path is inside the measured call, the look inside the HTTP
   send included. "Where the request path's time goes" below times each step alone.
 - A covered call pays for its decision (what to fill in and refuse), one read of the
-  serialized body back into parameters with a check of every wire signal, and two later
-  looks that read every wire signal again (the body is not read again while it is the very
-  bytes object judged). The decision and the read-back with its judgement are each about
+  serialized body back into parameters with a check of every wire signal, and a later look
+  inside the HTTP send (one more before each `before-send` handler, when there are any)
+  that reads every wire signal again (the body is not read again while it is the very
+  bytes object judged). The endpoint's events pass through the library's emitter, which
+  emits `before-send` itself. The decision and the read-back with its judgement are each about
   as large as the whole 1.10x budget: the design judges the parameters (so a `Stubber` test
   sees the refusal) and the bytes that go out. Alone the steps add up to less than the
   measured difference: inside a full botocore call the same code runs colder (caches,
   allocation) than in a loop of its own.
-- An uncovered call pays a dictionary look-up at parameter build and three looks at its
-  wire signals (headers, URL path, the body's first byte): when the request is created, as
-  the last `before-send` handler and inside the HTTP send.
+- An uncovered call pays a dictionary look-up at parameter build and two looks at its wire
+  signals (headers, URL path, the body's first byte): when the request is created and
+  inside the HTTP send (one more before each `before-send` handler, when there are any).
 - Against a 2-3 ms HTTP round trip to a local server the guard is 2-4%, within its own
   block-to-block drift (the "block ratios" column): the HTTP and 16-thread figures are
   bounded by that noise, not by this library.
