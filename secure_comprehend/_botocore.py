@@ -30,6 +30,7 @@ import functools
 import importlib.abc
 import importlib.util
 import inspect
+import logging
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -104,26 +105,36 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
 
 
 def _emits_as_botocore(events: Any) -> bool:
-    """Whether ``events`` is laid out as botocore's ``EventAliaser`` over a
-    ``HierarchicalEmitter`` (aiobotocore's too): what ``_before_send_handlers`` reads."""
+    """Whether ``events`` is botocore's own ``EventAliaser`` over botocore's (or
+    aiobotocore's) own ``HierarchicalEmitter``: what ``_before_send_handlers`` reads, and
+    whose ``_emit`` it stands in for (a subclass could dispatch otherwise)."""
+    from botocore.hooks import EventAliaser, HierarchicalEmitter
+
     emitter = getattr(events, "_emitter", None)
+    own = [HierarchicalEmitter._emit]  # type: ignore[attr-defined]
+    aio = sys.modules.get("aiobotocore.hooks")
+    if aio is not None and hasattr(aio, "AioHierarchicalEmitter"):
+        own.append(aio.AioHierarchicalEmitter._emit)
     return (
-        callable(getattr(events, "_alias_event_name", None))
+        type(events) is EventAliaser
+        and any(getattr(type(emitter), "_emit", None) is emit for emit in own)
         and isinstance(getattr(emitter, "_lookup_cache", None), dict)
         and callable(getattr(getattr(emitter, "_handlers", None), "prefix_search", None))
     )
 
 
-def _before_send_handlers(events: Any, event_name: str) -> tuple[str, list[Any]]:
-    """The name botocore emits ``event_name`` as, and its handlers in botocore's order
-    (found and cached as ``HierarchicalEmitter._emit`` finds and caches them)."""
-    name = events._alias_event_name(event_name)
+def _before_send_handlers(events: Any, name: str) -> list[Any]:
+    """The handlers of the (aliased) event ``name``, in botocore's order, found and
+    cached as ``HierarchicalEmitter._emit`` finds and caches them."""
     emitter = events._emitter
     handlers = emitter._lookup_cache.get(name)
     if handlers is None:
         handlers = emitter._handlers.prefix_search(name)
         emitter._lookup_cache[name] = handlers
-    return name, list(handlers)
+    return list(handlers)
+
+
+_HOOKS_LOG = logging.getLogger("botocore.hooks")  # what botocore logs as it calls a handler
 
 
 class _LookBeforeEachSend:
@@ -140,12 +151,14 @@ class _LookBeforeEachSend:
         return getattr(self._events, name)
 
     def emit(self, event_name: str, **kwargs: Any) -> Any:
-        if not event_name.startswith("before-send."):
+        name = self._events._alias_event_name(event_name)  # an alias could make it before-send
+        if not name.startswith("before-send."):
             return self._events.emit(event_name, **kwargs)
-        kwargs["event_name"], handlers = _before_send_handlers(self._events, event_name)
+        kwargs["event_name"] = name
         request: Any = kwargs.get("request")
         responses = []
-        for handler in handlers:
+        for handler in _before_send_handlers(self._events, name):
+            _HOOKS_LOG.debug("Event %s: calling handler %s", name, handler)
             self._look(request)
             responses.append((handler, handler(**kwargs)))
         return responses
@@ -158,12 +171,14 @@ class _AsyncLookBeforeEachSend(_LookBeforeEachSend):
     __slots__ = ()
 
     async def emit(self, event_name: str, **kwargs: Any) -> Any:
-        if not event_name.startswith("before-send."):
+        name = self._events._alias_event_name(event_name)
+        if not name.startswith("before-send."):
             return await self._events.emit(event_name, **kwargs)
-        kwargs["event_name"], handlers = _before_send_handlers(self._events, event_name)
+        kwargs["event_name"] = name
         request: Any = kwargs.get("request")
         responses = []
-        for handler in handlers:
+        for handler in _before_send_handlers(self._events, name):
+            _HOOKS_LOG.debug("Event %s: calling handler %s", name, handler)
             self._look(request)
             response = handler(**kwargs)
             if inspect.isawaitable(response):

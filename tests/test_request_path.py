@@ -879,3 +879,100 @@ def test_a_call_whose_binding_is_removed_after_a_re_protection_is_judged_by_both
     with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets\[0\]"):
         client.start_entities_detection_job(**IO)
     assert escapes(wire_server) == []
+
+
+# What a third stranger's attack found, on the endpoint's before-send emission.
+
+
+def _target(request: Any) -> str:
+    value = request.headers["X-Amz-Target"]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _edit(request: Any, **changes: Any) -> None:
+    request.body = json.dumps({**json.loads(request.body), **changes}).encode()
+    request.headers["Content-Length"] = str(len(request.body))
+
+
+def test_a_model_described_inside_a_look_cannot_change_what_the_look_passed() -> None:
+    """[models] verify describes a model swapped in on before-send with the client itself,
+    inside the look: the describe's own handlers ran, so the look reads the request again."""
+    from botocore.awsrequest import AWSResponse
+    from conftest import _Raw
+
+    classifier = f"arn:aws:comprehend:{REGION}:{ACCOUNT}:document-classifier/"
+    trained = {
+        "VpcConfig": VPC,
+        "VolumeKmsKeyId": KEYS["volume_key"],
+        "ModelKmsKeyId": KEYS["model_key"],
+    }
+    started: list[bytes] = []
+
+    def transport(request: Any, **_: Any) -> Any:
+        if _target(request).endswith("DescribeDocumentClassifier"):
+            answer = {"DocumentClassifierProperties": trained}
+        else:
+            started.append(request.body)
+            answer = {"JobId": "j"}
+        return AWSResponse(request.url, 200, {}, _Raw(json.dumps(answer).encode()))
+
+    outer: list[Any] = []
+
+    def attacker(request: Any, **_: Any) -> None:
+        if _target(request).endswith("StartDocumentClassificationJob") and not outer:
+            outer.append(request)  # a model not described yet: the next look describes it
+            _edit(request, DocumentClassifierArn=classifier + "other")
+        elif _target(request).endswith("DescribeDocumentClassifier") and outer:
+            _edit(outer[0], VpcConfig=BAD)  # inside that look, after it read the body
+
+    client = sc.protect(
+        boto3.client("comprehend", region_name=REGION), make_posture(models={"verify": True})
+    )
+    client.meta.events.register_last("before-send", transport)
+    client.meta.events.register_first("before-send", attacker)
+    with pytest.raises(sc.PostureViolation, match=r"VpcConfig\.Subnets\[0\]"):
+        client.start_document_classification_job(
+            DocumentClassifierArn=classifier + "good",
+            InputDataConfig=IO["InputDataConfig"],
+            OutputDataConfig=IO["OutputDataConfig"],
+        )
+    assert all(OTHER_SUBNET.encode() not in body for body in started)
+
+
+def test_an_event_aliased_to_before_send_gets_its_looks_too() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    transport = Recorder(b'{"JobId": "j"}')
+    client.meta.events.register_last("before-send", transport)
+    client.meta.events.register(
+        f"before-call.comprehend.{OP}",
+        lambda params, **_: params.__setitem__("body", json.dumps({**IO, "VpcConfig": BAD})),
+    )
+    client.meta.events._event_aliases["request-created"] = "before-send"  # botocore's table
+    with pytest.raises(sc.PostureViolation):
+        client.start_entities_detection_job(**IO)
+    assert all(OTHER_SUBNET.encode() not in body for body in transport.bodies)
+
+
+def test_botocore_still_logs_each_before_send_handler_it_calls(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    client.meta.events.register("before-send", Recorder(b'{"Sentiment": "POSITIVE"}'))
+    caplog.set_level(logging.DEBUG, logger="botocore.hooks")
+    client.detect_sentiment(**SENTIMENT)
+    called = "Event before-send.comprehend.DetectSentiment: calling handler"
+    assert any(record.getMessage().startswith(called) for record in caplog.records)
+
+
+def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:
+    import botocore.hooks
+    import botocore.session
+
+    class Counting(botocore.hooks.HierarchicalEmitter):  # type: ignore[misc]
+        def _emit(self, event_name: str, kwargs: Any, stop_on_response: bool = False) -> Any:
+            return super()._emit(event_name, kwargs, stop_on_response)
+
+    session = botocore.session.Session(event_hooks=Counting())
+    client = session.create_client("comprehend", region_name=REGION)
+    with pytest.raises(TypeError, match="emitting through a EventAliaser"):
+        sc.protect(client, make_posture())

@@ -206,7 +206,10 @@ class Protection:
         if problem is not None:
             violations = (Violation(operation, "(request)", None, problem),)
         if call.spec is not None and body is not None and body is not checked.body:
+            described = len(call.verdicts)
             violations += self._check_body(call, call.spec, body)  # every violation at once
+            if len(call.verdicts) != described:  # [models] verify described a model with
+                return self.check(checked, request)  # this client: its handlers ran; again
         checked.body = body
         if self.observe:
             self._observe_late(call, operation, violations)
