@@ -142,17 +142,24 @@ class _LookBeforeEachSend:
     request before each handler; every other event, and every other attribute, is the
     client's own emitter's."""
 
-    __slots__ = ("_events", "_look")
+    __slots__ = ("_events", "_look", "_names")
 
     def __init__(self, events: Any, look: Look) -> None:
         self._events, self._look = events, look
+        self._names: dict[str, str] = {}  # event name -> its alias (botocore caches it too)
+
+    def _aliased(self, event_name: str) -> str:
+        name = self._names.get(event_name)
+        if name is None:
+            name = self._names[event_name] = self._events._alias_event_name(event_name)
+        return name
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._events, name)
 
     def emit(self, event_name: str, **kwargs: Any) -> Any:
-        name = self._events._alias_event_name(event_name)  # an alias could make it before-send
-        if not name.startswith("before-send."):
+        name = self._names.get(event_name) or self._aliased(event_name)  # an alias could
+        if not name.startswith("before-send."):  # make it before-send
             return self._events.emit(event_name, **kwargs)
         kwargs["event_name"] = name
         request: Any = kwargs.get("request")
@@ -171,7 +178,7 @@ class _AsyncLookBeforeEachSend(_LookBeforeEachSend):
     __slots__ = ()
 
     async def emit(self, event_name: str, **kwargs: Any) -> Any:
-        name = self._events._alias_event_name(event_name)
+        name = self._names.get(event_name) or self._aliased(event_name)
         if not name.startswith("before-send."):
             return await self._events.emit(event_name, **kwargs)
         kwargs["event_name"] = name
