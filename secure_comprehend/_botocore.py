@@ -15,6 +15,8 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``ServiceModel._service_description``, a client's ``_loader`` and the loader's
   ``_cache``: the raw model document, walked once per loaded model.
 - ``BaseClient._make_api_call``: a coroutine function on aiobotocore's clients.
+- ``BaseClient._ruleset_resolver.construct_endpoint``: the endpoint botocore's rules give
+  the client's calls (dualstack in some partitions names another host than ``meta``'s).
 - ``HeadersDict._dict`` and ``_HeaderKey`` (its ``_key`` and ``_lower``): a request's
   headers, read without building a view per header, and built anew from what was checked.
 - ``AWSPreparedRequest``: the one class of request an endpoint creates (aiobotocore's too).
@@ -85,6 +87,7 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
 
         async def send_async(request: Any) -> Any:
             look(request)
+            sendable_context(request)
             return await send(request)
 
         endpoint.create_request, endpoint._send = create_async, send_async  # type: ignore[union-attr]
@@ -98,6 +101,7 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
 
     def send_sync(request: Any) -> Any:
         look(request)
+        sendable_context(request)
         return send(request)
 
     endpoint.create_request, endpoint._send = create_sync, send_sync  # type: ignore[union-attr]
@@ -277,6 +281,23 @@ def client_loader(client: BaseClient) -> Any:
     return getattr(client, "_loader", None)
 
 
+def resolved_endpoint_url(client: BaseClient, model: ServiceModel) -> str | None:
+    """The endpoint botocore's endpoint rules resolve for the client's calls (Comprehend's
+    rules read no operation input), which can name another host than
+    ``meta.endpoint_url``; None when it cannot be had here (an aiobotocore client's
+    resolver is a coroutine function, or the rules need more)."""
+    resolver = getattr(client, "_ruleset_resolver", None)
+    construct = getattr(resolver, "construct_endpoint", None)
+    if construct is None or inspect.iscoroutinefunction(construct) or not model.operation_names:
+        return None
+    try:
+        operation = model.operation_model(model.operation_names[0])
+        url = getattr(construct(operation, {}, {}), "url", None)
+    except Exception:  # the rules could not resolve without a call's input: meta's stands
+        return None
+    return url if isinstance(url, str) else None
+
+
 def is_async_client(client: BaseClient) -> bool:
     """Whether ``client`` is an aiobotocore one (its calls are coroutines)."""
     return inspect.iscoroutinefunction(getattr(type(client), "_make_api_call", None))
@@ -359,27 +380,63 @@ def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tupl
 
 
 def send_context_problem(request: Any) -> str | None:
-    """Why botocore's HTTP send could run someone's code reading ``request.context``
-    before the request is written; None if it cannot.
-
-    ``URLLib3Session.send`` reads ``request.context.get("read_timeout")`` and hands the
-    value to urllib3 (which converts it to a number) before it reads the body and headers:
-    the context must be a plain ``dict`` with ``str`` keys and the timeout a plain number,
-    or absent.
-    """
+    """Why botocore's HTTP send could not be given a plain copy of ``request.context``
+    (``sendable_context``); None if it can. Reads the context without calling anyone's
+    code: a ``dict``, whose ``read_timeout`` is absent or a number."""
     context = getattr(request, "context", None)
     if context is None:
         return None
-    if type(context) is not dict:
+    if not isinstance(context, dict):
         return f"its context is a {type(context).__name__}, not a dict"
-    for key in context:  # a key that hashes like "read_timeout" would be compared with it
-        if type(key) is not str:
-            return f"its context has a key of class {type(key).__name__}, not str"
-    timeout = context.get("read_timeout")
-    kind = type(timeout)
-    if timeout is None or kind is int or kind is float:
+    timeout = _read_timeout(context)
+    if timeout is None or _plain_number(timeout) is not None:
         return None
     return f"its read_timeout is a {type(timeout).__name__}, not a number"
+
+
+def sendable_context(request: Any) -> None:
+    """Give the HTTP send a plain copy of ``request.context`` to read, built without
+    calling anyone's code: its ``str``-keyed entries, with ``read_timeout`` as an exact
+    ``int`` or ``float``.
+
+    ``URLLib3Session.send`` reads ``request.context.get("read_timeout")`` and hands the
+    value to urllib3 (which converts it to a number) before it writes the request: a
+    context whose ``get``, a key's ``__eq__`` or the timeout's ``__float__`` is someone's
+    code could change the request there, after the last look.
+    """
+    context = getattr(request, "context", None)
+    if not isinstance(context, dict):
+        return  # refused (or logged) by the look just before
+    plain = {key: value for key, value in dict.items(context) if type(key) is str}
+    timeout = plain.get("read_timeout")
+    if timeout is not None:
+        number = _plain_number(timeout)
+        if number is None:
+            del plain["read_timeout"]  # audit mode only: enforce refused it at the look
+        else:
+            plain["read_timeout"] = number
+    request.context = plain
+
+
+def _read_timeout(context: dict[Any, Any]) -> Any:
+    """``context["read_timeout"]``, found without hashing or comparing anyone's keys."""
+    for key, value in dict.items(context):
+        if type(key) is str and key == "read_timeout":
+            return value
+    return None
+
+
+def _plain_number(value: Any) -> int | float | None:
+    """An exact ``int`` or ``float`` copy of a number (a subclass such as numpy's float64
+    included, read through the base class: its own methods are not called); None: not one."""
+    kind = type(value)
+    if kind is int or kind is float or kind is bool:  # a bool: urllib3 says no, as it would
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    return None
 
 
 def decode_cbor(body: bytes) -> Any:

@@ -39,7 +39,12 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from secure_comprehend._botocore import client_loader, is_async_client, wrap_endpoint
+from secure_comprehend._botocore import (
+    client_loader,
+    is_async_client,
+    resolved_endpoint_url,
+    wrap_endpoint,
+)
 from secure_comprehend._errors import PostureError
 from secure_comprehend.decision.operations import is_comprehend, operations_for
 from secure_comprehend.guard.protection import (
@@ -141,7 +146,7 @@ def _protection_for(
     log), saying ``problem``."""
     model = _comprehend_model(client)
     specs = operations_for(model, client_loader(client)).specs
-    wire = Wire(model, client.meta.endpoint_url)
+    wire = Wire(model, client.meta.endpoint_url, resolved_endpoint_url(client, model))
     if posture is None:  # a fleet posture that cannot be had: every covered operation fails
         return Protection(specs, None, problem, mode, wire, about="(posture)")
     effective: EffectivePosture | None = None

@@ -24,7 +24,12 @@ from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
 from secure_comprehend.decision.decide import decide
 from secure_comprehend.decision.final_check import final_check
-from secure_comprehend.guard.wire import UnreadableBody, frozen_body, read_body
+from secure_comprehend.guard.wire import (
+    UnreadableBody,
+    frozen_body,
+    plain_header_value,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -233,7 +238,10 @@ class Protection:
             if type(request) is not AWSPreparedRequest:  # its attributes could lie
                 raise UnreadableBody(f"the request is a {type(request).__name__}")
             body = frozen_body(request.body)
-            pairs, as_read = header_items(request.headers)
+            read, as_read = header_items(request.headers)
+            pairs = [(name, lower, plain_header_value(value)) for name, lower, value in read]
+            copied = any(p[2] is not r[2] for p, r in zip(pairs, read, strict=True))
+            as_read = as_read and not copied  # a value copied: the headers are built anew
         except UnreadableBody as exc:
             return None, None, False, f"its body cannot be checked: {exc}"
         except Exception as exc:  # a headers object that cannot be read fails closed

@@ -98,13 +98,15 @@ class Wire:
     Args:
         model: the client's service model (its resolved protocol and target prefix).
         endpoint_url: the client's endpoint; the URL path is checked under its path.
+        resolved_url: the endpoint botocore's rules resolve for the client's calls, when it
+            names another host (dualstack in some partitions): accepted too.
     """
 
     __slots__ = (
         "_base",
         "_content_type",
         "_content_types",
-        "_origin",
+        "_origins",
         "_prefix",
         "_shapes",
         "_targets",
@@ -112,7 +114,9 @@ class Wire:
         "protocol",
     )
 
-    def __init__(self, model: ServiceModel, endpoint_url: str) -> None:
+    def __init__(
+        self, model: ServiceModel, endpoint_url: str, resolved_url: str | None = None
+    ) -> None:
         self.protocol: str = getattr(model, "resolved_protocol", None) or model.protocol
         self._prefix = str(model.metadata.get("targetPrefix", ""))
         if self.protocol == JSON:
@@ -121,7 +125,10 @@ class Wire:
             self._content_type = "application/cbor"
         self._content_types = (self._content_type, self._content_type.encode("ascii", "replace"))
         endpoint = urlsplit(endpoint_url)
-        self._origin = (endpoint.scheme, endpoint.netloc)
+        self._origins = {(endpoint.scheme, endpoint.netloc)}
+        if resolved_url:  # botocore's endpoint rules may name another host than meta's
+            resolved = urlsplit(resolved_url)
+            self._origins.add((resolved.scheme, resolved.netloc))
         self._base = endpoint.path
         self._urls: dict[tuple[str, str], str | None] = {}  # (url, operation) -> its problem
         # (header names, their lower cases) -> where the signals are; None: read them slowly
@@ -272,8 +279,9 @@ class Wire:
         except ValueError as exc:
             return f"its URL {url!r} does not parse: {exc}"
         origin, path = (parts.scheme, parts.netloc), parts.path
-        if origin != self._origin:
-            sent, own = "://".join(origin), "://".join(self._origin)
+        if origin not in self._origins:
+            sent = "://".join(origin)
+            own = " or ".join(sorted("://".join(o) for o in self._origins))
             return f"its URL goes to {sent}, not to the client's endpoint {own}"
         if path != expected:  # a parameter (;) or an escape (%2F) added to it too
             return f"its URL path is {path!r}, not {expected!r}, the path of {operation}"
@@ -304,6 +312,8 @@ class Wire:
                 return f"the header {name} is sent more than once"
             if type(value) is bytes:
                 value = value.decode("ascii")
+            elif type(value) is int:  # http.client writes an int as its digits
+                value = str(value)
             elif type(value) is not str:
                 return f"the header {name} is a {type(value).__name__}"
             found[lower] = value
@@ -343,6 +353,22 @@ class Wire:
         if self.protocol == CBOR and not 0xA0 <= first <= 0xBF:  # a CBOR map
             return "the body cannot be checked: it is not a CBOR map"
         return None
+
+
+def plain_header_value(value: Any) -> Any:
+    """An exact copy of a header value the HTTP client would write as text (a ``str`` or
+    ``int`` subclass such as an enum member, a ``bytearray``), read through the base class
+    so that none of its own methods is called; any other value as it is."""
+    kind = type(value)
+    if kind is str or kind is bytes or kind is int or kind is bool:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__index__(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(memoryview(value))
+    return value
 
 
 def _plain_value(value: Any) -> bool:
