@@ -44,7 +44,7 @@ from botocore.awsrequest import (  # imported with boto3: no cost here
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from botocore.client import BaseClient
     from botocore.model import OperationModel, ServiceModel
@@ -152,27 +152,31 @@ class _LookBeforeEachSend:
         self._events, self._look = events, look
         self._names: dict[str, str] = {}  # event name -> its alias (botocore caches it too)
 
-    def _aliased(self, event_name: str) -> str:
-        name = self._names.get(event_name)
-        if name is None:
-            name = self._names[event_name] = self._events._alias_event_name(event_name)
-        return name
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self._events, name)
 
-    def emit(self, event_name: str, **kwargs: Any) -> Any:
-        name = self._names.get(event_name) or self._aliased(event_name)  # an alias could
-        if not name.startswith("before-send."):  # make it before-send
-            return self._events.emit(event_name, **kwargs)
+    def _before_send(self, event_name: str) -> str | None:
+        """The name botocore emits ``event_name`` as, if that is a before-send event (an
+        alias could make it one); None for any other event."""
+        name = self._names.get(event_name)
+        if name is None:
+            name = self._names[event_name] = self._events._alias_event_name(event_name)
+        return name if name.startswith("before-send.") else None
+
+    def _each_looked_at(self, name: str, kwargs: dict[str, Any]) -> Iterator[Any]:
+        """Each handler of ``name`` in botocore's order, right after a look at the request."""
         kwargs["event_name"] = name
         request: Any = kwargs.get("request")
-        responses = []
         for handler in _before_send_handlers(self._events, name):
             _HOOKS_LOG.debug("Event %s: calling handler %s", name, handler)
             self._look(request)
-            responses.append((handler, handler(**kwargs)))
-        return responses
+            yield handler
+
+    def emit(self, event_name: str, **kwargs: Any) -> Any:
+        name = self._before_send(event_name)
+        if name is None:
+            return self._events.emit(event_name, **kwargs)
+        return [(handler, handler(**kwargs)) for handler in self._each_looked_at(name, kwargs)]
 
 
 class _AsyncLookBeforeEachSend(_LookBeforeEachSend):
@@ -182,15 +186,11 @@ class _AsyncLookBeforeEachSend(_LookBeforeEachSend):
     __slots__ = ()
 
     async def emit(self, event_name: str, **kwargs: Any) -> Any:
-        name = self._names.get(event_name) or self._aliased(event_name)
-        if not name.startswith("before-send."):
+        name = self._before_send(event_name)
+        if name is None:
             return await self._events.emit(event_name, **kwargs)
-        kwargs["event_name"] = name
-        request: Any = kwargs.get("request")
         responses = []
-        for handler in _before_send_handlers(self._events, name):
-            _HOOKS_LOG.debug("Event %s: calling handler %s", name, handler)
-            self._look(request)
+        for handler in self._each_looked_at(name, kwargs):
             response = handler(**kwargs)
             if inspect.isawaitable(response):
                 response = await response
