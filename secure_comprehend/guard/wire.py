@@ -104,7 +104,6 @@ class Wire:
 
     __slots__ = (
         "_base",
-        "_content_type",
         "_content_types",
         "_origins",
         "_prefix",
@@ -120,10 +119,11 @@ class Wire:
         self.protocol: str = getattr(model, "resolved_protocol", None) or model.protocol
         self._prefix = str(model.metadata.get("targetPrefix", ""))
         if self.protocol == JSON:
-            self._content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion')}"
+            content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion')}"
         else:
-            self._content_type = "application/cbor"
-        self._content_types = (self._content_type, self._content_type.encode("ascii", "replace"))
+            content_type = "application/cbor"
+        # the Content-Type botocore sends, as str and as bytes
+        self._content_types = (content_type, content_type.encode("ascii", "replace"))
         endpoint = urlsplit(endpoint_url)
         self._origins = {(endpoint.scheme, endpoint.netloc)}
         if resolved_url:  # botocore's endpoint rules may name another host than meta's
@@ -334,8 +334,9 @@ class Wire:
             if found.get("smithy-protocol") != "rpc-v2-cbor":
                 return f"smithy-protocol is {found.get('smithy-protocol')!r}, not 'rpc-v2-cbor'"
         content_type = found.get("content-type")
-        if content_type != self._content_type and (length or content_type is not None):
-            return f"Content-Type is {content_type!r}, not {self._content_type!r}"
+        expected = self._content_types[0]
+        if content_type != expected and (length or content_type is not None):
+            return f"Content-Type is {content_type!r}, not {expected!r}"
         if "content-encoding" in found or "transfer-encoding" in found:
             return "the body is sent with a content or transfer encoding"
         sent_length = found.get("content-length")
