@@ -701,8 +701,7 @@ to show how noisy the run was.
   serialized body back into parameters with a check of every wire signal, and a later look
   inside the HTTP send (one more before each `before-send` handler, when there are any)
   that reads every wire signal again (the body is not read again while it is the very
-  bytes object judged). The endpoint's events pass through the library's emitter, which
-  emits `before-send` itself. The decision and the read-back with its judgement are each about
+  bytes object judged). The decision and the read-back with its judgement are each about
   as large as the whole 1.10x budget: the design judges the parameters (so a `Stubber` test
   sees the refusal) and the bytes that go out. Alone the steps add up to less than the
   measured difference: inside a full botocore call the same code runs colder (caches,

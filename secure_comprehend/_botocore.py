@@ -6,9 +6,10 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``Endpoint.create_request`` and ``Endpoint._send`` (per client, also aiobotocore's
   coroutine versions): the request as it will be sent, before any ``before-send``
   handler sees it, and at the HTTP send itself.
-- ``Endpoint._event_emitter``, an ``EventAliaser`` (``_alias_event_name``, ``_emitter``)
-  over a ``HierarchicalEmitter`` (``_lookup_cache``, ``_handlers.prefix_search``): the
-  endpoint's ``before-send`` handlers, called in botocore's order with a look before each.
+- ``Endpoint._event_emitter``, an ``EventAliaser`` (``_emitter``) over a
+  ``HierarchicalEmitter`` that finds an event's handlers with ``_handlers.prefix_search``
+  and caches them in ``_lookup_cache``: the ``before-send`` handlers found get a look
+  before each.
 - ``ClientCreator.create_client``: every client any session creates (``patch()``), and
   aiobotocore's ``AioClientCreator.create_client`` (a coroutine function), wrapped when
   ``aiobotocore.client`` is imported, before or after ``patch()``.
@@ -28,11 +29,11 @@ whose failure names the internal when a botocore upgrade changes it.
 
 from __future__ import annotations
 
+import collections
 import functools
 import importlib.abc
 import importlib.util
 import inspect
-import logging
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ from botocore.awsrequest import (  # imported with boto3: no cost here
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable
 
     from botocore.client import BaseClient
     from botocore.model import OperationModel, ServiceModel
@@ -78,6 +79,7 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
             f"client's endpoint is a {type(endpoint).__name__} emitting through a "
             f"{type(events).__name__}"
         )
+    _look_before_each_send(events._emitter, look)  # type: ignore[union-attr]
     if inspect.iscoroutinefunction(create):
 
         async def create_async(params: dict[str, Any], operation_model: Any = None) -> Any:
@@ -91,7 +93,6 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
             return await send(request)
 
         endpoint.create_request, endpoint._send = create_async, send_async  # type: ignore[union-attr]
-        endpoint._event_emitter = _AsyncLookBeforeEachSend(events, look)  # type: ignore[union-attr]
         return
 
     def create_sync(params: dict[str, Any], operation_model: Any = None) -> Any:
@@ -105,13 +106,12 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
         return send(request)
 
     endpoint.create_request, endpoint._send = create_sync, send_sync  # type: ignore[union-attr]
-    endpoint._event_emitter = _LookBeforeEachSend(events, look)  # type: ignore[union-attr]
 
 
 def _emits_as_botocore(events: Any) -> bool:
     """Whether ``events`` is botocore's own ``EventAliaser`` over botocore's (or
-    aiobotocore's) own ``HierarchicalEmitter``: what ``_before_send_handlers`` reads, and
-    whose ``_emit`` it stands in for (a subclass could dispatch otherwise)."""
+    aiobotocore's) own ``HierarchicalEmitter``, whose ``_emit`` finds an event's handlers
+    with its trie's ``prefix_search`` (a subclass could dispatch otherwise)."""
     from botocore.hooks import EventAliaser, HierarchicalEmitter
 
     emitter = getattr(events, "_emitter", None)
@@ -127,75 +127,32 @@ def _emits_as_botocore(events: Any) -> bool:
     )
 
 
-def _before_send_handlers(events: Any, name: str) -> list[Any]:
-    """The handlers of the (aliased) event ``name``, in botocore's order, found and
-    cached as ``HierarchicalEmitter._emit`` finds and caches them."""
-    emitter = events._emitter
-    handlers = emitter._lookup_cache.get(name)
-    if handlers is None:
-        handlers = emitter._handlers.prefix_search(name)
-        emitter._lookup_cache[name] = handlers
-    return list(handlers)
+def _look_before_each_send(emitter: Any, look: Look) -> None:
+    """Put a look at the request before each ``before-send`` handler of ``emitter``.
 
+    ``HierarchicalEmitter._emit`` finds an event's handlers with its trie's
+    ``prefix_search`` and caches the list until the next register or unregister: for a
+    (possibly aliased) ``before-send`` event, the list found here has a look before each
+    handler, whatever its name, its order or when it was registered. No other event
+    changes, and an event with no handler costs nothing more.
+    """
+    trie = emitter._handlers
+    search = trie.prefix_search
 
-_HOOKS_LOG = logging.getLogger("botocore.hooks")  # what botocore logs as it calls a handler
+    def look_at(request: Any = None, **_: Any) -> None:
+        look(request)
 
+    def prefix_search(key: str) -> Any:
+        handlers = search(key)
+        if not key.startswith("before-send."):
+            return handlers
+        looked: collections.deque[Any] = collections.deque()
+        for handler in handlers:
+            looked += (look_at, handler)
+        return looked
 
-class _LookBeforeEachSend:
-    """An endpoint's event emitter that emits ``before-send`` itself, with a look at the
-    request before each handler; every other event, and every other attribute, is the
-    client's own emitter's."""
-
-    __slots__ = ("_events", "_look", "_names")
-
-    def __init__(self, events: Any, look: Look) -> None:
-        self._events, self._look = events, look
-        self._names: dict[str, str] = {}  # event name -> its alias (botocore caches it too)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._events, name)
-
-    def _before_send(self, event_name: str) -> str | None:
-        """The name botocore emits ``event_name`` as, if that is a before-send event (an
-        alias could make it one); None for any other event."""
-        name = self._names.get(event_name)
-        if name is None:
-            name = self._names[event_name] = self._events._alias_event_name(event_name)
-        return name if name.startswith("before-send.") else None
-
-    def _each_looked_at(self, name: str, kwargs: dict[str, Any]) -> Iterator[Any]:
-        """Each handler of ``name`` in botocore's order, right after a look at the request."""
-        kwargs["event_name"] = name
-        request: Any = kwargs.get("request")
-        for handler in _before_send_handlers(self._events, name):
-            _HOOKS_LOG.debug("Event %s: calling handler %s", name, handler)
-            self._look(request)
-            yield handler
-
-    def emit(self, event_name: str, **kwargs: Any) -> Any:
-        name = self._before_send(event_name)
-        if name is None:
-            return self._events.emit(event_name, **kwargs)
-        return [(handler, handler(**kwargs)) for handler in self._each_looked_at(name, kwargs)]
-
-
-class _AsyncLookBeforeEachSend(_LookBeforeEachSend):
-    """The same for aiobotocore, whose emitter's ``emit`` is awaited (and awaits what a
-    handler returns, when it can be awaited)."""
-
-    __slots__ = ()
-
-    async def emit(self, event_name: str, **kwargs: Any) -> Any:
-        name = self._before_send(event_name)
-        if name is None:
-            return await self._events.emit(event_name, **kwargs)
-        responses = []
-        for handler in self._each_looked_at(name, kwargs):
-            response = handler(**kwargs)
-            if inspect.isawaitable(response):
-                response = await response
-            responses.append((handler, response))
-        return responses
+    trie.prefix_search = prefix_search
+    emitter._lookup_cache = {}  # lists found before now have no looks: found again
 
 
 def wrap_client_creator(wrap: Callable[[Any], Any]) -> None:

@@ -90,6 +90,26 @@ def test_the_endpoint_emits_before_send_through_botocore_s_emitter_classes() -> 
     assert name in emitter._lookup_cache, "HierarchicalEmitter._lookup_cache changed"
 
 
+def test_the_emitter_finds_handlers_anew_with_prefix_search_after_a_register() -> None:
+    client = _client()
+    emitter = client.meta.events._emitter
+    searched: list[str] = []
+    search = emitter._handlers.prefix_search
+
+    def recording(key: str) -> Any:
+        searched.append(key)
+        return search(key)
+
+    emitter._handlers.prefix_search = recording
+    client.meta.events.register("before-send", Recorder(b'{"Sentiment": "POSITIVE"}'))
+    client.detect_sentiment(Text="x", LanguageCode="en")
+    assert "before-send.comprehend.DetectSentiment" in searched, (
+        "HierarchicalEmitter._emit no longer finds an event's handlers with "
+        "_handlers.prefix_search after a register (its _lookup_cache is not cleared): "
+        "the looks before each before-send handler are put there"
+    )
+
+
 def test_client_creator_create_client_makes_every_client() -> None:
     from botocore.client import ClientCreator
 

@@ -963,6 +963,21 @@ def test_botocore_still_logs_each_before_send_handler_it_calls(
     assert any(record.getMessage().startswith(called) for record in caplog.records)
 
 
+def test_code_that_wraps_the_client_s_emit_sees_before_send_as_on_plain_boto3() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    events, seen = client.meta.events, []
+    emit = events.emit
+
+    def recording(event_name: str, **kwargs: Any) -> Any:
+        seen.append(event_name)
+        return emit(event_name, **kwargs)
+
+    events.emit = recording  # what tracing libraries do to an emitter
+    events.register("before-send", Recorder(b'{"Sentiment": "POSITIVE"}'))
+    client.detect_sentiment(**SENTIMENT)
+    assert "before-send.comprehend.DetectSentiment" in seen
+
+
 def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:
     import botocore.hooks
     import botocore.session
