@@ -36,6 +36,7 @@ import importlib.util
 import inspect
 import sys
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import (  # imported with boto3: no cost here
@@ -43,6 +44,7 @@ from botocore.awsrequest import (  # imported with boto3: no cost here
     HeadersDict,
     _HeaderKey,
 )
+from botocore.hooks import _PrefixTrie  # type: ignore[attr-defined]
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -62,7 +64,9 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
     ``before-send`` handler; ``look`` runs before every ``before-send`` handler, whatever
     its name, its order or when it was registered (a transport such as moto's answers
     there: each sees only a request just looked at), and at the send, after every
-    handler. aiobotocore's methods are coroutine functions.
+    handler; also right after ``created`` when code replaced the objects the endpoint
+    emits through (their handlers are not found with looks). aiobotocore's methods are
+    coroutine functions.
 
     Raises:
         TypeError: the client has no endpoint or emitter laid out as botocore's (fail
@@ -79,12 +83,14 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
             f"client's endpoint is a {type(endpoint).__name__} emitting through a "
             f"{type(events).__name__}"
         )
-    _look_before_each_send(events._emitter, look)  # type: ignore[union-attr]
+    still_looks = _look_before_each_send(endpoint, events, look)
     if inspect.iscoroutinefunction(create):
 
         async def create_async(params: dict[str, Any], operation_model: Any = None) -> Any:
             request = await create(params, operation_model)
             created(request, params, operation_model)
+            if not still_looks():
+                look(request)
             return request
 
         async def send_async(request: Any) -> Any:
@@ -98,6 +104,8 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
     def create_sync(params: dict[str, Any], operation_model: Any = None) -> Any:
         request = create(params, operation_model)
         created(request, params, operation_model)
+        if not still_looks():  # before-send handlers no longer come after a look
+            look(request)
         return request
 
     def send_sync(request: Any) -> Any:
@@ -111,10 +119,11 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
 def _emits_as_botocore(events: Any) -> bool:
     """Whether ``events`` is botocore's own ``EventAliaser`` over botocore's (or
     aiobotocore's) own ``HierarchicalEmitter``, whose ``_emit`` finds an event's handlers
-    with its trie's ``prefix_search`` (a subclass could dispatch otherwise)."""
+    with its ``_PrefixTrie``'s ``prefix_search`` (a subclass could dispatch otherwise)."""
     from botocore.hooks import EventAliaser, HierarchicalEmitter
 
     emitter = getattr(events, "_emitter", None)
+    trie = getattr(emitter, "_handlers", None)
     own = [HierarchicalEmitter._emit]  # type: ignore[attr-defined]
     aio = sys.modules.get("aiobotocore.hooks")
     if aio is not None and hasattr(aio, "AioHierarchicalEmitter"):
@@ -123,36 +132,64 @@ def _emits_as_botocore(events: Any) -> bool:
         type(events) is EventAliaser
         and any(getattr(type(emitter), "_emit", None) is emit for emit in own)
         and isinstance(getattr(emitter, "_lookup_cache", None), dict)
-        and callable(getattr(getattr(emitter, "_handlers", None), "prefix_search", None))
+        and (type(trie) is _PrefixTrie or type(trie) is _LookingTrie)
     )
 
 
-def _look_before_each_send(emitter: Any, look: Look) -> None:
-    """Put a look at the request before each ``before-send`` handler of ``emitter``.
+def _look_before_each_send(endpoint: Any, events: Any, look: Look) -> Callable[[], bool]:
+    """Put a look at the request before each ``before-send`` handler the endpoint emits.
 
     ``HierarchicalEmitter._emit`` finds an event's handlers with its trie's
     ``prefix_search`` and caches the list until the next register or unregister: for a
-    (possibly aliased) ``before-send`` event, the list found here has a look before each
-    handler, whatever its name, its order or when it was registered. No other event
-    changes, and an event with no handler costs nothing more.
+    (possibly aliased) ``before-send`` event, the list this trie finds has a look before
+    each handler, whatever its name, its order or when it was registered. No other event
+    changes, and an event with no handler costs nothing more. A copy of the trie (of the
+    client's emitter) finds handlers as botocore's does, without looks.
+
+    Returns:
+        Whether that still holds: the endpoint emits through the same objects, with the
+        same classes (code that replaced one of them gets a look when the request is
+        created, before any handler of theirs sees it).
     """
+    emitter = events._emitter
     trie = emitter._handlers
-    search = trie.prefix_search
+    kinds = (type(events), type(emitter))
 
     def look_at(request: Any = None, **_: Any) -> None:
         look(request)
 
-    def prefix_search(key: str) -> Any:
-        handlers = search(key)
-        if not key.startswith("before-send."):
-            return handlers
+    trie.__class__ = _LookingTrie
+    _LOOKS[trie] = look_at
+    emitter._lookup_cache = {}  # lists found before now have no looks: found again
+
+    def still_looks() -> bool:
+        return (
+            endpoint._event_emitter is events
+            and events._emitter is emitter
+            and emitter._handlers is trie
+            and type(trie) is _LookingTrie  # by identity: a metaclass could make == lie
+            and type(events) is kinds[0]
+            and type(emitter) is kinds[1]
+        )
+
+    return still_looks
+
+
+class _LookingTrie(_PrefixTrie):  # type: ignore[misc]
+    """botocore's handler trie, finding each ``before-send`` handler right after a look."""
+
+    def prefix_search(self, key: str) -> Any:
+        handlers = super().prefix_search(key)
+        look_at = _LOOKS.get(self)
+        if look_at is None or not key.startswith("before-send."):
+            return handlers  # a copy of a protected client's trie: botocore's own
         looked: collections.deque[Any] = collections.deque()
         for handler in handlers:
             looked += (look_at, handler)
         return looked
 
-    trie.prefix_search = prefix_search
-    emitter._lookup_cache = {}  # lists found before now have no looks: found again
+
+_LOOKS: weakref.WeakKeyDictionary[Any, Callable[..., None]] = weakref.WeakKeyDictionary()
 
 
 def wrap_client_creator(wrap: Callable[[Any], Any]) -> None:

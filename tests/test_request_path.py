@@ -7,6 +7,7 @@ Each test here once got a violating request out, or refused a compliant one. Wha
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
 import json
 import logging
@@ -976,6 +977,55 @@ def test_code_that_wraps_the_client_s_emit_sees_before_send_as_on_plain_boto3() 
     events.register("before-send", Recorder(b'{"Sentiment": "POSITIVE"}'))
     client.detect_sentiment(**SENTIMENT)
     assert "before-send.comprehend.DetectSentiment" in seen
+
+
+def _replace_endpoint_emitter(client: Any) -> Any:
+    events = client._endpoint._event_emitter = copy.copy(client.meta.events)
+    events._emitter = copy.copy(events._emitter)  # every handler, found by a trie of its own
+    return events
+
+
+def _replace_inner_emitter(client: Any) -> Any:
+    events = client.meta.events
+    events._emitter = copy.copy(events._emitter)
+    return events
+
+
+def _replace_handler_trie(client: Any) -> Any:
+    emitter = client.meta.events._emitter
+    emitter._handlers = copy.copy(emitter._handlers)
+    emitter._lookup_cache = {}
+    return client.meta.events
+
+
+@pytest.mark.parametrize(
+    "replace", [_replace_endpoint_emitter, _replace_inner_emitter, _replace_handler_trie]
+)
+def test_a_transport_behind_a_replaced_emitter_never_sees_a_violation(
+    replace: Callable[[Any], Any],
+) -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    emitter = replace(client)  # code that swaps the objects the endpoint emits through
+    transport = Recorder(b'{"JobId": "j"}')
+    emitter.register(f"before-send.comprehend.{OP}", transport)
+    client.meta.events.register(
+        f"before-call.comprehend.{OP}",
+        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
+    )
+    with pytest.raises(sc.PostureViolation):
+        client.start_entities_detection_job(**IO)
+    assert transport.bodies == []
+
+
+def test_a_copy_of_a_protected_client_s_emitter_calls_its_own_handlers() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    copied = copy.copy(client.meta.events)
+    copied._emitter = copy.copy(copied._emitter)
+    handler = Recorder(b"{}")
+    copied.register("before-send", handler)
+    request = AWSRequest("POST", "https://x/", data=b"{}").prepare()
+    copied.emit("before-send.comprehend.DetectSentiment", request=request)
+    assert handler.bodies == [b"{}"], "a copy finds and calls its own handlers, as botocore's"
 
 
 def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:

@@ -10,25 +10,26 @@ A request's path, as the README states it:
    handler, whatever name it used), that protection applies the posture to them as
    the other handlers left them: what is missing is filled in, a violating request is
    refused in enforce mode, and the decision is logged once, there.
-3. When botocore has created, signed and prepared the request, before any
-   ``before-send`` handler sees it (a transport such as moto's answers there), the
-   request is checked as the operation the caller invoked: every wire signal (the
+3. When botocore has created, signed and prepared the request, it is bound to the
+   call (what a handler could later change on the request is not trusted).
+4. Before each ``before-send`` handler, whatever its name, order or registration (a
+   transport such as moto's answers there), and inside the HTTP send, the request is
+   checked as the operation the caller invoked: every wire signal (the
    ``X-Amz-Target`` header, the URL path, the content type, the body's encoding) must
    name that operation in the client's protocol, and the body, read back whole, must
    need no amending. What was read is what is sent: the body becomes the exact
    ``bytes`` judged, and headers that are not botocore's own a new ``HeadersDict`` of
-   the pairs checked.
-4. The check runs again before each ``before-send`` handler, whatever its name, order or
-   registration (the endpoint emits ``before-send`` itself), and inside the HTTP send:
-   every wire signal is read again, and the body is judged again unless it is the very
-   ``bytes`` object judged before (immutable, and held since). Nothing a handler or the
-   HTTP client reads can run anyone's code (header values, the request's context).
+   the pairs checked. Each later look reads every wire signal again, and judges the
+   body again unless it is the very ``bytes`` object judged before (immutable, and held
+   since). Nothing a handler or the HTTP client reads can run anyone's code (header
+   values, the request's context). Code that replaced the objects the endpoint emits
+   through gets a look when the request is created, before any of its handlers.
 
 Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
 refresh affects the next call, never one in flight. Operations without security
 members skip step 1 and pay a dictionary look-up in step 2 and a look at their wire
-signals and the body's first byte in steps 3 and 4: with no ``before-send`` handler, two
-looks in all.
+signals and the body's first byte in step 4: with no ``before-send`` handler, one look
+in all.
 """
 
 from __future__ import annotations
@@ -313,14 +314,13 @@ class _Guard:
         return call if call.spec is protection.specs.get(operation) else None
 
     def created(self, request: AWSPreparedRequest, params: Any, operation_model: Any) -> None:
-        """The endpoint created the request: check it before any before-send handler."""
+        """The endpoint created the request: bind it to its call (the looks judge it)."""
         context = params.get("context") if isinstance(params, dict) else None
         operation = str(getattr(operation_model, "name", ""))
         call = self._bound(context, operation) if isinstance(context, dict) else None
         if call is None:  # its binding or context was removed or replaced: not known
             call = self.protection.bind(operation, {}, None, unbound=True)
-        checked = self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
-        self._judge(checked, request)
+        self.checked[weakref.ref(request, self._gone)] = Checked(call, operation)
 
     def _gone(self, request: weakref.ref[Any]) -> None:
         self.checked.pop(request, None)
