@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
     Created = Callable[[AWSPreparedRequest, dict[str, Any], OperationModel], None]
-    Look = Callable[[AWSPreparedRequest], None]
+    Look = Callable[[AWSPreparedRequest, bool], None]  # (request, at the HTTP send)
 
 
 def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
@@ -90,12 +90,11 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
             request = await create(params, operation_model)
             created(request, params, operation_model)
             if not still_looks():
-                look(request)
+                look(request, False)
             return request
 
         async def send_async(request: Any) -> Any:
-            look(request)
-            sendable_context(request)
+            look(request, True)
             return await send(request)
 
         endpoint.create_request, endpoint._send = create_async, send_async  # type: ignore[union-attr]
@@ -105,12 +104,11 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
         request = create(params, operation_model)
         created(request, params, operation_model)
         if not still_looks():  # before-send handlers no longer come after a look
-            look(request)
+            look(request, False)
         return request
 
     def send_sync(request: Any) -> Any:
-        look(request)
-        sendable_context(request)
+        look(request, True)
         return send(request)
 
     endpoint.create_request, endpoint._send = create_sync, send_sync  # type: ignore[union-attr]
@@ -156,7 +154,7 @@ def _look_before_each_send(endpoint: Any, events: Any, look: Look) -> Callable[[
     kinds = (type(events), type(emitter))
 
     def look_at(request: Any = None, **_: Any) -> None:
-        look(request)
+        look(request, False)
 
     trie.__class__ = _LookingTrie
     _LOOKS[trie] = look_at
@@ -373,25 +371,12 @@ def header_columns(headers: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tupl
     return tuple(names), tuple(lowers), tuple(dict.values(found))
 
 
-def send_context_problem(request: Any) -> str | None:
-    """Why botocore's HTTP send could not be given a plain copy of ``request.context``
-    (``sendable_context``); None if it can. Reads the context without calling anyone's
-    code: a ``dict``, whose ``read_timeout`` is absent or a number."""
-    context = getattr(request, "context", None)
-    if context is None:
-        return None
-    if not isinstance(context, dict):
-        return f"its context is a {type(context).__name__}, not a dict"
-    timeout = _read_timeout(context)
-    if timeout is None or _plain_number(timeout) is not None:
-        return None
-    return f"its read_timeout is a {type(timeout).__name__}, not a number"
-
-
-def sendable_context(request: Any) -> None:
+def sendable_context(request: Any) -> str | None:
     """Give the HTTP send a plain copy of ``request.context`` to read, built without
     calling anyone's code: its ``str``-keyed entries, with ``read_timeout`` as an exact
-    ``int`` or ``float``.
+    ``int`` or ``float``. Returns why the context could not be copied whole (None if it
+    could): it is not a ``dict`` (left as it is), or its ``read_timeout`` is no number
+    (left out).
 
     ``URLLib3Session.send`` reads ``request.context.get("read_timeout")`` and hands the
     value to urllib3 (which converts it to a number) before it writes the request: a
@@ -399,25 +384,22 @@ def sendable_context(request: Any) -> None:
     code could change the request there, after the last look.
     """
     context = getattr(request, "context", None)
+    if context is None:
+        return None
     if not isinstance(context, dict):
-        return  # refused (or logged) by the look just before
+        return f"its context is a {type(context).__name__}, not a dict"
     plain = {key: value for key, value in dict.items(context) if type(key) is str}
-    timeout = plain.get("read_timeout")
+    problem = None
+    timeout = plain.get("read_timeout")  # keys of exact str: no one's code runs here
     if timeout is not None:
         number = _plain_number(timeout)
         if number is None:
-            del plain["read_timeout"]  # audit mode only: enforce refused it at the look
+            del plain["read_timeout"]
+            problem = f"its read_timeout is a {type(timeout).__name__}, not a number"
         else:
             plain["read_timeout"] = number
     request.context = plain
-
-
-def _read_timeout(context: dict[Any, Any]) -> Any:
-    """``context["read_timeout"]``, found without hashing or comparing anyone's keys."""
-    for key, value in dict.items(context):
-        if type(key) is str and key == "read_timeout":
-            return value
-    return None
+    return problem
 
 
 def _plain_number(value: Any) -> int | float | None:

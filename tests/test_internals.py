@@ -213,8 +213,9 @@ def test_botocore_s_http_send_reads_the_read_timeout_from_the_request_context() 
     timeout = session._get_request_timeout(request)
     assert timeout is not None and timeout.read_timeout == 7, (
         "URLLib3Session no longer reads request.context['read_timeout']: "
-        "send_context_problem must follow what the HTTP send reads now"
+        "sendable_context must follow what the HTTP send reads now"
     )
-    assert _internals.send_context_problem(request) is None
-    request.context["read_timeout"] = "7"
-    assert _internals.send_context_problem(request) == "its read_timeout is a str, not a number"
+    assert _internals.sendable_context(request) is None
+    request.context = {"read_timeout": "7"}
+    assert _internals.sendable_context(request) == "its read_timeout is a str, not a number"
+    assert request.context == {}, "the HTTP send is given a copy without it"

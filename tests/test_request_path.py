@@ -855,6 +855,20 @@ def test_a_context_key_that_runs_code_when_read_timeout_is_looked_up_never_runs(
     assert len(wire_server.received) == 1 and escapes(wire_server) == []
 
 
+def test_a_context_only_the_http_send_reads_is_not_judged_ahead_of_a_transport() -> None:
+    import decimal
+
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    transport = Recorder(b'{"Sentiment": "POSITIVE"}')
+    client.meta.events.register("before-send", transport)  # answers: no HTTP send
+    client.meta.events.register(
+        "before-call.comprehend.DetectSentiment",
+        lambda context, **_: context.__setitem__("read_timeout", decimal.Decimal(5)),
+    )
+    assert client.detect_sentiment(**SENTIMENT)["Sentiment"] == "POSITIVE"  # as plain boto3
+    assert len(transport.bodies) == 1
+
+
 @pytest.mark.parametrize("second_mode", ["audit", "enforce"])
 @pytest.mark.parametrize("event", ["before-call", "before-parameter-build"])
 def test_a_call_whose_binding_is_removed_after_a_re_protection_is_judged_by_both(

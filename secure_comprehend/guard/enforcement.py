@@ -325,24 +325,19 @@ class _Guard:
     def _gone(self, request: weakref.ref[Any]) -> None:
         self.checked.pop(request, None)
 
-    def look(self, request: AWSPreparedRequest) -> None:
-        """Before each before-send handler and inside the HTTP send: look again."""
+    def look(self, request: AWSPreparedRequest, sending: bool = False) -> None:
+        """Before each before-send handler and inside the HTTP send (``sending``): look."""
         checked = self.checked.get(weakref.ref(request))
         if checked is None:
             refuse_unchecked(self.protection)
-        else:
-            self._judge(checked, request)
-
-    def _judge(self, checked: Checked, request: AWSPreparedRequest) -> None:
-        """Check ``request`` under its call's protection; a call that lost its binding
-        under each recent protection of this client too (the strictest refuses)."""
+            return
         call = checked.call
-        if call.unbound:
+        if call.unbound:  # its binding was lost: judged by each recent protection too
             operation = checked.operation
             for earlier in tuple(self.earlier):
                 if earlier is not call.protection:
                     earlier.check(Checked(earlier.bind(operation, {}, None), operation), request)
-        call.protection.check(checked, request)
+        call.protection.check(checked, request, sending=sending)
 
     def _refresh(self, live: LiveSource, current: Callable[[], Loaded]) -> None:
         """Follow ``live``: ``current`` is ``live.following`` (may read the store, never

@@ -18,7 +18,7 @@ from secure_comprehend._botocore import (
     fresh_headers,
     header_columns,
     header_items,
-    send_context_problem,
+    sendable_context,
 )
 from secure_comprehend._display import short_repr
 from secure_comprehend._errors import PostureViolation, Violation
@@ -171,9 +171,13 @@ class Protection:
             if logger.isEnabledFor(logging.DEBUG):  # the repr costs more than the decision
                 logger.debug("%s: request with the posture: %s", spec.name, short_repr(params))
 
-    def check(self, checked: Checked, request: AWSPreparedRequest) -> None:
+    def check(
+        self, checked: Checked, request: AWSPreparedRequest, *, sending: bool = False
+    ) -> None:
         """The request as it will be sent must name the operation invoked and need no
         amending; ``checked`` (this request's) keeps the body judged for the next look.
+        ``sending``: inside the HTTP send, which is given a plain copy of the request's
+        context (``sendable_context``).
 
         Every wire signal is read each time. The body is judged unless it is
         ``checked.body``, the exact ``bytes`` an earlier look at this request judged
@@ -205,16 +209,18 @@ class Protection:
                 problem = self.wire.body_problem(body)
         else:
             body, pairs, as_read, problem = self._read_slowly(call, request, operation)
-        if problem is None:  # what the HTTP send reads besides: nothing may run code there
-            problem = send_context_problem(request)
+        if sending:  # what the HTTP send reads besides: nothing may run code there
+            unsendable = sendable_context(request)
+            problem = unsendable if problem is None else problem
         violations: tuple[Violation, ...] = ()
         if problem is not None:
             violations = (Violation(operation, "(request)", None, problem),)
         if call.spec is not None and body is not None and body is not checked.body:
             described = len(call.verdicts)
             violations += self._check_body(call, call.spec, body)  # every violation at once
-            if len(call.verdicts) != described:  # [models] verify described a model with
-                return self.check(checked, request)  # this client: its handlers ran; again
+            if len(call.verdicts) != described:  # [models] verify described a model
+                # with this client: its handlers ran; read the request again
+                return self.check(checked, request, sending=sending)
         checked.body = body
         if self.observe:
             self._observe_late(call, operation, violations)
