@@ -488,15 +488,15 @@ def steps(secure: Any, calls: int) -> str:
     rows = [
         ("covered: bind the call, apply the posture (the decision)", apply),
         (
-            "covered: check the created request (wire signals, body read back)",
+            "covered: the first look (wire signals, body read back and judged)",
             first_look(job, protection.bind(op, BUSINESS, {}), op),
         ),
         (
-            "covered or not: each later look (wire signals; the body judged)",
+            "covered or not: each later look (wire signals; the same body object)",
             lambda: protection.check(checked, job),
         ),
         (
-            "uncovered: check the created request (wire signals, first byte)",
+            "uncovered: the first look (wire signals, first byte)",
             first_look(sentiment, protection.bind(uncovered, SENTIMENT, {}), uncovered),
         ),
     ]
@@ -697,18 +697,18 @@ to show how noisy the run was.
 - The in-process figures answer from an in-process HTTP session in place of urllib3's, so
   every step of the request path is inside the measured call, the look inside the HTTP
   send included. "Where the request path's time goes" below times each step alone.
-- A covered call pays for its decision (what to fill in and refuse), one read of the
-  serialized body back into parameters with a check of every wire signal, and a later look
-  inside the HTTP send (one more before each `before-send` handler, when there are any)
-  that reads every wire signal again (the body is not read again while it is the very
-  bytes object judged). The decision and the read-back with its judgement are each about
-  as large as the whole 1.10x budget: the design judges the parameters (so a `Stubber` test
-  sees the refusal) and the bytes that go out. Alone the steps add up to less than the
-  measured difference: inside a full botocore call the same code runs colder (caches,
-  allocation) than in a loop of its own.
-- An uncovered call pays a dictionary look-up at parameter build and two looks at its wire
-  signals (headers, URL path, the body's first byte): when the request is created and
-  inside the HTTP send (one more before each `before-send` handler, when there are any).
+- A covered call pays for its decision (what to fill in and refuse) and, with no
+  `before-send` handler, one look inside the HTTP send: every wire signal checked, the
+  serialized body read back into parameters and judged, and a plain copy of the request's
+  context made for the send. Each `before-send` handler adds a look before it (after the
+  first, the body is not read again while it is the very bytes object judged). The decision
+  and the read-back with its judgement are each about half of the whole 1.10x budget alone,
+  and cost two to three times that inside a full botocore call (the same code runs colder:
+  caches, allocation): the design judges the parameters (so a `Stubber` test sees the
+  refusal) and the bytes that go out.
+- An uncovered call pays a dictionary look-up at parameter build and, with no `before-send`
+  handler, one look at its wire signals (headers, URL path, the body's first byte) inside
+  the HTTP send; one more before each `before-send` handler.
 - Against a 2-3 ms HTTP round trip to a local server the guard is 2-4%, within its own
   block-to-block drift (the "block ratios" column): the HTTP and 16-thread figures are
   bounded by that noise, not by this library.

@@ -6,10 +6,14 @@ whose failure names the internal when a botocore upgrade changes it.
 - ``Endpoint.create_request`` and ``Endpoint._send`` (per client, also aiobotocore's
   coroutine versions): the request as it will be sent, before any ``before-send``
   handler sees it, and at the HTTP send itself.
-- ``Endpoint._event_emitter``, an ``EventAliaser`` (``_emitter``) over a
-  ``HierarchicalEmitter`` that finds an event's handlers with ``_handlers.prefix_search``
-  and caches them in ``_lookup_cache``: the ``before-send`` handlers found get a look
-  before each.
+- ``Endpoint._event_emitter``, an ``EventAliaser`` (``_emitter``, ``_alias_event_name``)
+  over a ``HierarchicalEmitter`` that finds an event's handlers with its ``_PrefixTrie``'s
+  ``prefix_search`` and caches them in ``_lookup_cache`` (shared by a ``copy``): the
+  trie's and the emitter's classes become subclasses, so that the ``before-send``
+  handlers found get a look before each, and copies do not. The endpoint names the
+  event ``before-send.<service id, hyphenized>.<operation>``.
+- ``botocore.endpoint.history_recorder`` (``_enabled``, ``_handlers``): it records a
+  request before any ``before-send`` handler.
 - ``ClientCreator.create_client``: every client any session creates (``patch()``), and
   aiobotocore's ``AioClientCreator.create_client`` (a coroutine function), wrapped when
   ``aiobotocore.client`` is imported, before or after ``patch()``.
@@ -36,7 +40,6 @@ import importlib.util
 import inspect
 import sys
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import (  # imported with boto3: no cost here
@@ -64,9 +67,9 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
     ``before-send`` handler; ``look`` runs before every ``before-send`` handler, whatever
     its name, its order or when it was registered (a transport such as moto's answers
     there: each sees only a request just looked at), and at the send, after every
-    handler; also right after ``created`` when code replaced the objects the endpoint
-    emits through (their handlers are not found with looks). aiobotocore's methods are
-    coroutine functions.
+    handler (``_BeforeSendLooks``), and right after ``created`` when botocore's history
+    recorder, which records the request before any handler, is on. aiobotocore's methods
+    are coroutine functions.
 
     Raises:
         TypeError: the client has no endpoint or emitter laid out as botocore's (fail
@@ -79,18 +82,16 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
     if create is None or send is None or not _emits_as_botocore(events):
         raise TypeError(
             "secure_comprehend needs botocore's Endpoint.create_request, Endpoint._send and "
-            "an EventAliaser over a HierarchicalEmitter as Endpoint._event_emitter; this "
-            f"client's endpoint is a {type(endpoint).__name__} emitting through a "
-            f"{type(events).__name__}"
+            f"{_EMITTER_NEEDED}; this client's endpoint is a {type(endpoint).__name__} "
+            f"emitting through a {type(events).__name__}"
         )
-    still_looks = _look_before_each_send(endpoint, events, look)
+    looks = _BeforeSendLooks(endpoint, look)
     if inspect.iscoroutinefunction(create):
 
         async def create_async(params: dict[str, Any], operation_model: Any = None) -> Any:
             request = await create(params, operation_model)
             created(request, params, operation_model)
-            if not still_looks():
-                look(request, False)
+            looks.created(request, operation_model)
             return request
 
         async def send_async(request: Any) -> Any:
@@ -103,8 +104,7 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
     def create_sync(params: dict[str, Any], operation_model: Any = None) -> Any:
         request = create(params, operation_model)
         created(request, params, operation_model)
-        if not still_looks():  # before-send handlers no longer come after a look
-            look(request, False)
+        looks.created(request, operation_model)
         return request
 
     def send_sync(request: Any) -> Any:
@@ -112,6 +112,9 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
         return send(request)
 
     endpoint.create_request, endpoint._send = create_sync, send_sync  # type: ignore[union-attr]
+
+
+_EMITTER_NEEDED = "an EventAliaser over a HierarchicalEmitter as Endpoint._event_emitter"
 
 
 def _emits_as_botocore(events: Any) -> bool:
@@ -134,43 +137,84 @@ def _emits_as_botocore(events: Any) -> bool:
     )
 
 
-def _look_before_each_send(endpoint: Any, events: Any, look: Look) -> Callable[[], bool]:
-    """Put a look at the request before each ``before-send`` handler the endpoint emits.
+class _BeforeSendLooks:
+    """A look at the request before each ``before-send`` handler one endpoint emits.
 
     ``HierarchicalEmitter._emit`` finds an event's handlers with its trie's
-    ``prefix_search`` and caches the list until the next register or unregister: for a
-    (possibly aliased) ``before-send`` event, the list this trie finds has a look before
-    each handler, whatever its name, its order or when it was registered. No other event
-    changes, and an event with no handler costs nothing more. A copy of the trie (of the
-    client's emitter) finds handlers as botocore's does, without looks.
+    ``prefix_search`` and caches the list until the next register or unregister: for
+    the event the endpoint emits as ``before-send`` (under any alias), the list the
+    client's trie finds has a look before each handler, whatever its name, its order or
+    when it was registered. No other event changes, and an event with no handler costs
+    nothing more. A copy of the client's emitter finds its own handlers, as botocore's
+    does, without looks.
 
-    Returns:
-        Whether that still holds: the endpoint emits through the same objects, with the
-        same classes (code that replaced one of them gets a look when the request is
-        created, before any handler of theirs sees it).
+    Raises:
+        TypeError: the endpoint does not emit through botocore's own classes (fail closed).
     """
-    emitter = events._emitter
-    trie = emitter._handlers
-    kinds = (type(events), type(emitter))
 
-    def look_at(request: Any = None, **_: Any) -> None:
-        look(request, False)
+    events: Any  # the EventAliaser, its HierarchicalEmitter and its trie, as installed
+    emitter: Any
+    trie: Any
+    kinds: tuple[type, type]
 
-    trie.__class__ = _LookingTrie
-    _LOOKS[trie] = look_at
-    emitter._lookup_cache = {}  # lists found before now have no looks: found again
+    def __init__(self, endpoint: Any, look: Look) -> None:
+        self.endpoint, self.look = endpoint, look
+        self.handler = self.look_at  # one bound method: what the trie lists
+        self.names: dict[str, str] = {}  # operation -> the before-send event botocore emits
+        self.install()
 
-    def still_looks() -> bool:
+    def look_at(self, request: Any = None, **_: Any) -> None:
+        self.look(request, False)
+
+    def install(self) -> None:
+        """Find the endpoint's before-send handlers with looks (again, if code replaced
+        an object the endpoint emits through)."""
+        events = getattr(self.endpoint, "_event_emitter", None)
+        if not _emits_as_botocore(events):  # replaced since protect(): refused as then
+            raise TypeError(
+                f"secure_comprehend needs {_EMITTER_NEEDED}; this client's endpoint is now "
+                f"emitting through a {type(events).__name__}"
+            )
+        emitter = events._emitter  # type: ignore[union-attr]
+        trie = emitter._handlers
+        trie.__class__ = _LookingTrie
+        emitter.__class__ = _looking_emitter(type(emitter))
+        trie.__dict__[_LOOKS] = (self.handler, set())
+        emitter._lookup_cache = {}  # lists found before now have no looks: found again
+        self.events, self.emitter, self.trie = events, emitter, trie
+        self.kinds = (type(events), type(emitter))
+
+    def holds(self) -> bool:
+        """Whether the endpoint still emits through the objects looked at, as they were."""
         return (
-            endpoint._event_emitter is events
-            and events._emitter is emitter
-            and emitter._handlers is trie
-            and type(trie) is _LookingTrie  # by identity: a metaclass could make == lie
-            and type(events) is kinds[0]
-            and type(emitter) is kinds[1]
+            self.endpoint._event_emitter is self.events
+            and self.events._emitter is self.emitter
+            and self.emitter._handlers is self.trie
+            and type(self.trie) is _LookingTrie  # by identity: a metaclass could make == lie
+            and type(self.events) is self.kinds[0]
+            and type(self.emitter) is self.kinds[1]
         )
 
-    return still_looks
+    def created(self, request: Any, operation_model: Any) -> None:
+        """Right after the endpoint created ``request``: its before-send handlers, found
+        under whatever name an alias gives the event, come after looks; and botocore's
+        history recorder, which records the request before any of them, after one."""
+        if not self.holds():
+            self.install()
+        name = self.names.get(operation_model.name)
+        if name is None:  # as Endpoint._do_get_response names it
+            service = operation_model.service_model.service_id.hyphenize()
+            name = self.names[operation_model.name] = (
+                f"before-send.{service}.{operation_model.name}"
+            )
+        aliased = self.events._alias_event_name(name)
+        if not aliased.startswith("before-send."):  # an alias renamed the event: look there
+            looked_too = self.trie.__dict__[_LOOKS][1]
+            if aliased not in looked_too:
+                looked_too.add(aliased)
+                self.emitter._lookup_cache = {}
+        if _history_records():
+            self.look(request, False)
 
 
 class _LookingTrie(_PrefixTrie):  # type: ignore[misc]
@@ -178,16 +222,61 @@ class _LookingTrie(_PrefixTrie):  # type: ignore[misc]
 
     def prefix_search(self, key: str) -> Any:
         handlers = super().prefix_search(key)
-        look_at = _LOOKS.get(self)
-        if look_at is None or not key.startswith("before-send."):
-            return handlers  # a copy of a protected client's trie: botocore's own
+        looks = self.__dict__.get(_LOOKS)
+        if looks is None or not (key.startswith("before-send.") or key in looks[1]):
+            return handlers
         looked: collections.deque[Any] = collections.deque()
         for handler in handlers:
-            looked += (look_at, handler)
+            looked += (looks[0], handler)
         return looked
 
+    def __copy__(self) -> Any:
+        copied = super().__copy__()
+        copied.__class__ = _PrefixTrie  # a copy is botocore's own: its handlers, no looks
+        copied.__dict__.pop(_LOOKS, None)
+        return copied
 
-_LOOKS: weakref.WeakKeyDictionary[Any, Callable[..., None]] = weakref.WeakKeyDictionary()
+
+# a protected client's trie keeps (the look before each handler, the names an alias gives
+# its before-send event) under this attribute
+_LOOKS = "_secure_comprehend_looks"
+_LOOKING_EMITTERS: dict[type, type] = {}
+
+
+def _looking_emitter(base: Any) -> type:
+    """``base`` (botocore's or aiobotocore's emitter), whose copies are ``base`` again, with
+    a lookup cache of their own (botocore's copies share the cache, and would share the
+    lists found with looks)."""
+    if any(base is looking for looking in _LOOKING_EMITTERS.values()):
+        return base  # type: ignore[no-any-return]
+    looking = _LOOKING_EMITTERS.get(base)
+    if looking is None:
+
+        def __copy__(self: Any) -> Any:
+            copied = base.__copy__(self)
+            copied.__class__ = base
+            copied._lookup_cache = {}
+            return copied
+
+        looking = type(base.__name__, (base,), {"__copy__": __copy__})
+        _LOOKING_EMITTERS[base] = looking
+    return looking
+
+
+def _history_records() -> bool:
+    """Whether botocore's history recorder (the AWS CLI's ``history``) would record a
+    request before its before-send handlers: enabled, with a handler, or not botocore's."""
+    from botocore.history import HistoryRecorder
+
+    for name in ("botocore.endpoint", "aiobotocore.endpoint"):
+        recorder = getattr(sys.modules.get(name), "history_recorder", None)
+        if recorder is None:
+            continue
+        if type(recorder) is not HistoryRecorder:
+            return True
+        if getattr(recorder, "_enabled", True) and getattr(recorder, "_handlers", True):
+            return True
+    return False
 
 
 def wrap_client_creator(wrap: Callable[[Any], Any]) -> None:

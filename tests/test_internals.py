@@ -110,6 +110,41 @@ def test_the_emitter_finds_handlers_anew_with_prefix_search_after_a_register() -
     )
 
 
+def test_the_endpoint_names_before_send_by_hyphenized_service_id_and_aliases_it() -> None:
+    client = _client()
+    names: list[str] = []
+    answer = Recorder()
+
+    def transport(event_name: str, **kwargs: Any) -> Any:
+        names.append(event_name)
+        return answer(**kwargs)
+
+    client.meta.events._event_aliases["before-send"] = "before-transmit"
+    client.meta.events.register("before-send", transport)  # aliased as it registers
+    client.detect_sentiment(Text="x", LanguageCode="en")
+    service = client.meta.service_model.service_id.hyphenize()
+    assert names == [f"before-transmit.{service}.DetectSentiment"], (
+        "Endpoint._do_get_response no longer emits before-send.<service id, hyphenized>."
+        "<operation>, or EventAliaser no longer aliases it through _event_aliases"
+    )
+    name = f"before-send.{service}.DetectSentiment"
+    assert client.meta.events._alias_event_name(name) == names[0], (
+        "EventAliaser._alias_event_name no longer gives the name the endpoint emits"
+    )
+
+
+def test_the_endpoint_s_history_recorder_records_when_enabled_with_a_handler() -> None:
+    import botocore.endpoint
+    from botocore.history import HistoryRecorder
+
+    recorder = botocore.endpoint.history_recorder
+    assert type(recorder) is HistoryRecorder, "botocore.endpoint.history_recorder changed"
+    assert recorder._enabled is False and recorder._handlers == [], (
+        "HistoryRecorder no longer keeps _enabled and _handlers (off and empty by default)"
+    )
+    assert not _internals._history_records()
+
+
 def test_client_creator_create_client_makes_every_client() -> None:
     from botocore.client import ClientCreator
 

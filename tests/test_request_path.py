@@ -1012,16 +1012,80 @@ def _replace_handler_trie(client: Any) -> Any:
     return client.meta.events
 
 
+def _rewrite_request(request: Any, **_: Any) -> None:
+    request.body = json.dumps(ESCAPE).encode()
+    request.headers["Content-Length"] = str(len(request.body))
+
+
+@pytest.mark.parametrize("where", ["before-call", "before-send, ahead of the transport"])
 @pytest.mark.parametrize(
     "replace", [_replace_endpoint_emitter, _replace_inner_emitter, _replace_handler_trie]
 )
 def test_a_transport_behind_a_replaced_emitter_never_sees_a_violation(
-    replace: Callable[[Any], Any],
+    replace: Callable[[Any], Any], where: str
 ) -> None:
     client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
-    emitter = replace(client)  # code that swaps the objects the endpoint emits through
+    events = replace(client)  # code that swaps the objects the endpoint emits through
     transport = Recorder(b'{"JobId": "j"}')
-    emitter.register(f"before-send.comprehend.{OP}", transport)
+    events.register_last(f"before-send.comprehend.{OP}", transport)
+    if where == "before-call":
+        client.meta.events.register(
+            f"before-call.comprehend.{OP}",
+            lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
+        )
+    else:
+        events.register_first(f"before-send.comprehend.{OP}", _rewrite_request)
+    with pytest.raises(sc.PostureViolation):
+        client.start_entities_detection_job(**IO)
+    assert transport.bodies == []
+
+
+def test_a_copy_of_the_emitter_that_emits_first_leaves_the_client_s_looks_in_place() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    transport = Recorder(b'{"JobId": "j"}')
+    client.meta.events.register_last("before-send", transport)
+    client.meta.events.register(
+        f"before-call.comprehend.{OP}",
+        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
+    )
+    mirror = copy.copy(client.meta.events)  # botocore's copies share their lookup cache
+    mirror.emit(f"before-send.comprehend.{OP}", request=AWSRequest("POST", "https://x/").prepare())
+    transport.bodies.clear()
+    with pytest.raises(sc.PostureViolation):
+        client.start_entities_detection_job(**IO)
+    assert transport.bodies == []
+
+
+def test_a_copy_of_the_emitter_made_after_a_call_calls_its_handlers_without_looks() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    transport = Recorder(b'{"Sentiment": "POSITIVE"}')
+    client.meta.events.register_last("before-send", transport)
+    client.detect_sentiment(**SENTIMENT)  # the client's lists, with looks, are cached
+    mirror = copy.copy(client.meta.events)
+    request = AWSRequest("POST", "https://x/", data=b"{}").prepare()  # not the client's
+    answered = mirror.emit("before-send.comprehend.DetectSentiment", request=request)
+    called = [handler for handler, _ in answered]  # no look refused the copy's own request
+    assert called[-1] is transport and len(transport.bodies) == 2
+
+
+@pytest.mark.parametrize("table", ["the client's", "botocore's, under patch()"])
+def test_an_alias_that_renames_before_send_keeps_its_looks(
+    table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.utils
+
+    if table == "the client's":
+        client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+        client.meta.events._event_aliases["before-send"] = "before-transmit"
+    else:
+        monkeypatch.setitem(botocore.utils.EVENT_ALIASES, "before-send", "before-transmit")
+        sc.patch(make_posture())
+        try:
+            client = boto3.client("comprehend", region_name=REGION)
+        finally:
+            sc.unpatch()
+    transport = Recorder(b'{"JobId": "j"}')
+    client.meta.events.register_last("before-send", transport)  # aliased as it registers
     client.meta.events.register(
         f"before-call.comprehend.{OP}",
         lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
@@ -1029,6 +1093,36 @@ def test_a_transport_behind_a_replaced_emitter_never_sees_a_violation(
     with pytest.raises(sc.PostureViolation):
         client.start_entities_detection_job(**IO)
     assert transport.bodies == []
+    assert client.detect_sentiment(**SENTIMENT) is not None  # compliant: answered
+
+
+def test_botocore_s_history_recorder_never_records_a_violation() -> None:
+    from botocore.history import BaseHistoryHandler, get_global_history_recorder
+
+    class Sink(BaseHistoryHandler):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.bodies: list[bytes] = []
+
+        def emit(self, event_type: str, payload: Any, source: str) -> None:
+            if event_type == "HTTP_REQUEST":
+                self.bodies.append(payload["body"])
+
+    recorder, sink = get_global_history_recorder(), Sink()
+    recorder.add_handler(sink)
+    recorder.enable()
+    try:
+        client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+        client.meta.events.register_last("before-send", Recorder(b'{"JobId": "j"}'))
+        rewrite = lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode())  # noqa: E731
+        client.meta.events.register(f"before-call.comprehend.{OP}", rewrite)
+        with pytest.raises(sc.PostureViolation):
+            client.start_entities_detection_job(**IO)
+        client.meta.events.unregister(f"before-call.comprehend.{OP}", rewrite)
+        client.start_entities_detection_job(**IO)  # compliant: recorded
+    finally:
+        recorder.disable()
+        recorder._handlers.remove(sink)
+    assert len(sink.bodies) == 1 and OTHER_SUBNET.encode() not in sink.bodies[0]
 
 
 def test_a_copy_of_a_protected_client_s_emitter_calls_its_own_handlers() -> None:
@@ -1040,6 +1134,15 @@ def test_a_copy_of_a_protected_client_s_emitter_calls_its_own_handlers() -> None
     request = AWSRequest("POST", "https://x/", data=b"{}").prepare()
     copied.emit("before-send.comprehend.DetectSentiment", request=request)
     assert handler.bodies == [b"{}"], "a copy finds and calls its own handlers, as botocore's"
+
+
+def test_an_endpoint_made_to_emit_otherwise_after_protect_fails_its_calls() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    emitter = client.meta.events._emitter
+    emitter.register("before-send", Recorder(b'{"Sentiment": "POSITIVE"}'))
+    client._endpoint._event_emitter = emitter  # no EventAliaser over it: not looked through
+    with pytest.raises(TypeError, match="now emitting through a HierarchicalEmitter"):
+        client.detect_sentiment(**SENTIMENT)
 
 
 def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:
