@@ -42,11 +42,13 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from botocore.awsrequest import (  # imported with boto3: no cost here
+from botocore import endpoint as _botocore_endpoint  # imported with boto3: no cost here
+from botocore.awsrequest import (
     AWSPreparedRequest,
     HeadersDict,
     _HeaderKey,
 )
+from botocore.history import HistoryRecorder
 from botocore.hooks import _PrefixTrie  # type: ignore[attr-defined]
 
 if TYPE_CHECKING:
@@ -266,15 +268,12 @@ def _looking_emitter(base: Any) -> type:
 def _history_records() -> bool:
     """Whether botocore's history recorder (the AWS CLI's ``history``) would record a
     request before its before-send handlers: enabled, with a handler, or not botocore's."""
-    from botocore.history import HistoryRecorder
-
-    for name in ("botocore.endpoint", "aiobotocore.endpoint"):
-        recorder = getattr(sys.modules.get(name), "history_recorder", None)
-        if recorder is None:
-            continue
-        if type(recorder) is not HistoryRecorder:
-            return True
-        if getattr(recorder, "_enabled", True) and getattr(recorder, "_handlers", True):
+    for module in (_botocore_endpoint, sys.modules.get("aiobotocore.endpoint")):
+        recorder = getattr(module, "history_recorder", None)
+        if recorder is not None and (
+            type(recorder) is not HistoryRecorder
+            or (getattr(recorder, "_enabled", True) and getattr(recorder, "_handlers", True))
+        ):
             return True
     return False
 
