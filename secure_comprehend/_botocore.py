@@ -12,8 +12,9 @@ whose failure names the internal when a botocore upgrade changes it.
   trie's and the emitter's classes become subclasses, so that the ``before-send``
   handlers found get a look before each, and copies do not. The endpoint names the
   event ``before-send.<service id, hyphenized>.<operation>``.
-- ``botocore.endpoint.history_recorder`` (``_enabled``, ``_handlers``): it records a
-  request before any ``before-send`` handler.
+- ``botocore.endpoint.history_recorder`` (``_enabled``, ``_handlers``) and
+  ``botocore.endpoint.logger``: they show a request to outside code (the recorder's
+  handlers, DEBUG logging) before any ``before-send`` handler.
 - ``ClientCreator.create_client``: every client any session creates (``patch()``), and
   aiobotocore's ``AioClientCreator.create_client`` (a coroutine function), wrapped when
   ``aiobotocore.client`` is imported, before or after ``patch()``.
@@ -38,8 +39,10 @@ import functools
 import importlib.abc
 import importlib.util
 import inspect
+import logging
 import sys
 import threading
+from logging import DEBUG
 from typing import TYPE_CHECKING, Any
 
 from botocore import endpoint as _botocore_endpoint  # imported with boto3: no cost here
@@ -69,9 +72,9 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
     ``before-send`` handler; ``look`` runs before every ``before-send`` handler, whatever
     its name, its order or when it was registered (a transport such as moto's answers
     there: each sees only a request just looked at), and at the send, after every
-    handler (``_BeforeSendLooks``), and right after ``created`` when botocore's history
-    recorder, which records the request before any handler, is on. aiobotocore's methods
-    are coroutine functions.
+    handler (``_BeforeSendLooks``), and right after ``created`` when outside code sees the
+    request before any handler (botocore's history recorder, the endpoint's DEBUG log).
+    aiobotocore's methods are coroutine functions.
 
     Raises:
         TypeError: the client has no endpoint or emitter laid out as botocore's (fail
@@ -179,9 +182,15 @@ class _BeforeSendLooks:
             )
         emitter = events._emitter  # type: ignore[union-attr]
         trie = emitter._handlers
+        looks = trie.__dict__.get(_LOOKS)
+        if looks is not None and looks[0] is not self.handler:  # another client's guard
+            raise TypeError(
+                "secure_comprehend protects a client whose endpoint emits through an emitter "
+                "of its own; this one emits through another protected client's emitter"
+            )
         trie.__class__ = _LookingTrie
         emitter.__class__ = _looking_emitter(type(emitter))
-        trie.__dict__[_LOOKS] = (self.handler, set())
+        trie.__dict__[_LOOKS] = looks or (self.handler, set())
         emitter._lookup_cache = {}  # lists found before now have no looks: found again
         self.events, self.emitter, self.trie = events, emitter, trie
         self.kinds = (type(events), type(emitter))
@@ -199,8 +208,9 @@ class _BeforeSendLooks:
 
     def created(self, request: Any, operation_model: Any) -> None:
         """Right after the endpoint created ``request``: its before-send handlers, found
-        under whatever name an alias gives the event, come after looks; and botocore's
-        history recorder, which records the request before any of them, after one."""
+        under whatever name an alias gives the event, come after looks; and code that
+        sees the request before any of them (botocore's history recorder, the endpoint's
+        DEBUG log), after one."""
         if not self.holds():
             self.install()
         name = self.names.get(operation_model.name)
@@ -215,7 +225,7 @@ class _BeforeSendLooks:
             if aliased not in looked_too:
                 looked_too.add(aliased)
                 self.emitter._lookup_cache = {}
-        if _history_records():
+        if _seen_before_send():
             self.look(request, False)
 
 
@@ -265,15 +275,20 @@ def _looking_emitter(base: Any) -> type:
     return looking
 
 
-def _history_records() -> bool:
-    """Whether botocore's history recorder (the AWS CLI's ``history``) would record a
-    request before its before-send handlers: enabled, with a handler, or not botocore's."""
+def _seen_before_send() -> bool:
+    """Whether code outside botocore's handlers may see a request after it is created and
+    before its ``before-send`` handlers: botocore's history recorder (the AWS CLI's
+    ``history``: enabled with a handler, or not botocore's) or the endpoint's DEBUG log
+    record "Sending http request" (its logging handlers and filters)."""
     for module in (_botocore_endpoint, sys.modules.get("aiobotocore.endpoint")):
         recorder = getattr(module, "history_recorder", None)
         if recorder is not None and (
             type(recorder) is not HistoryRecorder
             or (getattr(recorder, "_enabled", True) and getattr(recorder, "_handlers", True))
         ):
+            return True
+        log = getattr(module, "logger", None)
+        if log is not None and (type(log) is not logging.Logger or log.isEnabledFor(DEBUG)):
             return True
     return False
 

@@ -133,16 +133,21 @@ def test_the_endpoint_names_before_send_by_hyphenized_service_id_and_aliases_it(
     )
 
 
-def test_the_endpoint_s_history_recorder_records_when_enabled_with_a_handler() -> None:
+def test_the_endpoint_s_history_recorder_and_logger_are_where_outside_code_sees_it() -> None:
+    import logging
+
     import botocore.endpoint
     from botocore.history import HistoryRecorder
 
+    assert botocore.endpoint.logger is logging.getLogger("botocore.endpoint"), (
+        "botocore.endpoint.logger (which logs 'Sending http request') changed"
+    )
     recorder = botocore.endpoint.history_recorder
     assert type(recorder) is HistoryRecorder, "botocore.endpoint.history_recorder changed"
     assert recorder._enabled is False and recorder._handlers == [], (
         "HistoryRecorder no longer keeps _enabled and _handlers (off and empty by default)"
     )
-    assert not _internals._history_records()
+    assert not _internals._seen_before_send()
 
 
 def test_client_creator_create_client_makes_every_client() -> None:

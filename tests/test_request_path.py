@@ -1145,6 +1145,64 @@ def test_an_endpoint_made_to_emit_otherwise_after_protect_fails_its_calls() -> N
         client.detect_sentiment(**SENTIMENT)
 
 
+def _swap_the_emitter(client: Any, transport: Recorder) -> None:
+    spare = copy.copy(client.meta.events)  # botocore's own classes: no looks
+    spare.register("before-send", transport)
+    client._endpoint._event_emitter = spare
+
+
+def _rename_the_event(client: Any, transport: Recorder) -> None:
+    client.meta.events._alias_name_cache[f"before-send.comprehend.{OP}"] = f"tap.comprehend.{OP}"
+    client.meta.events.register(f"tap.comprehend.{OP}", transport)
+
+
+@pytest.mark.parametrize("change", [_swap_the_emitter, _rename_the_event])
+def test_a_logging_handler_that_reroutes_before_send_never_gets_a_violation_out(
+    change: Callable[[Any, Recorder], None],
+) -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    client.meta.events.register(
+        f"before-call.comprehend.{OP}",
+        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
+    )
+    transport = Recorder(b'{"JobId": "j"}')
+
+    class Reroute(logging.Handler):  # runs between the request's creation and before-send
+        def emit(self, record: logging.LogRecord) -> None:
+            if str(record.msg).startswith("Sending http request"):
+                change(client, transport)
+
+    log = logging.getLogger("botocore.endpoint")
+    handler, level = Reroute(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        with pytest.raises(sc.PostureViolation):
+            client.start_entities_detection_job(**IO)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert transport.bodies == []
+
+
+def test_a_client_made_to_share_a_protected_client_s_emitter_is_not_protected_over_it() -> None:
+    first = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    second = boto3.client("comprehend", region_name=REGION)
+    second._endpoint._event_emitter = first._endpoint._event_emitter
+    with pytest.raises(TypeError, match="another protected client's emitter"):
+        sc.protect(second, make_posture("audit"))
+    transport = Recorder(b'{"JobId": "j"}')
+    first.meta.events.register_last("before-send", transport)
+    assert first.start_entities_detection_job(**IO)["JobId"] == "j"  # its own looks, intact
+    first.meta.events.register(
+        f"before-call.comprehend.{OP}",
+        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
+    )
+    with pytest.raises(sc.PostureViolation):
+        first.start_entities_detection_job(**IO)
+    assert len(transport.bodies) == 1
+
+
 def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:
     import botocore.hooks
     import botocore.session
