@@ -1012,6 +1012,11 @@ def _replace_handler_trie(client: Any) -> Any:
     return client.meta.events
 
 
+def _escape_at_before_call(params: Any, **_: Any) -> None:
+    """A before-call handler: the serialized body becomes a violating job."""
+    params["body"] = json.dumps(ESCAPE).encode()
+
+
 def _rewrite_request(request: Any, **_: Any) -> None:
     request.body = json.dumps(ESCAPE).encode()
     request.headers["Content-Length"] = str(len(request.body))
@@ -1029,10 +1034,7 @@ def test_a_transport_behind_a_replaced_emitter_never_sees_a_violation(
     transport = Recorder(b'{"JobId": "j"}')
     events.register_last(f"before-send.comprehend.{OP}", transport)
     if where == "before-call":
-        client.meta.events.register(
-            f"before-call.comprehend.{OP}",
-            lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
-        )
+        client.meta.events.register(f"before-call.comprehend.{OP}", _escape_at_before_call)
     else:
         events.register_first(f"before-send.comprehend.{OP}", _rewrite_request)
     with pytest.raises(sc.PostureViolation):
@@ -1044,10 +1046,7 @@ def test_a_copy_of_the_emitter_that_emits_first_leaves_the_client_s_looks_in_pla
     client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
     transport = Recorder(b'{"JobId": "j"}')
     client.meta.events.register_last("before-send", transport)
-    client.meta.events.register(
-        f"before-call.comprehend.{OP}",
-        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
-    )
+    client.meta.events.register(f"before-call.comprehend.{OP}", _escape_at_before_call)
     mirror = copy.copy(client.meta.events)  # botocore's copies share their lookup cache
     mirror.emit(f"before-send.comprehend.{OP}", request=AWSRequest("POST", "https://x/").prepare())
     transport.bodies.clear()
@@ -1086,10 +1085,7 @@ def test_an_alias_that_renames_before_send_keeps_its_looks(
             sc.unpatch()
     transport = Recorder(b'{"JobId": "j"}')
     client.meta.events.register_last("before-send", transport)  # aliased as it registers
-    client.meta.events.register(
-        f"before-call.comprehend.{OP}",
-        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
-    )
+    client.meta.events.register(f"before-call.comprehend.{OP}", _escape_at_before_call)
     with pytest.raises(sc.PostureViolation):
         client.start_entities_detection_job(**IO)
     assert transport.bodies == []
@@ -1113,11 +1109,10 @@ def test_botocore_s_history_recorder_never_records_a_violation() -> None:
     try:
         client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
         client.meta.events.register_last("before-send", Recorder(b'{"JobId": "j"}'))
-        rewrite = lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode())  # noqa: E731
-        client.meta.events.register(f"before-call.comprehend.{OP}", rewrite)
+        client.meta.events.register(f"before-call.comprehend.{OP}", _escape_at_before_call)
         with pytest.raises(sc.PostureViolation):
             client.start_entities_detection_job(**IO)
-        client.meta.events.unregister(f"before-call.comprehend.{OP}", rewrite)
+        client.meta.events.unregister(f"before-call.comprehend.{OP}", _escape_at_before_call)
         client.start_entities_detection_job(**IO)  # compliant: recorded
     finally:
         recorder.disable()
@@ -1161,10 +1156,7 @@ def test_a_logging_handler_that_reroutes_before_send_never_gets_a_violation_out(
     change: Callable[[Any, Recorder], None],
 ) -> None:
     client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
-    client.meta.events.register(
-        f"before-call.comprehend.{OP}",
-        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
-    )
+    client.meta.events.register(f"before-call.comprehend.{OP}", _escape_at_before_call)
     transport = Recorder(b'{"JobId": "j"}')
 
     class Reroute(logging.Handler):  # runs between the request's creation and before-send
@@ -1194,10 +1186,7 @@ def test_a_client_made_to_share_a_protected_client_s_emitter_is_not_protected_ov
     transport = Recorder(b'{"JobId": "j"}')
     first.meta.events.register_last("before-send", transport)
     assert first.start_entities_detection_job(**IO)["JobId"] == "j"  # its own looks, intact
-    first.meta.events.register(
-        f"before-call.comprehend.{OP}",
-        lambda params, **_: params.__setitem__("body", json.dumps(ESCAPE).encode()),
-    )
+    first.meta.events.register(f"before-call.comprehend.{OP}", _escape_at_before_call)
     with pytest.raises(sc.PostureViolation):
         first.start_entities_detection_job(**IO)
     assert len(transport.bodies) == 1
