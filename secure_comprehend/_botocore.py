@@ -213,6 +213,14 @@ class _BeforeSendLooks:
         DEBUG log), after one."""
         if not self.holds():
             self.install()
+        if operation_model is not None:
+            self._follow_alias(operation_model)
+        if _seen_before_send():
+            self.look(request, False)
+
+    def _follow_alias(self, operation_model: Any) -> None:
+        """Looks also before the handlers of the name an alias gives the operation's
+        before-send event."""
         name = self.names.get(operation_model.name)
         if name is None:  # as Endpoint._do_get_response names it
             service = operation_model.service_model.service_id.hyphenize()
@@ -225,8 +233,6 @@ class _BeforeSendLooks:
             if aliased not in looked_too:
                 looked_too.add(aliased)
                 self.emitter._lookup_cache = {}
-        if _seen_before_send():
-            self.look(request, False)
 
 
 class _LookingTrie(_PrefixTrie):  # type: ignore[misc]

@@ -1192,6 +1192,21 @@ def test_a_client_made_to_share_a_protected_client_s_emitter_is_not_protected_ov
     assert len(transport.bodies) == 1
 
 
+def test_the_endpoint_creates_a_request_without_an_operation_model_as_botocore_does() -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    params = {
+        "url_path": "/",
+        "query_string": "",
+        "method": "POST",
+        "headers": {},
+        "body": b"{}",
+        "url": client.meta.endpoint_url,
+        "context": {},
+    }
+    request = client._endpoint.create_request(params)  # botocore's default: no model
+    assert request.body == b"{}" and request.method == "POST"
+
+
 def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:
     import botocore.hooks
     import botocore.session

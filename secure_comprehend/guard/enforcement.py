@@ -22,8 +22,8 @@ A request's path, as the README states it:
    the pairs checked. Each later look reads every wire signal again, and judges the
    body again unless it is the very ``bytes`` object judged before (immutable, and held
    since). Nothing a handler or the HTTP client reads can run anyone's code (header
-   values, the request's context). botocore's history recorder, when it is on, records
-   the request only after a look.
+   values, the request's context). Outside code that sees the request before the first
+   handler (botocore's history recorder, the endpoint's DEBUG log) sees it after a look.
 
 Every step of one call uses the protection bound in step 1: ``protect()`` or a fleet
 refresh affects the next call, never one in flight. Operations without security
