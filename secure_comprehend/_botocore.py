@@ -35,6 +35,7 @@ whose failure names the internal when a botocore upgrade changes it.
 from __future__ import annotations
 
 import collections
+import contextvars
 import functools
 import importlib.abc
 import importlib.util
@@ -61,7 +62,8 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
     Created = Callable[[AWSPreparedRequest, dict[str, Any], OperationModel], None]
-    Look = Callable[[AWSPreparedRequest, bool], None]  # (request, at the HTTP send)
+    # (request, at the HTTP send, whether a request it does not know is let through)
+    Look = Callable[[AWSPreparedRequest, bool, bool], None]
 
 
 def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
@@ -91,32 +93,65 @@ def wrap_endpoint(client: BaseClient, created: Created, look: Look) -> None:
             f"emitting through a {type(events).__name__}"
         )
     looks = _BeforeSendLooks(endpoint, look)
+    create_now, send_now = _current(endpoint, "create_request"), _current(endpoint, "_send")
     if inspect.iscoroutinefunction(create):
 
         async def create_async(params: dict[str, Any], operation_model: Any = None) -> Any:
-            request = await create(params, operation_model)
+            token = _CREATING.set(looks)
+            try:
+                request = await create_now()(params, operation_model)
+            finally:
+                _CREATING.reset(token)
             created(request, params, operation_model)
             looks.created(request, operation_model)
             return request
 
         async def send_async(request: Any) -> Any:
-            look(request, True)
-            return await send(request)
+            look(request, True, False)
+            return await send_now()(request)
 
         endpoint.create_request, endpoint._send = create_async, send_async  # type: ignore[union-attr]
         return
 
     def create_sync(params: dict[str, Any], operation_model: Any = None) -> Any:
-        request = create(params, operation_model)
+        token = _CREATING.set(looks)
+        try:
+            request = create_now()(params, operation_model)
+        finally:
+            _CREATING.reset(token)
         created(request, params, operation_model)
         looks.created(request, operation_model)
         return request
 
     def send_sync(request: Any) -> Any:
-        look(request, True)
-        return send(request)
+        look(request, True, False)
+        return send_now()(request)
 
     endpoint.create_request, endpoint._send = create_sync, send_sync  # type: ignore[union-attr]
+
+
+def _current(endpoint: Any, name: str) -> Callable[[], Any]:
+    """What ``endpoint.<name>`` is now, below this library's wrapper: the endpoint's own
+    (someone's wrapper on this very endpoint, kept as it is), or else the class's, found
+    at each call as plain botocore finds it (so a class-level patch made later, with
+    ``unittest.mock`` say, is called, and one that ended is not)."""
+    own = getattr(endpoint, "__dict__", {}).get(name)
+    if own is not None:
+        return lambda: own
+    return lambda: _of_class(endpoint, name)
+
+
+def _of_class(obj: Any, name: str) -> Any:
+    """``obj.<name>`` as its class gives it, without ``obj``'s own attribute."""
+    attribute = getattr(type(obj), name)
+    get = getattr(type(attribute), "__get__", None)
+    return get(attribute, obj, type(obj)) if get is not None else attribute
+
+
+# the before-send looks of the endpoint creating a request in this thread or task: a
+# request it does not know is one of its own being created (refused), not someone's own
+# request emitted by their code (left to their handlers)
+_CREATING: contextvars.ContextVar[Any] = contextvars.ContextVar("secure_comprehend_creating")
 
 
 _EMITTER_NEEDED = "an EventAliaser over a HierarchicalEmitter as Endpoint._event_emitter"
@@ -169,7 +204,7 @@ class _BeforeSendLooks:
         self.install()
 
     def look_at(self, request: Any = None, **_: Any) -> None:
-        self.look(request, False)
+        self.look(request, False, _CREATING.get(None) is not self)
 
     def install(self) -> None:
         """Find the endpoint's before-send handlers with looks (again, if code replaced
@@ -216,7 +251,7 @@ class _BeforeSendLooks:
         if operation_model is not None:
             self._follow_alias(operation_model)
         if _seen_before_send():
-            self.look(request, False)
+            self.look(request, False, False)
 
     def _follow_alias(self, operation_model: Any) -> None:
         """Looks also before the handlers of the name an alias gives the operation's

@@ -1207,6 +1207,63 @@ def test_the_endpoint_creates_a_request_without_an_operation_model_as_botocore_d
     assert request.body == b"{}" and request.method == "POST"
 
 
+def _answer_positive(self: Any, request: Any) -> Any:
+    return Recorder(b'{"Sentiment": "POSITIVE"}')(request)
+
+
+def test_a_class_level_mock_of_the_http_send_made_after_protect_answers(
+    wire_server: WireServer,
+) -> None:
+    from unittest import mock
+
+    import botocore.endpoint
+
+    client = sc.protect(client_for(wire_server), make_posture())
+    with mock.patch.object(botocore.endpoint.Endpoint, "_send", _answer_positive):
+        assert client.detect_sentiment(**SENTIMENT)["Sentiment"] == "POSITIVE"
+    assert wire_server.received == [], "the mock answered, as it does for plain boto3"
+
+
+def test_a_class_level_mock_active_at_protect_ends_with_its_block(
+    wire_server: WireServer,
+) -> None:
+    from unittest import mock
+
+    import botocore.endpoint
+
+    with mock.patch.object(botocore.endpoint.Endpoint, "_send", _answer_positive):
+        client = sc.protect(client_for(wire_server), make_posture())
+        assert client.detect_sentiment(**SENTIMENT)["Sentiment"] == "POSITIVE"
+    client.detect_sentiment(**SENTIMENT)
+    assert len(wire_server.received) == 1, "after the block, the real send sends"
+
+
+def test_a_class_level_spy_on_create_request_sees_a_protected_client_s_calls() -> None:
+    from unittest import mock
+
+    import botocore.endpoint
+
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    client.meta.events.register("before-send", Recorder(b'{"Sentiment": "POSITIVE"}'))
+    create = botocore.endpoint.Endpoint.create_request
+    with mock.patch.object(
+        botocore.endpoint.Endpoint, "create_request", autospec=True, side_effect=create
+    ) as spy:
+        client.detect_sentiment(**SENTIMENT)
+    assert spy.call_count == 1
+
+
+@pytest.mark.parametrize("with_request", [True, False])
+def test_code_that_emits_before_send_itself_reaches_its_handlers(with_request: bool) -> None:
+    client = sc.protect(boto3.client("comprehend", region_name=REGION), make_posture())
+    client.meta.events.register_first("before-send", lambda **kwargs: "answered")
+    kwargs = {"request": AWSRequest("POST", "https://x/", data=b"{}").prepare()}
+    answered = client.meta.events.emit_until_response(
+        "before-send.comprehend.DetectSentiment", **(kwargs if with_request else {})
+    )
+    assert answered[1] == "answered", "as plain boto3: the request is not the client's own"
+
+
 def test_a_client_whose_emitter_dispatches_otherwise_is_refused() -> None:
     import botocore.hooks
     import botocore.session

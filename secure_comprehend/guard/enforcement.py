@@ -325,11 +325,22 @@ class _Guard:
     def _gone(self, request: weakref.ref[Any]) -> None:
         self.checked.pop(request, None)
 
-    def look(self, request: AWSPreparedRequest, sending: bool = False) -> None:
-        """Before each before-send handler and inside the HTTP send (``sending``): look."""
-        checked = self.checked.get(weakref.ref(request))
+    def look(
+        self, request: AWSPreparedRequest, sending: bool = False, unknown_ok: bool = False
+    ) -> None:
+        """Before each before-send handler and inside the HTTP send (``sending``): look.
+
+        A request this client's endpoint did not create is refused, unless ``unknown_ok``
+        (code emitting before-send itself, outside the endpoint's own work, with a request
+        of its own: its handlers get it, as plain botocore's would).
+        """
+        try:
+            checked = self.checked.get(weakref.ref(request))
+        except TypeError:  # None, or an object no request is
+            checked = None
         if checked is None:
-            refuse_unchecked(self.protection)
+            if not unknown_ok:
+                refuse_unchecked(self.protection)
             return
         call = checked.call
         if call.unbound:  # its binding was lost: judged by each recent protection too
